@@ -23,6 +23,11 @@ class SmashGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`smash ... | head`): not an error; silence the final flush.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except USER_ERRORS as exc:
             if os.environ.get("SMASH_DEBUG"):
                 raise
