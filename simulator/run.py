@@ -73,7 +73,10 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     else:
         name = "<array>"
         A = matrix
-    Bm = A if B is None else B
+    if B is None:
+        Bm = A if A.shape[0] == A.shape[1] else A.T     # A·A, or A·A^T when not square
+    else:
+        Bm = B
     cfg = load_config(preset, list(overrides))
     ops = Operands.build(A, Bm)
     est = estimate_ops(kernel, ops, cfg.core.threads)

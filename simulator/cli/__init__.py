@@ -27,3 +27,8 @@ from simulator.cli import matrix_cmds, native  # noqa: E402  (commands register 
 main.add_command(matrix_cmds.matrix)
 main.add_command(native.multiply)
 main.add_command(native.bench)
+
+from simulator.cli import kernel_cmds  # noqa: E402
+
+main.add_command(kernel_cmds.kernels)
+main.add_command(kernel_cmds.run)

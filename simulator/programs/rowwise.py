@@ -67,47 +67,66 @@ def _emit_stream(buf, n, addr, nbytes, store, flags):
 
 
 @njit(cache=True)
-def _accumulate(buf, n, key, val, P, AD, tab_base, mask, keys, vals, pos, row_start, p,
-                c_idx, c_val, ct):
-    """One partial product into the accumulator, functionally and as trace. Returns (buf, n, p)."""
-    if P[P_ACC] == 1:   # dense SPA: pos flag per column, C written in place
-        buf = grow(buf, n, 4)
-        dense = AD[AD_DENSE] + key * 8
-        n = emit_load(buf, n, dense, 8, DEP)
-        q = pos[key]
-        p1 = spa_insert(pos, c_idx, c_val, np.uint64(row_start), np.uint64(p), key, val)
-        if np.int64(p1) > p:
-            n = emit_store(buf, n, dense, 8, 0)
-            n = emit_store(buf, n, AD[AD_CIDX] + p * IDX_BYTES, IDX_BYTES, 0)
-            n = emit_store(buf, n, AD[AD_CVAL] + p * VAL_BYTES, VAL_BYTES, 0)
+def _accumulate(buf, n, kidx, kval, c0, c1, scale, P, AD, tab_base, mask, keys, vals, pos,
+                row_start, p, c_idx, c_val, ct, homes, slots, nps):
+    """Partial products (kidx[r], scale * kval[r]) for r in c0..c1 (at most CHUNK) into the
+    accumulator, functionally, then as trace. homes/slots/nps: int64[CHUNK] scratch.
+    Returns (buf, n, p)."""
+    m = c1 - c0
+    if P[P_ACC] == 1:   # dense SPA: a flag per column, C written in place
+        buf = grow(buf, n, 4 * m + 2)
+        n = emit_compute(buf, n, I_MAC * m)
+        for r in range(c0, c1):
+            key = kidx[r]
+            dense = AD[AD_DENSE] + key * 8
+            n = emit_load(buf, n, dense, 8, DEP)
+            q = pos[key]
+            p1 = np.int64(spa_insert(pos, c_idx, c_val, np.uint64(row_start), np.uint64(p), key,
+                                     scale * kval[r]))
+            if p1 > p:
+                n = emit_store(buf, n, dense, 8, 0)
+                n = emit_store(buf, n, AD[AD_CIDX] + p * IDX_BYTES, IDX_BYTES, 0)
+                n = emit_store(buf, n, AD[AD_CVAL] + p * VAL_BYTES, VAL_BYTES, 0)
+            else:
+                a = AD[AD_CVAL] + (np.int64(q) - 1) * VAL_BYTES
+                n = emit_load(buf, n, a, VAL_BYTES, DEP)
+                n = emit_store(buf, n, a, VAL_BYTES, 0)
+            p = p1
+        return buf, n, p
+    hid = P[P_HASH]
+    tot = 0
+    for r in range(c0, c1):
+        key = kidx[r]
+        val = scale * kval[r]
+        homes[r - c0] = np.int64(hash_slot(key, mask, hid))
+        slot, n_probes, inserted = hash_probe(keys, mask, key, hid)
+        if inserted:
+            vals[slot] = val
         else:
-            a = AD[AD_CVAL] + (np.int64(q) - 1) * VAL_BYTES
-            n = emit_load(buf, n, a, VAL_BYTES, DEP)
-            n = emit_store(buf, n, a, VAL_BYTES, 0)
-        return buf, n, np.int64(p1)
-    home = hash_slot(key, mask, P[P_HASH])
-    slot, n_probes, inserted = hash_probe(keys, mask, key, P[P_HASH])
-    if inserted:
-        vals[slot] = val
-    else:
-        vals[slot] += val
-    ct[CT_PROBES] += n_probes
-    ct[CT_COLLISIONS] += n_probes - 1
-    buf = grow(buf, n, 2 * n_probes + 4)
-    n = emit_compute(buf, n, I_PROBE * n_probes)
-    s = home
-    for t in range(n_probes):
-        a = tab_base + np.int64(s) * SLOT_BYTES
-        if P[P_ATOMIC] == 1:
-            n = emit_atomic(buf, n, a, ATOMIC_CAS, DEP)
+            vals[slot] += val
+        slots[r - c0] = np.int64(slot)
+        nps[r - c0] = n_probes
+        tot += n_probes
+    ct[CT_PROBES] += tot
+    ct[CT_COLLISIONS] += tot - m
+    buf = grow(buf, n, tot + m + 2)
+    n = emit_compute(buf, n, I_MAC * m + I_PROBE * tot)
+    imask = np.int64(mask)
+    atomic = P[P_ATOMIC] == 1
+    for e in range(m):
+        s = homes[e]
+        for t in range(nps[e]):
+            a = tab_base + s * SLOT_BYTES
+            if atomic:
+                n = emit_atomic(buf, n, a, ATOMIC_CAS, DEP)
+            else:
+                n = emit_load(buf, n, a, SLOT_BYTES, DEP)
+            s = (s + 1) & imask
+        a = tab_base + slots[e] * SLOT_BYTES
+        if atomic:
+            n = emit_atomic(buf, n, a + 8, ATOMIC_FADD, DEP | NORET)
         else:
-            n = emit_load(buf, n, a, SLOT_BYTES, DEP)
-        s = (s + np.uint64(1)) & mask
-    a = tab_base + np.int64(slot) * SLOT_BYTES
-    if P[P_ATOMIC] == 1:
-        n = emit_atomic(buf, n, a + 8, ATOMIC_FADD, DEP | NORET)
-    else:
-        n = emit_store(buf, n, a, SLOT_BYTES, 0)
+            n = emit_store(buf, n, a, SLOT_BYTES, 0)
     return buf, n, p
 
 
@@ -128,6 +147,9 @@ def rowwise_generate(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, pp_ptr, pp_c
         est += 16 + 3 * row_flops[ids[t]]
     buf = np.zeros((min(est, 1 << 22), 4), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
+    homes = np.zeros(CHUNK, dtype=np.int64)
+    slots = np.zeros(CHUNK, dtype=np.int64)
+    nps = np.zeros(CHUNK, dtype=np.int64)
     n = 0
     src = P[P_SRC]
     for t in range(ids.size):
@@ -184,24 +206,20 @@ def rowwise_generate(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, pp_ptr, pp_c
                     buf = grow(buf, n, 3)
                     n = emit_load(buf, n, AD[AD_BIDX] + c0 * IDX_BYTES, (c1 - c0) * IDX_BYTES, DEP)
                     n = emit_load(buf, n, AD[AD_BVAL] + c0 * VAL_BYTES, (c1 - c0) * VAL_BYTES, 0)
-                    n = emit_compute(buf, n, I_MAC * (c1 - c0))
-                    for r in range(c0, c1):
-                        buf, n, p = _accumulate(buf, n, b_idx[r], av * b_val[r], P, AD, tab, mask,
-                                                keys, vals, pos, start, p, c_idx, c_val, ct)
+                    buf, n, p = _accumulate(buf, n, b_idx, b_val, c0, c1, av, P, AD, tab, mask, keys,
+                                            vals, pos, start, p, c_idx, c_val, ct, homes, slots, nps)
                     ct[CT_MULADDS] += c1 - c0
         else:
             r0 = pp_ptr[i]
             r1 = pp_ptr[i + 1]
-            per = LINE // SLOT_BYTES
+            per = LINE // SLOT_BYTES    # records per streamed load (<= CHUNK)
             for c0 in range(r0, r1, per):
                 c1 = min(c0 + per, r1)
                 buf = grow(buf, n, 2)
                 n = emit_load(buf, n, AD[AD_PP] + c0 * SLOT_BYTES, (c1 - c0) * SLOT_BYTES, DEP)
-                n = emit_compute(buf, n, I_MAC * (c1 - c0))
                 ct[CT_PP_READ_BYTES] += (c1 - c0) * SLOT_BYTES
-                for r in range(c0, c1):
-                    buf, n, p = _accumulate(buf, n, pp_col[r], pp_val[r], P, AD, tab, mask,
-                                            keys, vals, pos, start, p, c_idx, c_val, ct)
+                buf, n, p = _accumulate(buf, n, pp_col, pp_val, c0, c1, 1.0, P, AD, tab, mask, keys,
+                                        vals, pos, start, p, c_idx, c_val, ct, homes, slots, nps)
         # write back
         if P[P_ACC] == 0 and flops > 0:
             ct[CT_SLOTS_SCANNED] += size
