@@ -42,8 +42,8 @@ DIE_ALL, DIE_LOCAL = -1, -2          # RG_DIE: interleave over all dies / the ex
 CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
-(TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_RHEAD,
- TI_RCOUNT, TI_BAR, TI_CREDIT, TI_TASKS, TI_LCORE, TI_N) = range(16)
+(TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_N) = range(14)
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
@@ -161,7 +161,8 @@ def heap_rebuild(pi, eff, free, pipe_first, pipe_n, hp_t, hp_i, sc):
 def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
     """Earliest time thread tid can take its next action: its ready time, later if that action
     depends on a load (DEP), on all its memory operations (FENCE, WAIT), on its DMAs (DMA_WAIT),
-    or needs an outstanding-operation slot while all are taken. INF when it has no action.
+    or needs an outstanding-operation slot while all are taken (a slot frees when its own
+    operation completes, in any order). INF when it has no action.
     (`run_engine` has the same logic written out on its hot path.)"""
     st = th_i[tid, TI_STATE]
     t = th_f[tid, TF_READY]
@@ -180,18 +181,13 @@ def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
     if flags & FENCE and th_f[tid, TF_ALL] > t:
         t = th_f[tid, TF_ALL]
     if code == LOAD or code == STORE or code == ATOMIC:
-        maxout = pi[P_MAXOUT]
-        h = th_i[tid, TI_RHEAD]
-        c = th_i[tid, TI_RCOUNT]
-        while c > 0 and ring[tid, h] <= t:
-            h += 1
-            if h == maxout:
-                h = 0
-            c -= 1
-        th_i[tid, TI_RHEAD] = h
-        th_i[tid, TI_RCOUNT] = c
-        if c == maxout:
-            t = ring[tid, h]
+        # outstanding-operation slots: each holds its operation's completion time
+        m = ring[tid, 0]
+        for k in range(1, pi[P_MAXOUT]):
+            if ring[tid, k] < m:
+                m = ring[tid, k]
+        if m > t:
+            t = m
     elif code == DMA_WAIT:
         if th_f[tid, TF_DMA] > t:
             t = th_f[tid, TF_DMA]
@@ -816,19 +812,11 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                     th_f[tid, TF_DMA] = done_all
                 th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
             elif st == ST_RUN:
-                h = th_i[tid, TI_RHEAD]
-                c = th_i[tid, TI_RCOUNT]
-                while c > 0 and ring[tid, h] <= T:     # eff found the window full: retire now
-                    h += 1
-                    if h == maxout:
-                        h = 0
-                    c -= 1
-                th_i[tid, TI_RHEAD] = h
-                slot = h + c
-                if slot >= maxout:
-                    slot -= maxout
+                slot = 0                             # the slot that frees first (free by T)
+                for k in range(1, maxout):
+                    if ring[tid, k] < ring[tid, slot]:
+                        slot = k
                 ring[tid, slot] = done_all
-                th_i[tid, TI_RCOUNT] = c + 1
                 if done_all > th_f[tid, TF_ALL]:
                     th_f[tid, TF_ALL] = done_all
                 if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
@@ -852,17 +840,13 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 if fl & FENCE and th_f[tid, TF_ALL] > e_t:
                     e_t = th_f[tid, TF_ALL]
                 if code == LOAD or code == STORE or code == ATOMIC:
-                    h = th_i[tid, TI_RHEAD]
-                    c = th_i[tid, TI_RCOUNT]
-                    while c > 0 and ring[tid, h] <= e_t:
-                        h += 1
-                        if h == maxout:
-                            h = 0
-                        c -= 1
-                    th_i[tid, TI_RHEAD] = h
-                    th_i[tid, TI_RCOUNT] = c
-                    if c == maxout:
-                        e_t = ring[tid, h]
+                    # all outstanding-operation slots busy: wait until the first one frees
+                    mo = ring[tid, 0]
+                    for k in range(1, maxout):
+                        if ring[tid, k] < mo:
+                            mo = ring[tid, k]
+                    if mo > e_t:
+                        e_t = mo
                 elif code == DMA_WAIT:
                     if th_f[tid, TF_DMA] > e_t:
                         e_t = th_f[tid, TF_DMA]

@@ -438,8 +438,6 @@ class Simulation:
         th_i[threads, E.TI_STATE] = E.ST_NEED
         th_i[threads, E.TI_QUEUE] = thread_queue
         th_i[threads, E.TI_CREDIT] = 0
-        th_i[threads, E.TI_RCOUNT] = 0
-        th_i[threads, E.TI_RHEAD] = 0
         th_i[threads, E.TI_PC] = 0
         th_i[threads, E.TI_END] = 0
         th_f[threads, E.TF_READY] = start
