@@ -255,7 +255,7 @@ def test_phases_accumulate_and_result_row_is_flat():
 @pytest.mark.parametrize("bad, message", [
     (lambda r: TraceBuilder().load(r.addr(4096)).build(), "address beyond its region"),
     (lambda r: TraceBuilder().load((999 << T.ADDR_SHIFT)).build(), "unknown region id"),
-    (lambda r: np.array([[77, 0, 0, 0]], dtype=np.int64), "unknown operation code"),
+    (lambda r: np.array([[77, 0]], dtype=np.int64), "unknown operation code"),
     (lambda r: TraceBuilder().load(r.addr(0), size=0).build(), "size must be positive"),
 ])
 def test_invalid_operations_raise_with_context(bad, message):
@@ -274,6 +274,6 @@ def test_api_errors():
         sim.dram_region("a", 8), sim.dram_region("a", 8)
     with pytest.raises(ValueError, match="access_class"):
         sim.dram_region("b", 8, access_class="weird")
-    gen = lambda ids: (np.zeros((0, 4), np.int64), np.zeros(3, np.int64))
+    gen = lambda ids: (np.zeros((0, 2), np.int64), np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="ptr must have"):
         sim.run_phase(Phase("p", 1, gen, StaticWindows(), threads=[0]))

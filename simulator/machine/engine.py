@@ -175,7 +175,7 @@ def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
         return t
     w0 = ops[pc, 0]
     code = w0 & 0xFF
-    flags = w0 >> 8
+    flags = (w0 >> 8) & 0xFF
     if flags & DEP and th_f[tid, TF_LAST] > t:
         t = th_f[tid, TF_LAST]
     if flags & FENCE and th_f[tid, TF_ALL] > t:
@@ -312,13 +312,14 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
             else:
                 w0 = ops[pc, 0]
                 code = w0 & 0xFF
-                m_flags = w0 >> 8
+                m_flags = (w0 >> 8) & 0xFF
+                arg = w0 >> 16
                 cnt[C_OPS] += 1
                 th_i[tid, TI_PC] = pc + 1
                 if code >= COMPUTE and code <= DMA_GATHER:
                     th_f[tid, TF_STALL] += T - th_f[tid, TF_READY]
                 if code == COMPUTE:
-                    nins = ops[pc, 1]
+                    nins = arg
                     free[opipe + p] = T + nins
                     pipe_instr[p] += nins
                     cnt[C_INSTR] += nins
@@ -328,13 +329,13 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                     m_code = code
                     m_addr = ops[pc, 1]
                     if code == ATOMIC:
-                        m_size = ops[pc, 3]
+                        m_size = arg & 0xFFFFFFFF
                         if m_size == 0:
                             m_size = 8
                         cnt[C_ATOMICS] += 1
                         cnt[C_ATOMIC_BYTES] += m_size
                     else:
-                        m_size = ops[pc, 2]
+                        m_size = arg
                         if code == LOAD:
                             cnt[C_LOADS] += 1
                             cnt[C_LOAD_BYTES] += m_size
@@ -343,14 +344,16 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                             cnt[C_STORE_BYTES] += m_size
                 elif code == DMA_COPY:
                     acc = 2
+                    th_i[tid, TI_PC] = pc + 2          # the destination row follows
+                    cnt[C_OPS] += 1
                 elif code == DMA_GATHER:
                     acc = 3
-                    th_i[tid, TI_PC] = pc + 1 + ops[pc, 3]
-                    cnt[C_OPS] += ops[pc, 3]
+                    th_i[tid, TI_PC] = pc + 1 + (arg & 0xFFFFFFFF)
+                    cnt[C_OPS] += arg & 0xFFFFFFFF
                 elif code == DMA_WAIT or code == WAIT:
                     th_f[tid, TF_READY] = t           # the wait was part of eff
                 elif code == BARRIER:
-                    kb = 0 if ops[pc, 1] == 0 else 1 + th_i[tid, TI_CORE]
+                    kb = 0 if arg == 0 else 1 + th_i[tid, TI_CORE]
                     th_i[tid, TI_STATE] = ST_BARRIER
                     th_i[tid, TI_BAR] = kb
                     th_f[tid, TF_READY] = t
@@ -456,15 +459,15 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 t_enq = t_dma
                 if acc == 2:
                     d_src = ops[pc, 1]
-                    d_total = ops[pc, 2]
-                    d_dst = ops[pc, 3]
+                    d_total = ops[pc, 0] >> 16
+                    d_dst = ops[pc + 1, 1]
                     n_chunks = 0
                     if d_total > 0:
                         n_chunks = ((d_src + d_total - 1) >> ilv_shift) - (d_src >> ilv_shift) + 1
                 else:
                     d_dst = ops[pc, 1]
-                    d_eb = ops[pc, 2]
-                    n_chunks = ops[pc, 3]
+                    d_eb = ops[pc, 0] >> 48
+                    n_chunks = (ops[pc, 0] >> 16) & 0xFFFFFFFF
                     d_total = d_eb * n_chunks
                 n_acc = 2 * n_chunks
                 s0 = free[o_dma + core]
@@ -834,7 +837,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
             if pc < th_i[tid, TI_END]:
                 w0 = ops[pc, 0]
                 code = w0 & 0xFF
-                fl = w0 >> 8
+                fl = (w0 >> 8) & 0xFF
                 if fl & DEP and th_f[tid, TF_LAST] > e_t:
                     e_t = th_f[tid, TF_LAST]
                 if fl & FENCE and th_f[tid, TF_ALL] > e_t:

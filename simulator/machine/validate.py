@@ -16,8 +16,8 @@ import numpy as np
 from simulator.machine import engine as E
 from simulator.machine.config import MachineConfig, load_config
 from simulator.machine.sim import Phase, Simulation, StaticLists, StaticWindows
-from simulator.machine.trace import (ATOMIC, COMPUTE, DEP, FLAG_SHIFT, LOAD, NORET, OP_WIDTH, STORE,
-                                     TraceBuilder)
+from simulator.machine.trace import ATOMIC, COMPUTE, DEP, LOAD, NORET, OP_WIDTH, STORE
+from simulator.machine.trace import rows as _rows
 
 TOLERANCE = 0.05
 Record = dict[str, Any]
@@ -39,16 +39,6 @@ def _run_lists(sim: Simulation, traces: list[np.ndarray], threads: np.ndarray, n
         return np.ascontiguousarray(np.concatenate(parts)), ptr
     lists = [np.array([i]) for i in range(len(traces))]
     return sim.run_phase(Phase(name, len(traces), generate, StaticLists(lists), threads=threads))
-
-
-def _rows(code: int, a, b=0, c=0, flags: int = 0) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    out = np.empty((a.size, OP_WIDTH), dtype=np.int64)
-    out[:, 0] = code | (flags << FLAG_SHIFT)
-    out[:, 1] = a
-    out[:, 2] = b
-    out[:, 3] = c
-    return out
 
 
 def _cached(cfg: MachineConfig, access_class: str) -> bool:
@@ -140,7 +130,7 @@ def check_atomics(cfg: MachineConfig, where: str, per_thread: int = 2640) -> Rec
         lat = dram_latency(cfg, 8, False) + cfg.mc_atomic.latency_cycles
     ids = sim.thread_ids(cores=range(cfg.cores_per_die))
     per_thread = max(4, per_thread // ids.size)
-    trace = _rows(ATOMIC, np.full(per_thread, region.addr(0)), 0, 8, flags=NORET)
+    trace = _rows(ATOMIC, np.full(per_thread, region.addr(0)), 8, flags=NORET)
     rec = _run_lists(sim, [trace] * ids.size, ids)
     n = per_thread * ids.size
     model = (rec.work_end_cycles - rec.start_cycles) / n
@@ -160,7 +150,7 @@ def check_issue_bound(cfg: MachineConfig, k: int, iterations: int = 400) -> Reco
     for i in range(k):
         t = np.empty((2 * iterations, OP_WIDTH), dtype=np.int64)
         t[0::2] = _rows(LOAD, region.addr((np.arange(iterations) % 16) * 8), 8)
-        t[1::2] = _rows(COMPUTE, np.ones(iterations), flags=DEP)
+        t[1::2] = _rows(COMPUTE, 0, np.ones(iterations), flags=DEP)
         traces.append(t)
     rec = _run_lists(sim, traces, ids)
     span = rec.work_end_cycles - rec.start_cycles
@@ -264,8 +254,8 @@ def _mixed_trace(sim: Simulation, n_ops: int, seed: int) -> np.ndarray:
         (1, lambda m: _rows(LOAD, strm.addr(np.arange(m) * 8), 8)),
         (2, lambda m: _rows(LOAD, own.addr(rng.integers(0, 1024, m) * 8), 8)),
         (3, lambda m: _rows(STORE, own.addr(rng.integers(0, 1024, m) * 8), 8)),
-        (4, lambda m: _rows(ATOMIC, shared.addr(rng.integers(0, 8192, m) * 8), 0, 8)),
-        (5, lambda m: _rows(COMPUTE, np.full(m, 2))),
+        (4, lambda m: _rows(ATOMIC, shared.addr(rng.integers(0, 8192, m) * 8), 8)),
+        (5, lambda m: _rows(COMPUTE, 0, np.full(m, 2))),
     ):
         mask = kind == k
         ops[mask] = rows(int(mask.sum()))
