@@ -21,7 +21,10 @@ barrier release, heap rebuild) are ordinary functions.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DMA_GATHER, DMA_WAIT,
                                      FENCE, LOAD, NORET, STORE, WAIT)
@@ -75,6 +78,22 @@ INF = 1e300
 
 # ================================================================================================
 # Scalar helpers (no arrays: free to call)
+
+@intrinsic
+def _prefetch(typingctx, addr):
+    """Hint the CPU to fetch the cache line at byte address `addr` (llvm.prefetch, no fault)."""
+    sig = types.void(types.intp)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return sig, codegen
+
 
 @njit(inline="always")
 def _mod(x, n, mask):
@@ -269,6 +288,8 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
     dma_cpb = pf[F_DMA_CPB]
     hop = pf[F_HOP]
     link_lat = pf[F_LINK_LAT]
+    ops_base = ops.ctypes.data
+    ops_end = ops.shape[0]
 
     while sc[SC_HEAP_N] > 0:
         T = hp_t[0]
@@ -386,6 +407,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 th_i[tid, TI_TASK] = q_task[j, QT_TASK]
                 th_i[tid, TI_PC] = q_task[j, QT_START]
                 th_i[tid, TI_END] = q_task[j, QT_END]
+                _prefetch(ops_base + q_task[j, QT_START] * 16)
                 h += 1
                 if h == q_i[q, QI_CAP]:
                     h = 0
@@ -835,6 +857,10 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
         if st == ST_RUN:
             pc = th_i[tid, TI_PC]
             if pc < th_i[tid, TI_END]:
+                # the thread's trace is read again only after many other threads' operations:
+                # fetch its next cache line now (the trace arena is larger than the CPU's caches)
+                if pc + 4 < ops_end:
+                    _prefetch(ops_base + (pc + 4) * 16)
                 w0 = ops[pc, 0]
                 code = w0 & 0xFF
                 fl = (w0 >> 8) & 0xFF
