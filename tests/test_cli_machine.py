@@ -80,3 +80,26 @@ def test_validate_bad_options():
     assert res.exit_code != 0 and "not both" in res.output
     res = run("validate", "--set", "spad.banks=-1")
     assert res.exit_code == 1 and "spad.banks: must be >= 1" in res.output
+
+
+def test_machine_options_decorator_resolves_one_config():
+    import click
+
+    from simulator.cli._common import SmashGroup
+    from simulator.cli.machine_cmds import machine_options
+
+    @click.group(cls=SmashGroup)
+    def grp():
+        pass
+
+    @grp.command()
+    @machine_options
+    def probe(cfg):
+        click.echo(f"{cfg.name} {cfg.dram.channels_per_die}")
+
+    runner = CliRunner()
+    assert runner.invoke(grp, ["probe"]).output.strip() == "piuma-core 1"
+    out = runner.invoke(grp, ["probe", "--preset", "piuma-die", "--set", "dram.channels_per_die=2"])
+    assert out.output.strip() == "piuma-die 2"
+    bad = runner.invoke(grp, ["probe", "--preset", "nope"])
+    assert bad.exit_code == 1 and "unknown preset" in bad.output

@@ -419,7 +419,10 @@ class Simulation:
         if phase.n_tasks < 0:
             raise ValueError(f"phase {phase.name!r}: n_tasks must be >= 0")
         if phase.threads is not None:
-            threads = np.asarray(phase.threads, dtype=np.int64)   # keep the caller's order
+            given = np.asarray(phase.threads, dtype=np.int64).reshape(-1)
+            if given.size != threads.size:
+                raise ValueError(f"phase {phase.name!r}: thread ids must not repeat")
+            threads = given                     # keep the caller's order (thread i <-> list i)
         sources, thread_queue, caps, tokens = self._plan(phase, threads)
         nq = len(sources)
         self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
