@@ -5,7 +5,6 @@ import pytest
 from simulator.machine import (DynamicTokens, Phase, Simulation, StaticLists, StaticWindows,
                                TraceBuilder, load_config)
 from simulator.machine import trace as T
-from simulator.machine.results import SimResult
 
 
 def concat(traces):
@@ -222,7 +221,6 @@ def test_dma_copy_gather_and_wait():
 
 def test_barrier_in_trace_waits_for_everyone():
     sim = Simulation(load_config("piuma-core"))
-    reg = sim.spad_region("x", 8)
     slow = TraceBuilder().compute(1000).barrier().compute(1).build()
     fast = TraceBuilder().compute(1).barrier().compute(1).build()
     gen = lambda ids: concat([slow if i == 0 else fast for i in ids])
@@ -277,3 +275,33 @@ def test_api_errors():
     gen = lambda ids: (np.zeros((0, 2), np.int64), np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="ptr must have"):
         sim.run_phase(Phase("p", 1, gen, StaticWindows(), threads=[0]))
+
+
+def test_numba_generator_with_emit_helpers():
+    """Kernel programs emit traces from numba code: rows written with the emit_* helpers."""
+    from numba import njit
+
+    @njit(cache=False)
+    def gen_rows(task_ids, a_base, h_base, out, ptr):
+        n = 0
+        for k in range(task_ids.size):
+            i = task_ids[k]
+            n = T.emit_load(out, n, a_base + i * 8, 8, 0)
+            n = T.emit_atomic(out, n, h_base + (i % 16) * 8, T.ATOMIC_ADD, T.DEP)
+            n = T.emit_compute(out, n, 2)
+            ptr[k + 1] = n
+        return n
+
+    sim = Simulation(load_config("piuma-core"))
+    a = sim.dram_region("a", 8 * 1000, access_class="stream")
+    h = sim.spad_region("h", 128, per="thread")
+
+    def gen(ids):
+        out = np.empty((3 * ids.size, T.OP_WIDTH), dtype=np.int64)
+        ptr = np.zeros(ids.size + 1, dtype=np.int64)
+        n = gen_rows(ids, a.base, h.base, out, ptr)
+        return out[:n], ptr
+    sim.run_phase(Phase("numba", 1000, gen, DynamicTokens(chunk=4)))
+    res = sim.result()
+    assert res.loads == 1000 and res.spad_atomics == 1000 + res.token_atomics
+    assert res.instructions == 1000 * 4 + res.token_atomics

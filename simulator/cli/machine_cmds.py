@@ -8,7 +8,7 @@ import click
 
 from simulator.cli._common import format_table, records_to_json, write_text
 from simulator.machine.config import (MachineConfig, dump_toml, load_config, preset_descriptions,
-                                      preset_names, preset_text)
+                                      preset_text)
 
 
 def machine_options(func: Callable[..., Any]) -> Callable[..., Any]:

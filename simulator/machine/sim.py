@@ -21,7 +21,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from simulator.machine import engine as E
-from simulator.machine.config import ACCESS_CLASSES, MachineConfig, config_hash
+from simulator.machine.config import ACCESS_CLASSES, MachineConfig
 from simulator.machine.results import SimResult
 from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
 
