@@ -204,15 +204,10 @@ def check_granularity(cfg: MachineConfig, n: int = 4000, seed: int = 2) -> Recor
 
 
 def stream_thread_counts(cfg: MachineConfig) -> list[int]:
-    """Thread counts from 1 to past saturation (well below or well above the knee)."""
-    lat = dram_latency(cfg, 64, _cached(cfg, "stream"))
-    peak = cfg.dram.channels_per_die * cfg.channel_bytes_per_cycle
-    knee = peak * lat / (cfg.core.max_outstanding_per_thread * 64)
+    """Thread counts from 1 past saturation: powers of two up to all threads of a die."""
     top = cfg.core.threads * cfg.cores_per_die
-    counts = [t for t in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if t <= top and (t <= knee / 1.5 or t >= knee * 2)]
-    if top >= knee * 2 and top not in counts:
-        counts.append(top)
-    return counts
+    counts = [1 << k for k in range(top.bit_length()) if 1 << k <= top]
+    return counts + ([top] if counts[-1] != top else [])
 
 
 def run_checks(cfg: MachineConfig) -> list[Record]:
