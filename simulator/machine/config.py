@@ -1,0 +1,482 @@
+"""Machine configuration: composed frozen dataclasses, TOML presets, `--set` overrides.
+
+Every hardware number the model uses lives here, with its unit in the field name
+(`_bytes`, `_cycles`, `_ghz`, `_gb_per_s`). The engine never reads a number from anywhere else.
+Presets are TOML files in `simulator/presets/`; their comments say which values are public
+(Hot Chips 2023 coverage of the PIUMA chip) and which are assumed, and why.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib.resources
+import sys
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# Access classes a kernel program can tag a DRAM region with. The cache config names the classes
+# that bypass the per-pipeline cache (PIUMA's caches are user-configurable per access).
+ACCESS_CLASSES: tuple[str, ...] = ("default", "stream", "random", "output")
+
+
+def _min(value: float) -> dict[str, Any]:
+    return {"min": value}
+
+
+def _pos() -> dict[str, Any]:
+    return {"min": 1}
+
+
+def _check_fields(obj: Any) -> None:
+    """Check types and the `min` metadata of a config dataclass's own scalar fields."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, kind):
+                raise TypeError(f"{f.name}: expected a {kind.__name__}, got {type(value).__name__}")
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{f.name}: expected an integer, got {value!r}")
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{f.name}: expected a number, got {value!r}")
+            object.__setattr__(obj, f.name, float(value))
+            value = float(value)
+        if kind is str and not isinstance(value, str):
+            raise TypeError(f"{f.name}: expected a string, got {value!r}")
+        if kind is bool and not isinstance(value, bool):
+            raise TypeError(f"{f.name}: expected true or false, got {value!r}")
+        if typing.get_origin(kind) is tuple:
+            if not isinstance(value, (tuple, list)):
+                raise TypeError(f"{f.name}: expected a list, got {value!r}")
+            elem = typing.get_args(kind)[0]
+            for v in value:
+                if elem is int and (isinstance(v, bool) or not isinstance(v, int)):
+                    raise TypeError(f"{f.name}: expected a list of integers, got {list(value)!r}")
+                if elem is str and not isinstance(v, str):
+                    raise TypeError(f"{f.name}: expected a list of strings, got {list(value)!r}")
+            object.__setattr__(obj, f.name, tuple(value))
+        lo = f.metadata.get("min")
+        if lo is not None and value < lo:
+            raise ValueError(f"{f.name}: must be >= {lo:g}, got {value!r}")
+
+
+def _check_pow2(obj: Any, name: str) -> None:
+    v = getattr(obj, name)
+    if v & (v - 1):
+        raise ValueError(f"{name}: must be a power of two, got {v}")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """One core's pipelines: multi-threaded (MTP, round-robin) and single-threaded (STP)."""
+    mtps: int = field(default=4, metadata=_min(0))
+    threads_per_mtp: int = field(default=16, metadata=_pos())
+    stps: int = field(default=2, metadata=_min(0))
+    max_outstanding_per_thread: int = field(default=4, metadata=_pos())
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if self.mtps + self.stps < 1:
+            raise ValueError("mtps: a core needs at least one pipeline (mtps + stps >= 1)")
+
+    @property
+    def threads(self) -> int:
+        return self.mtps * self.threads_per_mtp + self.stps
+
+    @property
+    def pipelines(self) -> int:
+        return self.mtps + self.stps
+
+
+@dataclass(frozen=True)
+class SpadConfig:
+    """Per-core scratchpad: banked SRAM, 8-byte-wide banks, `ports` requests accepted per cycle."""
+    size_bytes: int = field(default=4 * 2**20, metadata=_min(0))
+    banks: int = field(default=16, metadata=_pos())
+    bank_width_bytes: int = field(default=8, metadata=_pos())
+    latency_cycles: float = field(default=4.0, metadata=_min(0))
+    ports: int = field(default=4, metadata=_pos())
+    bank_occupancy_cycles: float = field(default=1.0, metadata=_min(1e-9))
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_pow2(self, "bank_width_bytes")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Per-pipeline data cache: set-associative LRU, non-coherent, write-through no-allocate."""
+    size_bytes: int = field(default=16 * 1024, metadata=_min(0))
+    ways: int = field(default=4, metadata=_pos())
+    line_bytes: int = field(default=64, metadata=_pos())
+    latency_cycles: float = field(default=2.0, metadata=_min(0))
+    bypass: tuple[str, ...] = ("random",)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        for c in self.bypass:
+            if c not in ACCESS_CLASSES:
+                raise ValueError(f"bypass: unknown access class {c!r} (known: {', '.join(ACCESS_CLASSES)})")
+        _check_pow2(self, "line_bytes")
+        if self.size_bytes % (self.ways * self.line_bytes):
+            raise ValueError(f"size_bytes: must be a multiple of ways x line_bytes "
+                             f"({self.ways * self.line_bytes}), got {self.size_bytes}")
+
+    @property
+    def sets(self) -> int:
+        return self.size_bytes // (self.ways * self.line_bytes)
+
+
+@dataclass(frozen=True)
+class DramConfig:
+    """DRAM channels of one die: bandwidth-limited servers with a fixed access latency."""
+    channels_per_die: int = field(default=8, metadata=_pos())
+    channel_bandwidth_gb_per_s: float = field(default=35.2, metadata=_min(1e-9))
+    latency_cycles: float = field(default=100.0, metadata=_min(0))
+    access_granularity_bytes: int = field(default=8, metadata=_pos())
+    interleave_bytes: int = field(default=64, metadata=_pos())
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        for name in ("access_granularity_bytes", "interleave_bytes"):
+            _check_pow2(self, name)
+        if self.interleave_bytes % self.access_granularity_bytes:
+            raise ValueError("interleave_bytes: must be a multiple of access_granularity_bytes")
+
+
+@dataclass(frozen=True)
+class AtomicConfig:
+    """An atomic unit: `occupancy_cycles` per operation (same-address operations serialize)."""
+    latency_cycles: float = field(default=4.0, metadata=_min(0))
+    occupancy_cycles: float = field(default=2.0, metadata=_min(1e-9))
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True)
+class DmaConfig:
+    """Per-core DMA (offload) engine: asynchronous copies and gathers."""
+    bandwidth_gb_per_s: float = field(default=64.0, metadata=_min(1e-9))
+    setup_cycles: float = field(default=20.0, metadata=_min(0))
+    queue_depth: int = field(default=16, metadata=_pos())
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """On-die mesh (latency only) and inter-die links (latency and bandwidth) in a HyperX."""
+    mesh_rows: int = field(default=2, metadata=_pos())
+    mesh_cols: int = field(default=4, metadata=_pos())
+    hop_latency_cycles: float = field(default=2.0, metadata=_min(0))
+    die_shape: tuple[int, ...] = (1,)
+    links_per_die: int = field(default=8, metadata=_pos())
+    link_bandwidth_gb_per_s: float = field(default=32.0, metadata=_min(1e-9))
+    link_latency_cycles: float = field(default=200.0, metadata=_min(0))
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        if not self.die_shape or any(d < 1 for d in self.die_shape):
+            raise ValueError(f"die_shape: must be a non-empty list of positive sizes, got {list(self.die_shape)}")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Barriers between phases and inside traces."""
+    barrier_cycles: float = field(default=100.0, metadata=_min(0))
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    """A whole machine: `dies` x `cores_per_die` cores, memory, network and sync parameters."""
+    name: str = "custom"
+    description: str = ""
+    clock_ghz: float = field(default=1.0, metadata=_min(1e-9))
+    dies: int = field(default=1, metadata=_pos())
+    cores_per_die: int = field(default=8, metadata=_pos())
+    core: CoreConfig = CoreConfig()
+    spad: SpadConfig = SpadConfig()
+    cache: CacheConfig = CacheConfig()
+    dram: DramConfig = DramConfig()
+    spad_atomic: AtomicConfig = AtomicConfig()
+    mc_atomic: AtomicConfig = AtomicConfig(latency_cycles=10.0, occupancy_cycles=4.0)
+    dma: DmaConfig = DmaConfig()
+    network: NetworkConfig = NetworkConfig()
+    sync: SyncConfig = SyncConfig()
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        net = self.network
+        if net.mesh_rows * net.mesh_cols < self.cores_per_die:
+            raise ValueError(f"network.mesh_rows: a {net.mesh_rows}x{net.mesh_cols} mesh cannot hold "
+                             f"{self.cores_per_die} cores per die")
+        prod = 1
+        for d in net.die_shape:
+            prod *= d
+        if prod != self.dies:
+            raise ValueError(f"network.die_shape: {list(net.die_shape)} holds {prod} dies, "
+                             f"but dies = {self.dies}")
+        if self.dram.interleave_bytes % self.cache.line_bytes:
+            raise ValueError("dram.interleave_bytes: must be a multiple of cache.line_bytes "
+                             f"({self.cache.line_bytes}), so that a line lives in one channel")
+
+    # Derived quantities (in cycles and bytes) used by the engine and the closed forms.
+    @property
+    def cores(self) -> int:
+        return self.dies * self.cores_per_die
+
+    @property
+    def threads(self) -> int:
+        return self.cores * self.core.threads
+
+    @property
+    def channels(self) -> int:
+        return self.dies * self.dram.channels_per_die
+
+    @property
+    def channel_bytes_per_cycle(self) -> float:
+        return self.dram.channel_bandwidth_gb_per_s / self.clock_ghz
+
+    @property
+    def peak_dram_bytes_per_cycle(self) -> float:
+        return self.channels * self.channel_bytes_per_cycle
+
+    def replace(self, **changes: Any) -> "MachineConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Dict / TOML conversion
+
+def _type_name(kind: Any) -> str:
+    if kind is int:
+        return "an integer"
+    if kind is float:
+        return "a number"
+    if kind is bool:
+        return "true or false"
+    if kind is str:
+        return "a string"
+    return "a list"
+
+
+def _known_paths(cls: type = MachineConfig, prefix: str = "") -> list[str]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        kind = hints[f.name]
+        path = prefix + f.name
+        if dataclasses.is_dataclass(kind):
+            out.extend(_known_paths(kind, path + "."))
+        else:
+            out.append(path)
+    return out
+
+
+def _unknown_key(path: str) -> ValueError:
+    close = difflib.get_close_matches(path, _known_paths(), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ValueError(f"unknown config key '{path}'{hint}")
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{prefix.rstrip('.') or 'config'}: expected a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in names:
+            raise _unknown_key(prefix + key)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        kind = hints[f.name]
+        value = data[f.name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[f.name] = _build(kind, value, prefix + f.name + ".")
+        else:
+            kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        # Field-level messages start with "<field>:"; give them their full path.
+        raise type(exc)(prefix + str(exc)) from None
+
+
+def config_from_dict(data: Mapping[str, Any]) -> MachineConfig:
+    """Build a MachineConfig from nested dicts (as read from TOML); unknown keys are rejected."""
+    return _build(MachineConfig, data, "")
+
+
+def config_to_dict(cfg: MachineConfig) -> dict[str, Any]:
+    def conv(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {f.name: conv(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, tuple):
+            return list(obj)
+        return obj
+    return conv(cfg)
+
+
+def dump_toml(cfg: MachineConfig) -> str:
+    """The config as TOML text (loadable again by `load_config`)."""
+    return tomli_w.dumps(config_to_dict(cfg))
+
+
+def config_hash(cfg: MachineConfig) -> str:
+    """A short stable hash of the machine parameters (name and description excluded)."""
+    data = config_to_dict(cfg)
+    data.pop("name")
+    data.pop("description")
+    return hashlib.sha256(tomli_w.dumps(data).encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------------------------
+# Presets, files, overrides
+
+def _preset_files() -> dict[str, Any]:
+    root = importlib.resources.files("simulator") / "presets"
+    out = {}
+    for entry in root.iterdir():
+        if entry.name.endswith(".toml"):
+            out[entry.name[:-5]] = entry
+    return dict(sorted(out.items()))
+
+
+def preset_names() -> list[str]:
+    return list(_preset_files())
+
+
+def _read_toml_text(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: invalid TOML: {exc}") from None
+
+
+def _parse_value(path: str, kind: Any, text: str) -> Any:
+    raw = text.strip()
+    if kind is bool:
+        if raw.lower() in ("true", "yes", "1", "on"):
+            return True
+        if raw.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"{path}: expected true or false, got {text!r}")
+    if kind is int:
+        try:
+            return int(raw.replace("_", ""), 0)
+        except ValueError:
+            try:
+                f = float(raw)
+            except ValueError:
+                f = None
+            if f is not None and f.is_integer():
+                return int(f)
+            raise ValueError(f"{path}: expected an integer, got {text!r}") from None
+    if kind is float:
+        try:
+            return float(raw.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"{path}: expected a number, got {text!r}") from None
+    if kind is str:
+        return raw
+    if typing.get_origin(kind) is tuple:
+        elem = typing.get_args(kind)[0]
+        body = raw[1:-1] if raw.startswith("[") and raw.endswith("]") else raw
+        items = [s.strip().strip("'\"") for s in body.split(",") if s.strip()]
+        return tuple(_parse_value(path, elem, s) for s in items)
+    raise ValueError(f"{path}: cannot be set from the command line")  # pragma: no cover
+
+
+def _field_kind(path: str) -> Any:
+    cls: Any = MachineConfig
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            raise _unknown_key(path)
+        kind = hints[part]
+        last = i == len(parts) - 1
+        if dataclasses.is_dataclass(kind):
+            if last:
+                raise ValueError(f"{path}: is a section; set one of its keys (e.g. '{path}.{fields(kind)[0].name}')")
+            cls = kind
+        elif not last:
+            raise _unknown_key(path)
+        else:
+            return kind
+    raise _unknown_key(path)  # pragma: no cover
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply `path=value` overrides to a nested dict; values are parsed by the field's type."""
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects path=value, got {item!r}")
+        path, _, text = item.partition("=")
+        path = path.strip()
+        kind = _field_kind(path)
+        value = _parse_value(path, kind, text)
+        node = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(name_or_path: str | Path | None = "piuma-core",
+                overrides: list[str] | tuple[str, ...] = ()) -> MachineConfig:
+    """A preset name or a TOML file path, with `path=value` overrides applied on top."""
+    name_or_path = "piuma-core" if name_or_path is None else str(name_or_path)
+    presets = _preset_files()
+    if name_or_path in presets:
+        text = presets[name_or_path].read_text(encoding="utf-8")
+        source = f"preset {name_or_path}"
+    else:
+        p = Path(name_or_path)
+        if not p.suffix and not p.exists():
+            raise ValueError(f"unknown preset {name_or_path!r} (known: {', '.join(presets)})")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise OSError(f"cannot read config file {name_or_path!r}: {exc.strerror}") from None
+        source = str(p)
+    data = _read_toml_text(text, source)
+    data = apply_overrides(data, list(overrides))
+    return config_from_dict(data)
+
+
+def preset_descriptions() -> dict[str, str]:
+    out = {}
+    for name, entry in _preset_files().items():
+        data = _read_toml_text(entry.read_text(encoding="utf-8"), f"preset {name}")
+        out[name] = str(data.get("description", ""))
+    return out
+
+
+def preset_text(name: str) -> str:
+    """The preset file as shipped (with its public/assumed comments)."""
+    presets = _preset_files()
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(presets)})")
+    return presets[name].read_text(encoding="utf-8")

@@ -1,0 +1,670 @@
+"""The Python face of the timing engine: regions, phases, schedulers, lazy task traces, results.
+
+    sim = Simulation(load_config("piuma-die"))
+    a = sim.dram_region("A.indices", nbytes, access_class="stream")
+    h = sim.spad_region("hash", 4096, per="thread")          # each thread's own slice of its SPAD
+    sim.run_phase(Phase("hashing", n_tasks, generate, DynamicTokens()))
+    result = sim.result()
+
+`generate(task_ids)` returns `(ops, ptr)`: the traces of those tasks concatenated (int64, shape
+(n, 2), see `simulator.machine.trace`) and `ptr` (int64, len(task_ids) + 1) with task i's rows
+at `ops[ptr[i]:ptr[i+1]]`. It is called lazily, a few tasks ahead of the threads that will run
+them, so memory stays bounded whatever the number of tasks.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence, Union
+
+import numpy as np
+
+from simulator.machine import engine as E
+from simulator.machine.config import ACCESS_CLASSES, MachineConfig
+from simulator.machine.results import SimResult
+from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
+
+log = logging.getLogger(__name__)
+
+Generator = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named piece of the global address space. Offsets are bytes from the region's start
+    (from the start of the executing thread's / core's slice when `per` is set)."""
+    id: int
+    name: str
+    kind: str                 # "dram" or "spad"
+    size_bytes: int           # whole region, or one slice when per is set
+    access_class: str         # DRAM only: decides cache bypass
+    die: Union[int, str]      # DRAM: "all" (interleaved), "local" or a die index
+    core: Union[int, str]     # SPAD: "local" or a core index
+    per: str | None           # None, "thread" or "core"
+
+    @property
+    def base(self) -> int:
+        """Encoded address of offset 0: add byte offsets to it (also from numba code)."""
+        return self.id << ADDR_SHIFT
+
+    def addr(self, offset):
+        """Encoded address(es) of byte offset(s) in this region."""
+        if isinstance(offset, np.ndarray):
+            return (offset.astype(np.int64) & OFFSET_MASK) | self.base
+        return self.base | int(offset)
+
+
+# ---- schedulers ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StaticWindows:
+    """Each thread gets a contiguous window of task ids, split evenly by count or, given a
+    per-task `cost`, by cumulative cost; or given explicit `bounds` (len(threads) + 1)."""
+    cost: np.ndarray | None = None
+    bounds: np.ndarray | None = None
+    lookahead: int = 2        # tasks generated ahead of each thread
+
+
+@dataclass(frozen=True)
+class StaticLists:
+    """Thread i of the phase runs the task ids in `lists[i]`, in order."""
+    lists: Sequence[np.ndarray]
+    lookahead: int = 2
+
+
+@dataclass(frozen=True)
+class DynamicTokens:
+    """Threads take `chunk` tasks at a time from a shared queue by an atomic fetch-add on a
+    counter (in the scratchpad of core 0 / of the queue's core, or in DRAM if `counter="dram"`
+    or the machine has no scratchpad). `scope` "core" or "die" gives each core / die its own
+    queue over a window of the tasks (split by `cost` when given)."""
+    chunk: int = 1
+    scope: str = "machine"
+    counter: str = "spad"
+    cost: np.ndarray | None = None
+    lookahead: int | None = None   # work units generated ahead per queue (default 2 x its threads)
+
+
+Schedule = Union[StaticWindows, StaticLists, DynamicTokens]
+
+
+@dataclass
+class Phase:
+    """A list of tasks run by a set of threads, ended by a barrier."""
+    name: str
+    n_tasks: int
+    generate: Generator
+    schedule: Schedule = DynamicTokens()
+    threads: Sequence[int] | np.ndarray | None = None   # global thread ids; default all
+
+
+@dataclass(frozen=True)
+class PhaseRecord:
+    name: str
+    start_cycles: float
+    work_end_cycles: float       # last thread's last operation completes
+    end_cycles: float            # after the cache flush and the closing barrier
+    tasks: int
+    host_seconds: float
+
+    @property
+    def cycles(self) -> float:
+        return self.end_cycles - self.start_cycles
+
+
+def split_by_cost(n_tasks: int, parts: int, cost: np.ndarray | None = None) -> np.ndarray:
+    """Boundaries (len parts + 1) splitting tasks 0..n-1 into contiguous windows of equal
+    count, or of about equal cumulative cost (cumsum + searchsorted)."""
+    if cost is None:
+        return np.linspace(0, n_tasks, parts + 1).round().astype(np.int64)
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.shape != (n_tasks,):
+        raise ValueError(f"cost: expected {n_tasks} values, got shape {cost.shape}")
+    cum = np.concatenate([[0.0], np.cumsum(cost)])
+    targets = np.linspace(0, cum[-1], parts + 1)
+    b = np.searchsorted(cum, targets, side="left").astype(np.int64)
+    b[0], b[-1] = 0, n_tasks
+    return np.maximum.accumulate(b)
+
+
+class _Sources:
+    """Python side of a phase's task queues, flat: queue q serves ids[beg[q]:end[q]] in order,
+    in units of chunk[q] tasks; cur[q] is the next id not yet generated."""
+
+    def __init__(self, lists: list[np.ndarray], chunk: int) -> None:
+        lens = np.array([len(x) for x in lists], dtype=np.int64)
+        self.ids = (np.concatenate(lists).astype(np.int64) if lists and lens.sum()
+                    else np.zeros(0, dtype=np.int64))
+        self.beg = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        self.end = self.beg + lens
+        self.cur = self.beg.copy()
+        self.chunk = np.full(len(lists), chunk, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.beg.size
+
+    def remaining_units(self) -> np.ndarray:
+        return -(-(self.end - self.cur) // self.chunk)
+
+
+class Simulation:
+    """A machine's state through a sequence of phases. See the module docstring."""
+
+    def __init__(self, cfg: MachineConfig, *, arena_ops: int = 1 << 18,
+                 horizon_cycles: float = 4.0) -> None:
+        self.cfg = cfg
+        c = cfg
+        self.n_threads = c.threads
+        self.n_cores = c.cores
+        tpc = c.core.threads
+        ppc = c.core.pipelines
+        self.n_pipes = c.cores * ppc
+        banks = c.spad.banks
+        nch = c.channels
+        links = c.network.links_per_die
+        sets = c.cache.sets if c.cache.size_bytes > 0 else 1
+        ways = c.cache.ways
+
+        # resource next-free times, one float64 array with sections
+        o_pipe = 0
+        o_port = o_pipe + self.n_pipes
+        o_bank = o_port + c.cores
+        o_ch = o_bank + c.cores * banks
+        o_ma = o_ch + nch
+        o_dma = o_ma + nch
+        o_link = o_dma + c.cores
+        n_free = o_link + c.dies * links
+        self.free = np.zeros(n_free, dtype=np.float64)
+
+        pi = np.zeros(E.P_N, dtype=np.int64)
+        pi[E.P_NT] = self.n_threads
+        pi[E.P_NC] = c.cores
+        pi[E.P_CPD] = c.cores_per_die
+        pi[E.P_TPC] = tpc
+        pi[E.P_PPC] = ppc
+        pi[E.P_DIES] = c.dies
+        pi[E.P_CHPD] = c.dram.channels_per_die
+        pi[E.P_NCH] = nch
+        pi[E.P_GRAN_SHIFT] = _log2(c.dram.access_granularity_bytes)
+        pi[E.P_ILV_SHIFT] = _log2(c.dram.interleave_bytes)
+        pi[E.P_BANKS] = banks
+        pi[E.P_BANKW_SHIFT] = _log2(c.spad.bank_width_bytes)
+        pi[E.P_SETS] = sets
+        pi[E.P_WAYS] = ways
+        pi[E.P_LSHIFT] = _log2(c.cache.line_bytes)
+        pi[E.P_LINE] = c.cache.line_bytes
+        # power-of-two sizes use masks and shifts instead of divisions (-1: divide)
+        pi[E.P_NCH_MASK] = nch - 1 if _is_pow2(nch) else -1
+        pi[E.P_CHPD_MASK] = c.dram.channels_per_die - 1 if _is_pow2(c.dram.channels_per_die) else -1
+        pi[E.P_CHPD_SHIFT] = _log2(c.dram.channels_per_die) if _is_pow2(c.dram.channels_per_die) else -1
+        pi[E.P_BANKS_MASK] = banks - 1 if _is_pow2(banks) else -1
+        pi[E.P_SETS_MASK] = sets - 1 if _is_pow2(sets) else -1
+        pi[E.P_LINKS] = links
+        pi[E.P_DMAQ] = c.dma.queue_depth
+        pi[E.P_MAXOUT] = c.core.max_outstanding_per_thread
+        pi[E.P_BYPASS] = sum(1 << ACCESS_CLASSES.index(k) for k in c.cache.bypass)
+        pi[E.P_HAS_CACHE] = 1 if c.cache.size_bytes > 0 else 0
+        pi[E.P_O_PIPE], pi[E.P_O_PORT], pi[E.P_O_BANK] = o_pipe, o_port, o_bank
+        pi[E.P_O_CH], pi[E.P_O_MA], pi[E.P_O_DMA], pi[E.P_O_LINK] = o_ch, o_ma, o_dma, o_link
+        self.pi = pi
+
+        clock = c.clock_ghz
+        pf = np.zeros(E.F_N, dtype=np.float64)
+        pf[E.F_SPAD_LAT] = c.spad.latency_cycles
+        pf[E.F_PORT_OCC] = 1.0 / c.spad.ports
+        pf[E.F_BANK_OCC] = c.spad.bank_occupancy_cycles
+        pf[E.F_CACHE_LAT] = c.cache.latency_cycles
+        pf[E.F_DRAM_LAT] = c.dram.latency_cycles
+        pf[E.F_CH_CPB] = clock / c.dram.channel_bandwidth_gb_per_s     # cycles per byte
+        pf[E.F_SA_LAT] = c.spad_atomic.latency_cycles
+        pf[E.F_SA_OCC] = c.spad_atomic.occupancy_cycles
+        pf[E.F_MA_LAT] = c.mc_atomic.latency_cycles
+        pf[E.F_MA_OCC] = c.mc_atomic.occupancy_cycles
+        pf[E.F_DMA_CPB] = clock / c.dma.bandwidth_gb_per_s
+        pf[E.F_DMA_SETUP] = c.dma.setup_cycles
+        pf[E.F_HOP] = c.network.hop_latency_cycles
+        pf[E.F_LINK_CPB] = clock / c.network.link_bandwidth_gb_per_s
+        pf[E.F_LINK_LAT] = c.network.link_latency_cycles
+        pf[E.F_BARRIER] = c.sync.barrier_cycles
+        # a pipeline may run ahead of the others by this much before yielding (0: strict global
+        # time order; more: fewer heap operations, requests out of order by at most this much)
+        pf[E.F_HORIZON] = float(horizon_cycles)
+        self.pf = pf
+
+        self.die_hops, self.core_hops, self.chan_hops = hop_tables(c)
+
+        # threads: global id = core * tpc + local; MTP p holds locals [p*tpm, (p+1)*tpm), STPs after
+        tid = np.arange(self.n_threads)
+        core = tid // tpc
+        local = tid % tpc
+        tpm = c.core.threads_per_mtp
+        mtp_threads = c.core.mtps * tpm
+        pipe_local = np.where(local < mtp_threads, local // tpm, c.core.mtps + (local - mtp_threads))
+        self.th_i = np.zeros((self.n_threads, E.TI_N), dtype=np.int64)
+        self.th_i[:, E.TI_CORE] = core
+        self.th_i[:, E.TI_DIE] = core // c.cores_per_die
+        self.th_i[:, E.TI_LCORE] = core % c.cores_per_die
+        self.th_i[:, E.TI_PIPE] = core * ppc + pipe_local
+        self.th_i[:, E.TI_LOCAL] = local
+        self.th_i[:, E.TI_TASK] = -1
+        self.th_f = np.zeros((self.n_threads, E.TF_N), dtype=np.float64)
+        self.eff = np.full(self.n_threads, E.INF)    # each thread's next-action time
+        self.ring = np.zeros((self.n_threads, c.core.max_outstanding_per_thread), dtype=np.float64)
+        self.pipe_instr = np.zeros(self.n_pipes, dtype=np.int64)
+        self.pipe_is_mtp = np.tile(np.arange(ppc) < c.core.mtps, c.cores)
+        # the threads of pipeline p are pipe_first[p] .. pipe_first[p] + pipe_n[p] - 1
+        self.pipe_n = np.tile(np.where(np.arange(ppc) < c.core.mtps, tpm, 1), c.cores).astype(np.int64)
+        self.pipe_first = (np.concatenate([[0], np.cumsum(self.pipe_n)[:-1]])).astype(np.int64)
+        self.pipe_rr = np.zeros(self.n_pipes, dtype=np.int64)
+
+        n_rows = self.n_pipes * sets if c.cache.size_bytes > 0 else 1
+        self.ctag = np.zeros((n_rows, ways, E.CW_N), dtype=np.int64)
+        self.ctag[:, :, E.CW_TAG] = -1
+        self.cready = np.zeros((n_rows, ways), dtype=np.float64)
+        self.dring = np.zeros((c.cores, c.dma.queue_depth), dtype=np.float64)
+        self.dma_i = np.zeros((c.cores, 2), dtype=np.int64)
+
+        self.hp_t = np.zeros(self.n_pipes, dtype=np.float64)
+        self.hp_i = np.zeros((self.n_pipes, 2), dtype=np.int64)
+        self.sc = np.zeros(E.SC_N, dtype=np.int64)
+        self.cnt = np.zeros(E.C_N, dtype=np.int64)
+        self.cntf = np.zeros(E.CF_N, dtype=np.float64)
+        self.cls_cnt = np.zeros((len(ACCESS_CLASSES), E.CL_N), dtype=np.int64)
+        self.bar_i = np.zeros((1 + c.cores, E.BI_N), dtype=np.int64)
+        self.bar_f = np.zeros(1 + c.cores, dtype=np.float64)
+        self.dq_i = np.zeros((E.DQ_CAP, E.DQ_N), dtype=np.int64)     # engine scratch
+        self.dq_f = np.zeros(E.DQ_CAP, dtype=np.float64)
+
+        self.ops = np.zeros((max(int(arena_ops), 1024), OP_WIDTH), dtype=np.int64)
+        self.used = 0
+        self.regions: list[Region] = []
+        self._reg_rows: list[np.ndarray] = []
+        self.reg = np.zeros((0, E.RG_N), dtype=np.int64)
+        self._dram_top = 0
+        self._spad_used = np.zeros(c.cores, dtype=np.int64)
+        self.now = 0.0
+        self.phases: list[PhaseRecord] = []
+        self.participated = np.zeros(self.n_threads, dtype=bool)
+        self.engine_calls = 0
+        self.host_seconds = 0.0
+
+    # ---- address map --------------------------------------------------------------------------
+
+    def _add_region(self, name: str, kind: str, size: int, cls: str, die, core, per, row) -> Region:
+        if any(r.name == name for r in self.regions):
+            raise ValueError(f"region {name!r} already exists")
+        if len(self.regions) >= (1 << 22):
+            raise ValueError("too many regions")
+        reg = Region(len(self.regions), name, kind, int(size), cls, die, core, per)
+        self.regions.append(reg)
+        self._reg_rows.append(row)
+        self.reg = np.ascontiguousarray(np.stack(self._reg_rows))
+        self.pi[E.P_NREG] = self.reg.shape[0]
+        return reg
+
+    def dram_region(self, name: str, size_bytes: int, *, access_class: str = "default",
+                    die: Union[int, str] = "all", per: str | None = None) -> Region:
+        """A DRAM region. die: "all" (interleaved over every die's channels), "local" (the
+        executing thread's die; one copy per die) or a die index. per: None, "thread" or "core"
+        (each thread / core gets its own slice of `size_bytes`)."""
+        if access_class not in ACCESS_CLASSES:
+            raise ValueError(f"access_class: unknown {access_class!r} (known: {', '.join(ACCESS_CLASSES)})")
+        size = _check_size(size_bytes)
+        if per not in (None, "thread", "core"):
+            raise ValueError(f"per: expected None, 'thread' or 'core', got {per!r}")
+        if die == "all":
+            rdie = E.DIE_ALL
+        elif die == "local":
+            rdie = E.DIE_LOCAL
+        elif isinstance(die, (int, np.integer)) and 0 <= die < self.cfg.dies:
+            rdie = int(die)
+        else:
+            raise ValueError(f"die: expected 'all', 'local' or 0..{self.cfg.dies - 1}, got {die!r}")
+        slots = {None: 1, "thread": self.n_threads, "core": self.n_cores}[per]
+        total = size * slots
+        align = 4096
+        base = -(-self._dram_top // align) * align
+        self._dram_top = base + total
+        row = np.zeros(E.RG_N, dtype=np.int64)
+        row[E.RG_KIND] = E.K_DRAM
+        row[E.RG_BASE] = base
+        row[E.RG_SIZE] = total
+        row[E.RG_CLS] = ACCESS_CLASSES.index(access_class)
+        row[E.RG_DIE] = rdie
+        row[E.RG_CORE] = 0
+        row[E.RG_SLICE] = size
+        row[E.RG_PER] = {None: E.PER_NONE, "thread": E.PER_THREAD, "core": E.PER_CORE}[per]
+        return self._add_region(name, "dram", size, access_class, die, "-", per, row)
+
+    def spad_region(self, name: str, size_bytes: int, *, core: Union[int, str] = "local",
+                    per: str | None = None) -> Region:
+        """A scratchpad region. core: "local" (the executing thread's own core: reserved on every
+        core at the same offset) or a core index. per: None or "thread" (each thread of the
+        core gets its own slice of `size_bytes`)."""
+        size = _check_size(size_bytes)
+        if per not in (None, "thread"):
+            raise ValueError(f"per: expected None or 'thread' for a scratchpad region, got {per!r}")
+        total = size * (self.cfg.core.threads if per == "thread" else 1)
+        total8 = -(-total // 8) * 8
+        cap = self.cfg.spad.size_bytes
+        if core == "local":
+            base = int(self._spad_used.max())
+            if base + total8 > cap:
+                raise ValueError(f"scratchpad region {name!r} needs {total} bytes per core, "
+                                 f"{cap - base} of {cap} are free")
+            self._spad_used[:] = base + total8
+            rcore = E.CORE_LOCAL
+        elif isinstance(core, (int, np.integer)) and 0 <= core < self.n_cores:
+            base = int(self._spad_used[core])
+            if base + total8 > cap:
+                raise ValueError(f"scratchpad region {name!r} needs {total} bytes on core {core}, "
+                                 f"{cap - base} of {cap} are free")
+            self._spad_used[core] = base + total8
+            rcore = int(core)
+        else:
+            raise ValueError(f"core: expected 'local' or 0..{self.n_cores - 1}, got {core!r}")
+        row = np.zeros(E.RG_N, dtype=np.int64)
+        row[E.RG_KIND] = E.K_SPAD
+        row[E.RG_BASE] = base
+        row[E.RG_SIZE] = total
+        row[E.RG_CORE] = rcore
+        row[E.RG_SLICE] = size
+        row[E.RG_PER] = E.PER_THREAD if per == "thread" else E.PER_NONE
+        return self._add_region(name, "spad", size, "default", "-", core, per, row)
+
+    def region(self, name: str) -> Region:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise KeyError(f"no region named {name!r}")
+
+    # ---- threads --------------------------------------------------------------------------------
+
+    def thread_ids(self, n: int | None = None, *, cores: Sequence[int] | None = None,
+                   pipelines: str = "all") -> np.ndarray:
+        """Global thread ids, spread: first thread 0 of every pipeline of every chosen core, then
+        thread 1, ... so that the first n ids load the pipelines and cores evenly.
+        pipelines: "all", "mtp" or "stp"."""
+        c = self.cfg
+        cores_arr = np.arange(self.n_cores) if cores is None else np.asarray(cores, dtype=np.int64)
+        tpc, tpm, mtps = c.core.threads, c.core.threads_per_mtp, c.core.mtps
+        local = np.arange(tpc)
+        is_mtp = local < mtps * tpm
+        slot = np.where(is_mtp, local % tpm, 0)
+        pipe = np.where(is_mtp, local // tpm, mtps + (local - mtps * tpm))
+        keep = {"all": np.ones(tpc, bool), "mtp": is_mtp, "stp": ~is_mtp}[pipelines]
+        rows = []
+        for s, p, l in sorted(zip(slot[keep], pipe[keep], local[keep])):
+            rows.append(l)
+        local_order = np.array(rows, dtype=np.int64)
+        ids = (local_order[:, None] + cores_arr[None, :] * tpc).reshape(-1)
+        if n is not None:
+            if n > ids.size:
+                raise ValueError(f"asked for {n} threads, only {ids.size} are available")
+            ids = ids[:n]
+        return ids
+
+    # ---- running --------------------------------------------------------------------------------
+
+    def run_phase(self, phase: Phase) -> PhaseRecord:
+        """Run one phase to completion (all its tasks), then flush the caches and barrier."""
+        wall0 = time.perf_counter()
+        threads = (np.arange(self.n_threads, dtype=np.int64) if phase.threads is None
+                   else np.unique(np.asarray(phase.threads, dtype=np.int64)))
+        if threads.size == 0:
+            raise ValueError(f"phase {phase.name!r}: no threads")
+        if threads[0] < 0 or threads[-1] >= self.n_threads:
+            raise ValueError(f"phase {phase.name!r}: thread ids must be in 0..{self.n_threads - 1}")
+        if phase.n_tasks < 0:
+            raise ValueError(f"phase {phase.name!r}: n_tasks must be >= 0")
+        if phase.threads is not None:
+            given = np.asarray(phase.threads, dtype=np.int64).reshape(-1)
+            if given.size != threads.size:
+                raise ValueError(f"phase {phase.name!r}: thread ids must not repeat")
+            threads = given                     # keep the caller's order (thread i <-> list i)
+        sources, thread_queue, caps, tokens = self._plan(phase, threads)
+        nq = len(sources)
+        self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
+        self.q_i[:, E.QI_CAP] = caps
+        self.q_i[:, E.QI_OFF] = np.concatenate([[0], np.cumsum(caps)[:-1]])
+        self.q_i[:, E.QI_TOKEN] = tokens
+        self.q_task = np.zeros((int(np.sum(caps)), 3), dtype=np.int64)
+        self._sources = sources
+        self._generate = phase.generate
+        self._phase_name = phase.name
+        self.q_i[:, E.QI_EXHAUSTED] = sources.remaining_units() == 0
+
+        start = self.now
+        th_i, th_f = self.th_i, self.th_f
+        th_i[:, E.TI_STATE] = E.ST_OFF
+        th_i[threads, E.TI_STATE] = E.ST_NEED
+        th_i[threads, E.TI_QUEUE] = thread_queue
+        th_i[threads, E.TI_CREDIT] = 0
+        th_i[threads, E.TI_PC] = 0
+        th_i[threads, E.TI_END] = 0
+        th_f[threads, E.TF_READY] = start
+        th_f[threads, E.TF_FINISH] = start
+        self.eff[:] = E.INF
+        self.eff[threads] = start
+        self.participated[threads] = True
+        self.dma_i[:] = 0
+        self.bar_i[:] = 0
+        self.bar_f[:] = 0.0
+        self.bar_i[0, E.BI_ACTIVE] = threads.size
+        np.add.at(self.bar_i[:, E.BI_ACTIVE], 1 + th_i[threads, E.TI_CORE], 1)
+        pipes = np.unique(th_i[threads, E.TI_PIPE])
+        self.hp_i[:pipes.size, 1] = pipes
+        self.sc[E.SC_HEAP_N] = pipes.size
+        self.pipe_rr[:] = 0
+        E.heap_rebuild(self.pi, self.eff, self.free, self.pipe_first, self.pipe_n, self.hp_t, self.hp_i,
+                       self.sc)
+        tasks0 = int(self.cnt[E.C_TASKS])
+
+        self._refill(np.arange(nq))
+        while True:
+            self.engine_calls += 1
+            rc = E.run_engine(self.pi, self.pf, self.die_hops, self.core_hops, self.chan_hops,
+                              self.reg, th_i, th_f, self.eff, self.ring, self.free, self.pipe_instr,
+                              self.pipe_first, self.pipe_n, self.pipe_rr, self.ctag, self.cready, self.dring, self.dma_i, self.q_i, self.q_task,
+                              self.ops, self.hp_t, self.hp_i, self.sc, self.cnt, self.cntf,
+                              self.cls_cnt, self.bar_i, self.bar_f, self.dq_i, self.dq_f)
+            if rc == E.RET_DONE:
+                break
+            if rc == E.RET_REFILL:
+                q = int(self.sc[E.SC_ARG])
+                low = np.nonzero((self.q_i[:, E.QI_EXHAUSTED] == 0)
+                                 & (2 * self.q_i[:, E.QI_COUNT] <= self.q_i[:, E.QI_CAP]))[0]
+                self._refill(np.union1d(low, [q]))
+                continue
+            self._raise_engine_error(phase)
+
+        work_end = float(th_f[threads, E.TF_FINISH].max()) if threads.size else start
+        work_end = max(work_end, start)
+        end = work_end
+        if self.pi[E.P_HAS_CACHE]:
+            end = max(end, float(E.flush_caches(self.pi, self.pf, self.free, self.ctag, self.cnt,
+                                                work_end)))
+        end += self.cfg.sync.barrier_cycles
+        self.cnt[E.C_BARRIERS] += 1
+        self.now = end
+        th_i[threads, E.TI_STATE] = E.ST_OFF
+        wall = time.perf_counter() - wall0
+        self.host_seconds += wall
+        rec = PhaseRecord(phase.name, start, work_end, end, int(self.cnt[E.C_TASKS]) - tasks0, wall)
+        self.phases.append(rec)
+        return rec
+
+    def _plan(self, phase: Phase, threads: np.ndarray):
+        """Queues for a phase: their task-id sources, each thread's queue, capacities, tokens."""
+        n = int(phase.n_tasks)
+        sch = phase.schedule
+        nt = threads.size
+        if isinstance(sch, StaticWindows):
+            b = (np.asarray(sch.bounds, dtype=np.int64) if sch.bounds is not None
+                 else split_by_cost(n, nt, sch.cost))
+            if b.shape != (nt + 1,) or b[0] != 0 or b[-1] != n or np.any(np.diff(b) < 0):
+                raise ValueError(f"phase {phase.name!r}: bounds must be {nt + 1} non-decreasing "
+                                 f"values from 0 to {n}")
+            sources = _Sources([np.arange(b[i], b[i + 1], dtype=np.int64) for i in range(nt)], 1)
+            return sources, np.arange(nt), np.full(nt, max(1, sch.lookahead)), np.full(nt, -1)
+        if isinstance(sch, StaticLists):
+            if len(sch.lists) != nt:
+                raise ValueError(f"phase {phase.name!r}: {len(sch.lists)} task lists for {nt} threads")
+            sources = []
+            for lst in sch.lists:
+                ids = np.asarray(lst, dtype=np.int64).reshape(-1)
+                if ids.size and (ids.min() < 0 or ids.max() >= n):
+                    raise ValueError(f"phase {phase.name!r}: task ids must be in 0..{n - 1}")
+                sources.append(ids)
+            return _Sources(sources, 1), np.arange(nt), np.full(nt, max(1, sch.lookahead)), np.full(nt, -1)
+        if isinstance(sch, DynamicTokens):
+            if sch.chunk < 1:
+                raise ValueError(f"phase {phase.name!r}: chunk must be >= 1")
+            if sch.counter not in ("spad", "dram"):
+                raise ValueError(f"phase {phase.name!r}: counter must be 'spad' or 'dram'")
+            cores = self.th_i[threads, E.TI_CORE]
+            if sch.scope == "machine":
+                groups = np.zeros(nt, dtype=np.int64)
+                owner_core = [int(cores.min())]
+            elif sch.scope in ("core", "die"):
+                key = cores if sch.scope == "core" else cores // self.cfg.cores_per_die
+                uniq, groups = np.unique(key, return_inverse=True)
+                owner_core = [int(cores[groups == g].min()) for g in range(uniq.size)]
+            else:
+                raise ValueError(f"phase {phase.name!r}: scope must be 'machine', 'die' or 'core'")
+            ng = len(owner_core)
+            b = split_by_cost(n, ng, sch.cost)
+            sources = _Sources([np.arange(b[g], b[g + 1], dtype=np.int64) for g in range(ng)],
+                               sch.chunk)
+            per_group = np.bincount(groups, minlength=ng)
+            caps = (np.full(ng, sch.lookahead) if sch.lookahead is not None
+                    else np.maximum(16, 2 * per_group))
+            use_spad = sch.counter == "spad" and self.cfg.spad.size_bytes >= 8 * ng
+            tokens = np.empty(ng, dtype=np.int64)
+            k = len(self.phases)
+            for g, oc in enumerate(owner_core):
+                name = f"{phase.name}#{k}.token{g}"
+                if use_spad:
+                    r = self.spad_region(name, 8, core=oc)
+                else:
+                    r = self.dram_region(name, 8, die=oc // self.cfg.cores_per_die)
+                tokens[g] = r.base
+            return sources, groups, np.maximum(caps, 1), tokens
+        raise TypeError(f"phase {phase.name!r}: unknown schedule {type(sch).__name__}")
+
+    def _refill(self, queues: np.ndarray) -> None:
+        """Generate the next tasks of the given queues (one generator call) into the arena.
+        Vectorized over queues: a refill costs a few numpy calls, not a Python loop."""
+        src = self._sources
+        q = np.asarray(queues, dtype=np.int64)
+        cap = self.q_i[q, E.QI_CAP]
+        units = np.minimum(cap - self.q_i[q, E.QI_COUNT], src.remaining_units()[q])
+        keep = units > 0
+        q, units, cap = q[keep], units[keep], cap[keep]
+        if q.size:
+            chunk = src.chunk[q]
+            k = np.minimum(units * chunk, src.end[q] - src.cur[q])     # task ids per queue
+            pos = np.concatenate([[0], np.cumsum(k)[:-1]])             # their place in the batch
+            ids = src.ids[np.repeat(src.cur[q] - pos, k) + np.arange(int(k.sum()))]
+            src.cur[q] += k
+            ops, ptr = self._call_generator(ids)
+            base = self._reserve(ops.shape[0])
+            self.ops[base:base + ops.shape[0]] = ops
+            self.used = base + ops.shape[0]
+            # one queue entry per unit of `chunk` tasks
+            uq = np.repeat(np.arange(q.size), units)
+            e = np.arange(int(units.sum())) - np.repeat(np.concatenate([[0], np.cumsum(units)[:-1]]), units)
+            first = pos[uq] + e * chunk[uq]
+            last = np.minimum(first + chunk[uq], pos[uq] + k[uq])
+            qq = q[uq]
+            slots = (self.q_i[qq, E.QI_HEAD] + self.q_i[qq, E.QI_COUNT] + e) % cap[uq]
+            j = self.q_i[qq, E.QI_OFF] + slots
+            self.q_task[j, E.QT_TASK] = ids[first]
+            self.q_task[j, E.QT_START] = base + ptr[first]
+            self.q_task[j, E.QT_END] = base + ptr[last]
+            self.q_i[q, E.QI_COUNT] += units
+        qa = np.asarray(queues, dtype=np.int64)
+        self.q_i[qa, E.QI_EXHAUSTED] = src.cur[qa] >= src.end[qa]
+
+    def _call_generator(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self._generate(ids)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"phase {self._phase_name!r}: the generator must return (ops, ptr)")
+        ops, ptr = out
+        ops = np.asarray(ops)
+        ptr = np.asarray(ptr)
+        if ops.ndim != 2 or ops.shape[1] != OP_WIDTH or ops.dtype != np.int64:
+            raise TypeError(f"phase {self._phase_name!r}: ops must be int64 of shape (n, {OP_WIDTH}), "
+                            f"got {ops.dtype} {ops.shape}")
+        if (ptr.shape != (ids.size + 1,) or ptr[0] != 0 or ptr[-1] != ops.shape[0]
+                or np.any(np.diff(ptr) < 0)):
+            raise ValueError(f"phase {self._phase_name!r}: ptr must have {ids.size + 1} non-decreasing "
+                             f"entries from 0 to {ops.shape[0]}")
+        return ops, ptr.astype(np.int64, copy=False)
+
+    def _reserve(self, n: int) -> int:
+        """Room for n more rows at the arena's end: compact the live slices, grow if needed."""
+        if self.used + n <= self.ops.shape[0]:
+            return self.used
+        self.used = int(E.compact_arena(self.ops, self.th_i, self.q_i, self.q_task))
+        if self.used + n > self.ops.shape[0]:
+            new = np.zeros((max(2 * self.ops.shape[0], self.used + n), OP_WIDTH), dtype=np.int64)
+            new[:self.used] = self.ops[:self.used]
+            self.ops = new
+            log.debug("trace arena grown to %d rows", new.shape[0])
+        return self.used
+
+    def _raise_engine_error(self, phase: Phase) -> None:
+        err, tid, pc = (int(self.sc[E.SC_ERR]), int(self.sc[E.SC_ERR_TID]), int(self.sc[E.SC_ERR_PC]))
+        self.sc[E.SC_ERR] = E.ERR_NONE
+        what = {E.ERR_REGION: "unknown region id", E.ERR_BOUNDS: "address beyond its region",
+                E.ERR_OPCODE: "unknown operation code", E.ERR_SIZE: "size must be positive"}.get(err, "error")
+        if pc >= 0:
+            row = self.ops[pc]
+            rid = int(row[1]) >> ADDR_SHIFT
+            rname = self.regions[rid].name if 0 <= rid < len(self.regions) else "?"
+            op = OP_NAMES.get(int(row[0]) & 0xFF, str(int(row[0]) & 0xFF))
+            raise ValueError(f"phase {phase.name!r}, thread {tid}, task {int(self.th_i[tid, E.TI_TASK])}: "
+                             f"{what}: {op} of {int(row[0]) >> ARG_SHIFT} at region {rname!r} "
+                             f"offset {int(row[1]) & OFFSET_MASK}")
+        raise ValueError(f"phase {phase.name!r}, thread {tid}: {what} (scheduler counter)")
+
+    # ---- results --------------------------------------------------------------------------------
+
+    def result(self) -> SimResult:
+        return SimResult.from_simulation(self)
+
+
+def _is_pow2(x: int) -> bool:
+    return x > 0 and x & (x - 1) == 0
+
+
+def _log2(x: int) -> int:
+    return int(x).bit_length() - 1
+
+
+def _check_size(size_bytes) -> int:
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, (int, np.integer)) or size_bytes <= 0:
+        raise ValueError(f"size_bytes: expected a positive integer, got {size_bytes!r}")
+    if size_bytes > OFFSET_MASK:
+        raise ValueError(f"size_bytes: at most {OFFSET_MASK} bytes per region")
+    return int(size_bytes)
+
+
+def hop_tables(cfg: MachineConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Die-to-die HyperX hops, core-to-core mesh hops, core-to-channel mesh hops (float64).
+
+    Cores sit row-major on the mesh; channel k attaches at core k * cores / channels; HyperX
+    dies are all-to-all within each dimension, so hops = number of differing coordinates."""
+    cols = cfg.network.mesh_cols
+    cpd = cfg.cores_per_die
+    pos = np.array([(c // cols, c % cols) for c in range(cpd)])
+    core_hops = np.abs(pos[:, None, :] - pos[None, :, :]).sum(-1).astype(np.float64)
+    chpd = cfg.dram.channels_per_die
+    at = (np.arange(chpd) * cpd) // chpd
+    chan_hops = core_hops[:, at].copy()
+    shape = cfg.network.die_shape
+    coords = np.array(np.unravel_index(np.arange(cfg.dies), shape)).T
+    die_hops = (coords[:, None, :] != coords[None, :, :]).sum(-1).astype(np.float64)
+    return die_hops, np.ascontiguousarray(core_hops), np.ascontiguousarray(chan_hops)
