@@ -23,10 +23,13 @@ def main() -> None:
 
 
 from simulator.cli import matrix_cmds, native  # noqa: E402  (commands register on `main`)
+from simulator.cli import machine_cmds  # noqa: E402
 
 main.add_command(matrix_cmds.matrix)
 main.add_command(native.multiply)
 main.add_command(native.bench)
+main.add_command(machine_cmds.config)
+main.add_command(machine_cmds.validate)
 
 from simulator.cli import kernel_cmds  # noqa: E402
 

@@ -21,7 +21,10 @@ barrier release, heap rebuild) are ordinary functions.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DMA_GATHER, DMA_WAIT,
                                      FENCE, LOAD, NORET, STORE, WAIT)
@@ -42,8 +45,8 @@ DIE_ALL, DIE_LOCAL = -1, -2          # RG_DIE: interleave over all dies / the ex
 CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
-(TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_RHEAD,
- TI_RCOUNT, TI_BAR, TI_CREDIT, TI_TASKS, TI_LCORE, TI_N) = range(16)
+(TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_N) = range(14)
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
@@ -75,6 +78,22 @@ INF = 1e300
 
 # ================================================================================================
 # Scalar helpers (no arrays: free to call)
+
+@intrinsic
+def _prefetch(typingctx, addr):
+    """Hint the CPU to fetch the cache line at byte address `addr` (llvm.prefetch, no fault)."""
+    sig = types.void(types.intp)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return sig, codegen
+
 
 @njit(inline="always")
 def _mod(x, n, mask):
@@ -161,7 +180,8 @@ def heap_rebuild(pi, eff, free, pipe_first, pipe_n, hp_t, hp_i, sc):
 def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
     """Earliest time thread tid can take its next action: its ready time, later if that action
     depends on a load (DEP), on all its memory operations (FENCE, WAIT), on its DMAs (DMA_WAIT),
-    or needs an outstanding-operation slot while all are taken. INF when it has no action.
+    or needs an outstanding-operation slot while all are taken (a slot frees when its own
+    operation completes, in any order). INF when it has no action.
     (`run_engine` has the same logic written out on its hot path.)"""
     st = th_i[tid, TI_STATE]
     t = th_f[tid, TF_READY]
@@ -174,24 +194,19 @@ def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
         return t
     w0 = ops[pc, 0]
     code = w0 & 0xFF
-    flags = w0 >> 8
+    flags = (w0 >> 8) & 0xFF
     if flags & DEP and th_f[tid, TF_LAST] > t:
         t = th_f[tid, TF_LAST]
     if flags & FENCE and th_f[tid, TF_ALL] > t:
         t = th_f[tid, TF_ALL]
     if code == LOAD or code == STORE or code == ATOMIC:
-        maxout = pi[P_MAXOUT]
-        h = th_i[tid, TI_RHEAD]
-        c = th_i[tid, TI_RCOUNT]
-        while c > 0 and ring[tid, h] <= t:
-            h += 1
-            if h == maxout:
-                h = 0
-            c -= 1
-        th_i[tid, TI_RHEAD] = h
-        th_i[tid, TI_RCOUNT] = c
-        if c == maxout:
-            t = ring[tid, h]
+        # outstanding-operation slots: each holds its operation's completion time
+        m = ring[tid, 0]
+        for k in range(1, pi[P_MAXOUT]):
+            if ring[tid, k] < m:
+                m = ring[tid, k]
+        if m > t:
+            t = m
     elif code == DMA_WAIT:
         if th_f[tid, TF_DMA] > t:
             t = th_f[tid, TF_DMA]
@@ -273,6 +288,8 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
     dma_cpb = pf[F_DMA_CPB]
     hop = pf[F_HOP]
     link_lat = pf[F_LINK_LAT]
+    ops_base = ops.ctypes.data
+    ops_end = ops.shape[0]
 
     while sc[SC_HEAP_N] > 0:
         T = hp_t[0]
@@ -316,13 +333,14 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
             else:
                 w0 = ops[pc, 0]
                 code = w0 & 0xFF
-                m_flags = w0 >> 8
+                m_flags = (w0 >> 8) & 0xFF
+                arg = w0 >> 16
                 cnt[C_OPS] += 1
                 th_i[tid, TI_PC] = pc + 1
                 if code >= COMPUTE and code <= DMA_GATHER:
                     th_f[tid, TF_STALL] += T - th_f[tid, TF_READY]
                 if code == COMPUTE:
-                    nins = ops[pc, 1]
+                    nins = arg
                     free[opipe + p] = T + nins
                     pipe_instr[p] += nins
                     cnt[C_INSTR] += nins
@@ -332,13 +350,13 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                     m_code = code
                     m_addr = ops[pc, 1]
                     if code == ATOMIC:
-                        m_size = ops[pc, 3]
+                        m_size = arg & 0xFFFFFFFF
                         if m_size == 0:
                             m_size = 8
                         cnt[C_ATOMICS] += 1
                         cnt[C_ATOMIC_BYTES] += m_size
                     else:
-                        m_size = ops[pc, 2]
+                        m_size = arg
                         if code == LOAD:
                             cnt[C_LOADS] += 1
                             cnt[C_LOAD_BYTES] += m_size
@@ -347,14 +365,16 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                             cnt[C_STORE_BYTES] += m_size
                 elif code == DMA_COPY:
                     acc = 2
+                    th_i[tid, TI_PC] = pc + 2          # the destination row follows
+                    cnt[C_OPS] += 1
                 elif code == DMA_GATHER:
                     acc = 3
-                    th_i[tid, TI_PC] = pc + 1 + ops[pc, 3]
-                    cnt[C_OPS] += ops[pc, 3]
+                    th_i[tid, TI_PC] = pc + 1 + (arg & 0xFFFFFFFF)
+                    cnt[C_OPS] += arg & 0xFFFFFFFF
                 elif code == DMA_WAIT or code == WAIT:
                     th_f[tid, TF_READY] = t           # the wait was part of eff
                 elif code == BARRIER:
-                    kb = 0 if ops[pc, 1] == 0 else 1 + th_i[tid, TI_CORE]
+                    kb = 0 if arg == 0 else 1 + th_i[tid, TI_CORE]
                     th_i[tid, TI_STATE] = ST_BARRIER
                     th_i[tid, TI_BAR] = kb
                     th_f[tid, TF_READY] = t
@@ -387,6 +407,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 th_i[tid, TI_TASK] = q_task[j, QT_TASK]
                 th_i[tid, TI_PC] = q_task[j, QT_START]
                 th_i[tid, TI_END] = q_task[j, QT_END]
+                _prefetch(ops_base + q_task[j, QT_START] * 16)
                 h += 1
                 if h == q_i[q, QI_CAP]:
                     h = 0
@@ -460,15 +481,15 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 t_enq = t_dma
                 if acc == 2:
                     d_src = ops[pc, 1]
-                    d_total = ops[pc, 2]
-                    d_dst = ops[pc, 3]
+                    d_total = ops[pc, 0] >> 16
+                    d_dst = ops[pc + 1, 1]
                     n_chunks = 0
                     if d_total > 0:
                         n_chunks = ((d_src + d_total - 1) >> ilv_shift) - (d_src >> ilv_shift) + 1
                 else:
                     d_dst = ops[pc, 1]
-                    d_eb = ops[pc, 2]
-                    n_chunks = ops[pc, 3]
+                    d_eb = ops[pc, 0] >> 48
+                    n_chunks = (ops[pc, 0] >> 16) & 0xFFFFFFFF
                     d_total = d_eb * n_chunks
                 n_acc = 2 * n_chunks
                 s0 = free[o_dma + core]
@@ -816,19 +837,11 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                     th_f[tid, TF_DMA] = done_all
                 th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
             elif st == ST_RUN:
-                h = th_i[tid, TI_RHEAD]
-                c = th_i[tid, TI_RCOUNT]
-                while c > 0 and ring[tid, h] <= T:     # eff found the window full: retire now
-                    h += 1
-                    if h == maxout:
-                        h = 0
-                    c -= 1
-                th_i[tid, TI_RHEAD] = h
-                slot = h + c
-                if slot >= maxout:
-                    slot -= maxout
+                slot = 0                             # the slot that frees first (free by T)
+                for k in range(1, maxout):
+                    if ring[tid, k] < ring[tid, slot]:
+                        slot = k
                 ring[tid, slot] = done_all
-                th_i[tid, TI_RCOUNT] = c + 1
                 if done_all > th_f[tid, TF_ALL]:
                     th_f[tid, TF_ALL] = done_all
                 if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
@@ -844,25 +857,25 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
         if st == ST_RUN:
             pc = th_i[tid, TI_PC]
             if pc < th_i[tid, TI_END]:
+                # the thread's trace is read again only after many other threads' operations:
+                # fetch its next cache line now (the trace arena is larger than the CPU's caches)
+                if pc + 4 < ops_end:
+                    _prefetch(ops_base + (pc + 4) * 16)
                 w0 = ops[pc, 0]
                 code = w0 & 0xFF
-                fl = w0 >> 8
+                fl = (w0 >> 8) & 0xFF
                 if fl & DEP and th_f[tid, TF_LAST] > e_t:
                     e_t = th_f[tid, TF_LAST]
                 if fl & FENCE and th_f[tid, TF_ALL] > e_t:
                     e_t = th_f[tid, TF_ALL]
                 if code == LOAD or code == STORE or code == ATOMIC:
-                    h = th_i[tid, TI_RHEAD]
-                    c = th_i[tid, TI_RCOUNT]
-                    while c > 0 and ring[tid, h] <= e_t:
-                        h += 1
-                        if h == maxout:
-                            h = 0
-                        c -= 1
-                    th_i[tid, TI_RHEAD] = h
-                    th_i[tid, TI_RCOUNT] = c
-                    if c == maxout:
-                        e_t = ring[tid, h]
+                    # all outstanding-operation slots busy: wait until the first one frees
+                    mo = ring[tid, 0]
+                    for k in range(1, maxout):
+                        if ring[tid, k] < mo:
+                            mo = ring[tid, k]
+                    if mo > e_t:
+                        e_t = mo
                 elif code == DMA_WAIT:
                     if th_f[tid, TF_DMA] > e_t:
                         e_t = th_f[tid, TF_DMA]

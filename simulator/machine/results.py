@@ -38,6 +38,7 @@ class SimResult:
     dram_read_transferred_bytes: int
     dram_write_useful_bytes: int
     dram_write_transferred_bytes: int
+    dram_writeback_useful_bytes: int     # of the written bytes: dirty-line write-backs
     dram_requests: int
     dram_queue_cycles: float
     dram_bandwidth_utilization: float    # transferred bytes / (cycles x peak bytes per cycle)
@@ -105,6 +106,7 @@ class SimResult:
             dram_read_transferred_bytes=int(c[E.C_DRAM_RD_XFER]),
             dram_write_useful_bytes=int(c[E.C_DRAM_WR_USEFUL]),
             dram_write_transferred_bytes=int(c[E.C_DRAM_WR_XFER]),
+            dram_writeback_useful_bytes=int(c[E.C_DRAM_WB_USEFUL]),
             dram_requests=int(c[E.C_DRAM_REQS]),
             dram_queue_cycles=float(cf[E.CF_DRAM_QUEUE]),
             dram_bandwidth_utilization=xfer / (safe * cfg.peak_dram_bytes_per_cycle),

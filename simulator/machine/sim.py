@@ -7,7 +7,7 @@
     result = sim.result()
 
 `generate(task_ids)` returns `(ops, ptr)`: the traces of those tasks concatenated (int64, shape
-(n, 4), see `simulator.machine.trace`) and `ptr` (int64, len(task_ids) + 1) with task i's rows
+(n, 2), see `simulator.machine.trace`) and `ptr` (int64, len(task_ids) + 1) with task i's rows
 at `ops[ptr[i]:ptr[i+1]]`. It is called lazily, a few tasks ahead of the threads that will run
 them, so memory stays bounded whatever the number of tasks.
 """
@@ -21,9 +21,9 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from simulator.machine import engine as E
-from simulator.machine.config import ACCESS_CLASSES, MachineConfig, config_hash
+from simulator.machine.config import ACCESS_CLASSES, MachineConfig
 from simulator.machine.results import SimResult
-from simulator.machine.trace import ADDR_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
+from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +419,10 @@ class Simulation:
         if phase.n_tasks < 0:
             raise ValueError(f"phase {phase.name!r}: n_tasks must be >= 0")
         if phase.threads is not None:
-            threads = np.asarray(phase.threads, dtype=np.int64)   # keep the caller's order
+            given = np.asarray(phase.threads, dtype=np.int64).reshape(-1)
+            if given.size != threads.size:
+                raise ValueError(f"phase {phase.name!r}: thread ids must not repeat")
+            threads = given                     # keep the caller's order (thread i <-> list i)
         sources, thread_queue, caps, tokens = self._plan(phase, threads)
         nq = len(sources)
         self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
@@ -438,8 +441,6 @@ class Simulation:
         th_i[threads, E.TI_STATE] = E.ST_NEED
         th_i[threads, E.TI_QUEUE] = thread_queue
         th_i[threads, E.TI_CREDIT] = 0
-        th_i[threads, E.TI_RCOUNT] = 0
-        th_i[threads, E.TI_RHEAD] = 0
         th_i[threads, E.TI_PC] = 0
         th_i[threads, E.TI_END] = 0
         th_f[threads, E.TF_READY] = start
@@ -625,8 +626,8 @@ class Simulation:
             rname = self.regions[rid].name if 0 <= rid < len(self.regions) else "?"
             op = OP_NAMES.get(int(row[0]) & 0xFF, str(int(row[0]) & 0xFF))
             raise ValueError(f"phase {phase.name!r}, thread {tid}, task {int(self.th_i[tid, E.TI_TASK])}: "
-                             f"{what}: {op} at region {rname!r} offset {int(row[1]) & OFFSET_MASK}, "
-                             f"operands {row[1:].tolist()}")
+                             f"{what}: {op} of {int(row[0]) >> ARG_SHIFT} at region {rname!r} "
+                             f"offset {int(row[1]) & OFFSET_MASK}")
         raise ValueError(f"phase {phase.name!r}, thread {tid}: {what} (scheduler counter)")
 
     # ---- results --------------------------------------------------------------------------------

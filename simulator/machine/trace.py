@@ -1,19 +1,19 @@
 """Operation traces: the compact encoding that tasks emit and the timing engine executes.
 
-A trace is an int64 array of shape (n, 4); one row per operation:
+A trace is an int64 array of shape (n, 2); one row per operation, 16 bytes:
 
-    row = (code | flags << 8, a, b, c)
+    row = (code | flags << 8 | arg << 16, address)
 
-    code         a                b                 c
-    COMPUTE      instructions     -                 -
-    LOAD         address          size in bytes     -
-    STORE        address          size in bytes     -
-    ATOMIC       address          kind (ATOMIC_*)   size in bytes (0 means 8)
-    DMA_COPY     source address   size in bytes     destination address
-    DMA_GATHER   dest. address    element bytes     element count; followed by `count` rows:
-    DMA_ELEM     source address   -                 -           (one per gathered element)
-    DMA_WAIT     -                -                 -           (wait for this thread's DMAs)
-    WAIT         -                -                 -           (wait for all its memory ops)
+    code         arg                          address
+    COMPUTE      instructions                 -
+    LOAD         size in bytes                address
+    STORE        size in bytes                address
+    ATOMIC       size (0 means 8) | kind<<32  address
+    DMA_COPY     size in bytes                source; the next row is (DMA_ELEM, destination)
+    DMA_GATHER   count | element bytes << 32  destination; then `count` rows (DMA_ELEM, source)
+    DMA_ELEM     -                            an address belonging to the DMA row before it
+    DMA_WAIT     -                            -    (wait for this thread's DMA transfers)
+    WAIT         -                            -    (wait for all its memory operations)
     BARRIER      scope (BARRIER_PHASE / BARRIER_CORE)
 
 Flags: DEP (do not issue before the thread's previous LOAD/ATOMIC has returned: a dependent
@@ -66,45 +66,60 @@ ATOMIC_SWAP = 5
 BARRIER_PHASE = 0
 BARRIER_CORE = 1
 
+ARG_SHIFT = 16
 ADDR_SHIFT = 40
 OFFSET_MASK = (1 << ADDR_SHIFT) - 1
-OP_WIDTH = 4
+OP_WIDTH = 2
 
 
 @njit(inline="always")
-def make_addr(region_id: int, offset: int) -> int:
+def make_addr(region_id, offset):
     """The encoded address of byte `offset` of region `region_id` (usable from numba code)."""
     return (region_id << 40) | offset
 
 
 @njit(inline="always")
-def emit(buf, n, code, a, b, c, flags):
-    """Write one operation at row n of `buf` (shape (cap, 4) int64); return n + 1."""
-    buf[n, 0] = code | (flags << 8)
-    buf[n, 1] = a
-    buf[n, 2] = b
-    buf[n, 3] = c
+def emit(buf, n, code, addr, arg, flags):
+    """Write one operation at row n of `buf` (shape (cap, 2) int64); return n + 1."""
+    buf[n, 0] = code | (flags << 8) | (arg << 16)
+    buf[n, 1] = addr
     return n + 1
 
 
 @njit(inline="always")
 def emit_compute(buf, n, instructions):
-    return emit(buf, n, COMPUTE, instructions, 0, 0, 0)
+    return emit(buf, n, COMPUTE, 0, instructions, 0)
 
 
 @njit(inline="always")
 def emit_load(buf, n, addr, size, flags):
-    return emit(buf, n, LOAD, addr, size, 0, flags)
+    return emit(buf, n, LOAD, addr, size, flags)
 
 
 @njit(inline="always")
 def emit_store(buf, n, addr, size, flags):
-    return emit(buf, n, STORE, addr, size, 0, flags)
+    return emit(buf, n, STORE, addr, size, flags)
 
 
 @njit(inline="always")
 def emit_atomic(buf, n, addr, kind, flags):
-    return emit(buf, n, ATOMIC, addr, kind, 8, flags)
+    return emit(buf, n, ATOMIC, addr, 8 | (kind << 32), flags)
+
+
+def rows(code: int, addr=0, arg=0, flags: int = 0) -> np.ndarray:
+    """Encoded rows, vectorized: `addr` and `arg` may be arrays (broadcast together)."""
+    addr, arg = np.broadcast_arrays(np.asarray(addr, dtype=np.int64), np.asarray(arg, dtype=np.int64))
+    out = np.empty((addr.size, OP_WIDTH), dtype=np.int64)
+    out[:, 0] = (code | (flags << FLAG_SHIFT)) | (arg.reshape(-1) << ARG_SHIFT)
+    out[:, 1] = addr.reshape(-1)
+    return out
+
+
+def decode(ops: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns of a trace: code, flags, arg, addr."""
+    ops = np.asarray(ops)
+    return {"code": ops[:, 0] & 0xFF, "flags": (ops[:, 0] >> FLAG_SHIFT) & 0xFF,
+            "arg": ops[:, 0] >> ARG_SHIFT, "addr": ops[:, 1]}
 
 
 class TraceBuilder:
@@ -116,46 +131,41 @@ class TraceBuilder:
     def __init__(self) -> None:
         self._parts: list[np.ndarray] = []
 
-    def _add(self, code: int, a, b=0, c=0, flags: int = 0) -> "TraceBuilder":
-        a = np.atleast_1d(np.asarray(a, dtype=np.int64))
-        rows = np.empty((a.shape[0], OP_WIDTH), dtype=np.int64)
-        rows[:, 0] = code | (flags << FLAG_SHIFT)
-        rows[:, 1] = a
-        rows[:, 2] = b
-        rows[:, 3] = c
-        self._parts.append(rows)
+    def _add(self, code: int, addr=0, arg=0, flags: int = 0) -> "TraceBuilder":
+        self._parts.append(rows(code, addr, arg, flags))
         return self
 
-    def compute(self, instructions: int = 1, flags: int = 0) -> "TraceBuilder":
-        return self._add(COMPUTE, instructions, flags=flags)
+    def compute(self, instructions=1, flags: int = 0) -> "TraceBuilder":
+        return self._add(COMPUTE, 0, instructions, flags)
 
-    def load(self, addr, size: int = 8, flags: int = 0) -> "TraceBuilder":
-        return self._add(LOAD, addr, size, flags=flags)
+    def load(self, addr, size=8, flags: int = 0) -> "TraceBuilder":
+        return self._add(LOAD, addr, size, flags)
 
-    def store(self, addr, size: int = 8, flags: int = 0) -> "TraceBuilder":
-        return self._add(STORE, addr, size, flags=flags)
+    def store(self, addr, size=8, flags: int = 0) -> "TraceBuilder":
+        return self._add(STORE, addr, size, flags)
 
     def atomic(self, addr, kind: int = ATOMIC_ADD, flags: int = 0, size: int = 8) -> "TraceBuilder":
-        return self._add(ATOMIC, addr, kind, size, flags=flags)
+        return self._add(ATOMIC, addr, size | (kind << 32), flags)
 
     def dma_copy(self, src: int, dst: int, size: int) -> "TraceBuilder":
-        return self._add(DMA_COPY, src, size, dst)
+        self._add(DMA_COPY, src, size)
+        return self._add(DMA_ELEM, dst)
 
     def dma_gather(self, dst: int, srcs: Sequence[int] | np.ndarray, elem_bytes: int = 8) -> "TraceBuilder":
-        srcs = np.asarray(srcs, dtype=np.int64)
-        self._add(DMA_GATHER, dst, elem_bytes, srcs.shape[0])
-        if srcs.shape[0]:
+        srcs = np.asarray(srcs, dtype=np.int64).reshape(-1)
+        self._add(DMA_GATHER, dst, srcs.size | (elem_bytes << 32))
+        if srcs.size:
             self._add(DMA_ELEM, srcs)
         return self
 
     def dma_wait(self) -> "TraceBuilder":
-        return self._add(DMA_WAIT, 0)
+        return self._add(DMA_WAIT)
 
     def wait(self) -> "TraceBuilder":
-        return self._add(WAIT, 0)
+        return self._add(WAIT)
 
     def barrier(self, scope: int = BARRIER_PHASE) -> "TraceBuilder":
-        return self._add(BARRIER, scope)
+        return self._add(BARRIER, 0, scope)
 
     def extend(self, ops: np.ndarray) -> "TraceBuilder":
         self._parts.append(np.asarray(ops, dtype=np.int64).reshape(-1, OP_WIDTH))
@@ -183,6 +193,6 @@ def interleave(*traces: np.ndarray) -> np.ndarray:
 
 def op_counts(ops: np.ndarray) -> dict[str, int]:
     """How many operations of each kind a trace holds."""
-    codes = np.asarray(ops)[:, 0] & 0xFF
+    codes = decode(ops)["code"]
     vals, counts = np.unique(codes, return_counts=True)
     return {OP_NAMES.get(int(v), str(int(v))): int(c) for v, c in zip(vals, counts)}

@@ -1,0 +1,289 @@
+"""Closed-form validation of the timing engine, and its speed benchmark.
+
+Each check builds a microbenchmark trace, runs the engine and compares one number with its
+closed-form value computed from the config alone. A record is
+`{name, model, expected, rel_error, ok, unit, preset, details}`; `ok` means within TOLERANCE
+(for an expected value of 0, the absolute error is used).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+import numpy as np
+
+from simulator.machine import engine as E
+from simulator.machine.config import MachineConfig, load_config
+from simulator.machine.sim import Phase, Simulation, StaticLists, StaticWindows
+from simulator.machine.trace import ATOMIC, COMPUTE, DEP, LOAD, NORET, OP_WIDTH, STORE
+from simulator.machine.trace import rows as _rows
+
+TOLERANCE = 0.05
+Record = dict[str, Any]
+
+
+def _record(name: str, model: float, expected: float, unit: str, cfg: MachineConfig,
+            **details: Any) -> Record:
+    err = abs(model - expected) / abs(expected) if expected != 0 else abs(model - expected)
+    return {"name": name, "model": float(model), "expected": float(expected),
+            "rel_error": float(err), "ok": bool(err <= TOLERANCE), "unit": unit,
+            "preset": cfg.name, "details": details}
+
+
+def _run_lists(sim: Simulation, traces: list[np.ndarray], threads: np.ndarray, name: str = "check"):
+    """Run one phase in which thread threads[i] executes traces[i] (one task each)."""
+    def generate(ids: np.ndarray):
+        parts = [traces[i] for i in ids]
+        ptr = np.concatenate([[0], np.cumsum([p.shape[0] for p in parts])]).astype(np.int64)
+        return np.ascontiguousarray(np.concatenate(parts)), ptr
+    lists = [np.array([i]) for i in range(len(traces))]
+    return sim.run_phase(Phase(name, len(traces), generate, StaticLists(lists), threads=threads))
+
+
+def _cached(cfg: MachineConfig, access_class: str) -> bool:
+    return cfg.cache.size_bytes > 0 and access_class not in cfg.cache.bypass
+
+
+def mean_dram_hops(cfg: MachineConfig, core: int = 0) -> float:
+    """Mean one-way mesh hops from a core to the channels of its die (uniform addresses)."""
+    from simulator.machine.sim import hop_tables
+    _, _, chan_hops = hop_tables(cfg)
+    return float(chan_hops[core % cfg.cores_per_die].mean())
+
+
+def dram_latency(cfg: MachineConfig, nbytes: int, cached: bool, core: int = 0) -> float:
+    """Unloaded cycles from issuing a DRAM load to its data: issue, (cache lookup), mesh both
+    ways, one transfer on the channel, DRAM latency."""
+    g = cfg.dram.access_granularity_bytes
+    xfer = cfg.cache.line_bytes if cached else nbytes
+    xfer = -(-xfer // g) * g
+    net = 2 * mean_dram_hops(cfg, core) * cfg.network.hop_latency_cycles
+    return (1.0 + (cfg.cache.latency_cycles if cached else 0.0) + net
+            + xfer / cfg.channel_bytes_per_cycle + cfg.dram.latency_cycles)
+
+
+# ------------------------------------------------------------------------------------------------
+# The checks
+
+def check_streaming(cfg: MachineConfig, threads: int, loads_per_thread: int = 1500,
+                    size: int = 64) -> Record:
+    """T threads of die 0 stream `size`-byte loads from die 0's DRAM, each keeping its window
+    of outstanding loads full: bandwidth = min(peak, sum over threads of window x size /
+    latency), i.e. min(peak, T x bytes in flight / latency) (Little's law)."""
+    sim = Simulation(cfg)
+    cls = "stream"
+    cached = _cached(cfg, cls)
+    region = sim.dram_region("stream", threads * loads_per_thread * size + 4096, access_class=cls,
+                             die=0 if cfg.dies > 1 else "all")
+    ids = sim.thread_ids(threads, cores=range(cfg.cores_per_die))
+    traces = []
+    for i in range(threads):
+        off = (i * loads_per_thread + np.arange(loads_per_thread)) * size
+        traces.append(_rows(LOAD, region.addr(off), size))
+    rec = _run_lists(sim, traces, ids)
+    span = rec.work_end_cycles - rec.start_cycles
+    model = threads * loads_per_thread * size / span
+    window = cfg.core.max_outstanding_per_thread
+    peak = cfg.dram.channels_per_die * cfg.channel_bytes_per_cycle
+    cores = sim.th_i[ids, E.TI_CORE]
+    demand = sum(window * size / dram_latency(cfg, size, cached, int(c)) for c in cores)
+    expected = min(peak, demand)
+    return _record(f"stream_bandwidth_T{threads}", model, expected, "bytes/cycle", cfg,
+                   threads=threads, window=window, peak_bytes_per_cycle=peak,
+                   latency_cycles=dram_latency(cfg, size, cached))
+
+
+def check_pointer_chase(cfg: MachineConfig, hops: int = 400, seed: int = 1) -> Record:
+    """One thread, each load's address depending on the previous one: hops x latency."""
+    sim = Simulation(cfg)
+    cls = "random"
+    cached = _cached(cfg, cls)
+    span_bytes = max(64 * cfg.cache.size_bytes, 1 << 26)
+    region = sim.dram_region("chase", span_bytes, access_class=cls,
+                             die=0 if cfg.dies > 1 else "all")
+    rng = np.random.default_rng(seed)
+    off = rng.integers(0, span_bytes // 64, size=hops) * 64
+    trace = _rows(LOAD, region.addr(off), 8, flags=DEP)
+    rec = _run_lists(sim, [trace], sim.thread_ids(1))
+    model = rec.work_end_cycles - rec.start_cycles
+    lat = dram_latency(cfg, 8, cached)
+    return _record("pointer_chase", model, hops * lat, "cycles", cfg, hops=hops,
+                   latency_cycles=lat, cached=cached)
+
+
+def check_atomics(cfg: MachineConfig, where: str, per_thread: int = 2640) -> Record | None:
+    """Every thread of die 0 hammers one address (on core 0 / die 0) with atomics, about
+    `per_thread` in all: they serialize at the unit's occupancy, so cycles per atomic =
+    occupancy (+ one latency spread over all of them)."""
+    if where == "spad" and cfg.spad.size_bytes < 8:
+        return None
+    sim = Simulation(cfg)
+    if where == "spad":
+        region = sim.spad_region("counter", 8, core=0)
+        occ = cfg.spad_atomic.occupancy_cycles
+        lat = 1 + cfg.spad.latency_cycles + cfg.spad_atomic.latency_cycles
+    else:
+        region = sim.dram_region("counter", 8, die=0)
+        g = cfg.dram.access_granularity_bytes
+        occ = max(cfg.mc_atomic.occupancy_cycles, 2 * g / cfg.channel_bytes_per_cycle)
+        lat = dram_latency(cfg, 8, False) + cfg.mc_atomic.latency_cycles
+    ids = sim.thread_ids(cores=range(cfg.cores_per_die))
+    per_thread = max(4, per_thread // ids.size)
+    trace = _rows(ATOMIC, np.full(per_thread, region.addr(0)), 8, flags=NORET)
+    rec = _run_lists(sim, [trace] * ids.size, ids)
+    n = per_thread * ids.size
+    model = (rec.work_end_cycles - rec.start_cycles) / n
+    return _record(f"atomic_serialization_{where}", model, occ + lat / n, "cycles/atomic", cfg,
+                   atomics=n, occupancy_cycles=occ)
+
+
+def check_issue_bound(cfg: MachineConfig, k: int, iterations: int = 400) -> Record | None:
+    """k threads of one MTP loop on (scratchpad load; dependent compute): IPC of the pipeline =
+    min(1, 2k / (2 + scratchpad latency)), reaching 1 with enough threads."""
+    if cfg.core.mtps < 1 or cfg.spad.size_bytes < 8 * 16 * k or k > cfg.core.threads_per_mtp:
+        return None
+    sim = Simulation(cfg)
+    region = sim.spad_region("loop", 8 * 16, per="thread")
+    ids = np.arange(k)                      # threads 0..k-1: MTP 0 of core 0
+    traces = []
+    for i in range(k):
+        t = np.empty((2 * iterations, OP_WIDTH), dtype=np.int64)
+        t[0::2] = _rows(LOAD, region.addr((np.arange(iterations) % 16) * 8), 8)
+        t[1::2] = _rows(COMPUTE, 0, np.ones(iterations), flags=DEP)
+        traces.append(t)
+    rec = _run_lists(sim, traces, ids)
+    span = rec.work_end_cycles - rec.start_cycles
+    model = sim.pipe_instr[0] / span
+    expected = min(1.0, 2 * k / (2 + cfg.spad.latency_cycles))
+    return _record(f"spad_issue_bound_k{k}", model, expected, "IPC", cfg, threads=k)
+
+
+def check_cache_reuse(cfg: MachineConfig, beyond: bool) -> Record | None:
+    """One thread touches W lines twice: hit rate of the second pass is 1 for W = capacity / 2
+    and 0 for W = 2 x capacity (LRU, cyclic)."""
+    if cfg.cache.size_bytes == 0 or "default" in cfg.cache.bypass:
+        return None
+    sim = Simulation(cfg)
+    lines = cfg.cache.size_bytes // cfg.cache.line_bytes
+    w = 2 * lines if beyond else lines // 2
+    region = sim.dram_region("reuse", w * cfg.cache.line_bytes, access_class="default",
+                             die=0 if cfg.dies > 1 else "all")
+    off = np.arange(w) * cfg.cache.line_bytes
+    trace = _rows(LOAD, region.addr(np.concatenate([off, off])), 8)
+    _run_lists(sim, [trace], sim.thread_ids(1))
+    res = sim.result()
+    hits = res.cache_hits
+    model = hits / w
+    return _record("cache_reuse_beyond_capacity" if beyond else "cache_reuse_within_capacity",
+                   model, 0.0 if beyond else 1.0, "hit rate (2nd pass)", cfg, lines=w,
+                   hits=hits, misses=res.cache_misses)
+
+
+def check_granularity(cfg: MachineConfig, n: int = 4000, seed: int = 2) -> Record:
+    """Random 8-byte loads that bypass the cache: 64-byte access granularity moves 8x the bytes
+    of 8-byte granularity (useful bytes unchanged)."""
+    rng = np.random.default_rng(seed)
+    xfer = {}
+    useful = {}
+    for g in (8, 64):
+        c = replace(cfg, dram=replace(cfg.dram, access_granularity_bytes=g,
+                                      interleave_bytes=max(cfg.dram.interleave_bytes, 64)),
+                    cache=replace(cfg.cache, bypass=tuple(set(cfg.cache.bypass) | {"random"})))
+        sim = Simulation(c)
+        region = sim.dram_region("table", 1 << 26, access_class="random",
+                                 die=0 if c.dies > 1 else "all")
+        off = rng.integers(0, (1 << 26) // 8, size=n) * 8
+        _run_lists(sim, [_rows(LOAD, region.addr(off), 8)], sim.thread_ids(1))
+        res = sim.result()
+        xfer[g] = res.dram_read_transferred_bytes
+        useful[g] = res.dram_read_useful_bytes
+    return _record("granularity_64_vs_8", xfer[64] / xfer[8], 64 / 8, "transferred ratio", cfg,
+                   transferred_8=xfer[8], transferred_64=xfer[64], useful_8=useful[8],
+                   useful_64=useful[64])
+
+
+def stream_thread_counts(cfg: MachineConfig) -> list[int]:
+    """Thread counts from 1 past saturation: powers of two up to all threads of a die."""
+    top = cfg.core.threads * cfg.cores_per_die
+    counts = [1 << k for k in range(top.bit_length()) if 1 << k <= top]
+    return counts + ([top] if counts[-1] != top else [])
+
+
+def run_checks(cfg: MachineConfig) -> list[Record]:
+    """Every closed-form check that applies to the config."""
+    checks: list[Callable[[], Record | None]] = []
+    for t in stream_thread_counts(cfg):
+        checks.append(lambda t=t: check_streaming(cfg, t))
+    checks.append(lambda: check_pointer_chase(cfg))
+    checks.append(lambda: check_atomics(cfg, "spad"))
+    checks.append(lambda: check_atomics(cfg, "dram"))
+    for k in (1, 8, 16):
+        checks.append(lambda k=k: check_issue_bound(cfg, k))
+    checks.append(lambda: check_cache_reuse(cfg, beyond=False))
+    checks.append(lambda: check_cache_reuse(cfg, beyond=True))
+    checks.append(lambda: check_granularity(cfg))
+    out = []
+    for check in checks:
+        rec = check()
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Speed
+
+def _mixed_trace(sim: Simulation, n_ops: int, seed: int) -> np.ndarray:
+    """A trace mixing DRAM loads (random, bypassing; streaming, cached), scratchpad loads,
+    stores and atomics, and compute, in random order."""
+    rng = np.random.default_rng(seed)
+    rand = sim.dram_region(f"rand{seed}", 1 << 26, access_class="random")
+    strm = sim.dram_region(f"strm{seed}", 1 << 26, access_class="stream")
+    own = sim.spad_region(f"own{seed}", 8192, per="thread")
+    shared = sim.spad_region(f"shared{seed}", 1 << 16)
+    kind = rng.integers(0, 6, size=n_ops)
+    ops = np.zeros((n_ops, OP_WIDTH), dtype=np.int64)
+    for k, rows in (
+        (0, lambda m: _rows(LOAD, rand.addr(rng.integers(0, 1 << 23, m) * 8), 8)),
+        (1, lambda m: _rows(LOAD, strm.addr(np.arange(m) * 8), 8)),
+        (2, lambda m: _rows(LOAD, own.addr(rng.integers(0, 1024, m) * 8), 8)),
+        (3, lambda m: _rows(STORE, own.addr(rng.integers(0, 1024, m) * 8), 8)),
+        (4, lambda m: _rows(ATOMIC, shared.addr(rng.integers(0, 8192, m) * 8), 8)),
+        (5, lambda m: _rows(COMPUTE, 0, np.full(m, 2))),
+    ):
+        mask = kind == k
+        ops[mask] = rows(int(mask.sum()))
+    return ops
+
+
+def speed_benchmark(cfg: MachineConfig | None = None, tasks_per_thread: int = 40,
+                    ops_per_task: int = 250, repeats: int = 3) -> Record:
+    """Engine throughput (simulated operations per host second, one host core) on a mixed
+    DRAM / scratchpad / atomic trace on all threads of `cfg` (default piuma-die); the JIT is
+    warmed first; the best of `repeats` runs is reported (the host is shared and noisy)."""
+    cfg = cfg or load_config("piuma-die")
+    templates = 16
+
+    def one_run(tpt: int) -> tuple[int, float, float]:
+        sim = Simulation(cfg)
+        blocks = _mixed_trace(sim, templates * ops_per_task, 0).reshape(templates, ops_per_task, OP_WIDTH)
+
+        def generate(ids: np.ndarray):
+            ops = blocks[ids % templates].reshape(-1, OP_WIDTH)
+            return ops, np.arange(ids.size + 1, dtype=np.int64) * ops_per_task
+        t0 = time.perf_counter()
+        sim.run_phase(Phase("speed", sim.n_threads * tpt, generate, StaticWindows()))
+        dt = time.perf_counter() - t0
+        return int(sim.cnt[E.C_OPS]), dt, sim.now
+
+    one_run(1)                                           # JIT warm-up (and cache load)
+    best = None
+    for _ in range(repeats):
+        ops, dt, cycles = one_run(tasks_per_thread)
+        if best is None or ops / dt > best[0] / best[1]:
+            best = (ops, dt, cycles)
+    ops, dt, cycles = best
+    return {"name": "engine_speed", "preset": cfg.name, "ops": ops, "host_seconds": dt,
+            "ops_per_second": ops / dt, "simulated_cycles": cycles, "threads": cfg.threads,
+            "target_ops_per_second": 10e6, "ok": ops / dt >= 10e6}
