@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from numba import njit
 
 import spgemm
+from simulator.machine.trace import OP_WIDTH
 
 # Byte sizes of the arrays as laid out in the simulated memory (a reconstruction: 8-byte row
 # pointers and values, 4-byte column indices; a partial product record is (row, col, value)).
@@ -185,6 +186,6 @@ def grow(buf, n, need):
     """`buf` with room for `need` more rows after row n (a doubled copy when full)."""
     if n + need <= buf.shape[0]:
         return buf
-    new = np.zeros((max(2 * buf.shape[0], n + need + 1024), 4), dtype=np.int64)
+    new = np.zeros((max(2 * buf.shape[0], n + need + 1024), OP_WIDTH), dtype=np.int64)
     new[:n] = buf[:n]
     return new

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from simulator.machine import DynamicTokens, Phase, Simulation
-from simulator.machine.trace import DEP, emit_compute, emit_load
+from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load
 from simulator.programs import base as B
 from simulator.programs.base import (CT_INTERSECTIONS, CT_MULADDS, CT_NNZ, I_CMP, I_ROW, I_STORE_OUT,
                                      IDX_BYTES, PTR_BYTES, VAL_BYTES, Knob, KernelOutput, grow)
@@ -27,7 +27,7 @@ def inner_generate(ids, a_ptr, a_idx, a_val, bt_ptr, bt_idx, bt_val, c_ptr, c_id
     """Rows `ids` of C by inner products. bt_*: B in CSC (= B^T in CSR); c_* written at c_ptr.
     AD: region bases [a_ptr, a_idx, a_val, bt_ptr, bt_idx, bt_val, c_ptr, c_idx, c_val]."""
     n_col = bt_ptr.size - 1
-    buf = np.zeros((min(64 + ids.size * (3 * n_col + 64), 1 << 22), 4), dtype=np.int64)
+    buf = np.zeros((min(64 + ids.size * (3 * n_col + 64), 1 << 22), OP_WIDTH), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
     n = 0
     for t in range(ids.size):

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from simulator.machine import DynamicTokens, Phase, Simulation
-from simulator.machine.trace import ATOMIC_ADD, DEP, emit_atomic, emit_compute, emit_load, emit_store
+from simulator.machine.trace import ATOMIC_ADD, DEP, OP_WIDTH, emit_atomic, emit_compute, emit_load, emit_store
 from simulator.programs import base as B
 from simulator.programs.base import (CT_MULADDS, CT_PP_WRITE_BYTES, I_MAC, I_NNZ_A, I_ROW, IDX_BYTES,
                                      PTR_BYTES, RECORD_BYTES, VAL_BYTES, Knob, KernelOutput, grow)
@@ -37,7 +37,7 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
     for t in range(ids.size):
         k = ids[t]
         est += 8 + (at_ptr[k + 1] - at_ptr[k]) * (6 + (b_ptr[k + 1] - b_ptr[k]) // 2)
-    buf = np.zeros((min(est, 1 << 22), 4), dtype=np.int64)
+    buf = np.zeros((min(est, 1 << 22), OP_WIDTH), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
     n = 0
     for t in range(ids.size):

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from simulator.machine import DynamicTokens, Phase, Simulation, StaticWindows
-from simulator.machine.trace import (ATOMIC_ADD, ATOMIC_CAS, ATOMIC_FADD, DEP, NORET, emit_atomic,
+from simulator.machine.trace import (OP_WIDTH, ATOMIC_ADD, ATOMIC_CAS, ATOMIC_FADD, DEP, NORET, emit_atomic,
                                      emit_compute, emit_load, emit_store)
 from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, hash_gather, hash_probe, hash_slot, \
     hash_table_size, sort_pairs, spa_insert, WORK_SIZE
@@ -145,7 +145,7 @@ def rowwise_generate(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, pp_ptr, pp_c
     est = 64
     for t in range(ids.size):
         est += 16 + 3 * row_flops[ids[t]]
-    buf = np.zeros((min(est, 1 << 22), 4), dtype=np.int64)
+    buf = np.zeros((min(est, 1 << 22), OP_WIDTH), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
     homes = np.zeros(CHUNK, dtype=np.int64)
     slots = np.zeros(CHUNK, dtype=np.int64)
