@@ -30,3 +30,8 @@ main.add_command(native.multiply)
 main.add_command(native.bench)
 main.add_command(machine_cmds.config)
 main.add_command(machine_cmds.validate)
+
+from simulator.cli import kernel_cmds  # noqa: E402
+
+main.add_command(kernel_cmds.kernels)
+main.add_command(kernel_cmds.run)

@@ -1,0 +1,125 @@
+"""`smash kernels` and `smash run`: kernel programs on the machine model (over simulator.run)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import click
+
+from simulator.cli._common import format_table, format_value, records_to_json, to_jsonable
+from simulator.run import DEFAULT_MAX_OPS, kernel_table, run_kernel
+
+
+@click.command("kernels")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def kernels(as_json: bool) -> None:
+    """List the kernel programs, their knobs and defaults.
+
+    \b
+    Example:
+      smash kernels
+      smash kernels --json
+    """
+    rows = kernel_table()
+    if as_json:
+        click.echo(records_to_json(rows))
+        return
+    for r in rows:
+        click.echo(f"{r['kernel']}: {r['description']}")
+        for key, k in r["knobs"].items():
+            ch = f" [{'|'.join(map(str, k['choices']))}]" if k["choices"] else ""
+            click.echo(f"    {key:<20} {format_value(k['default']):<10} {k['help']}{ch}")
+
+
+def _parse_knobs(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--knob: expected key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def summary(rec: dict[str, Any]) -> str:
+    f = format_value
+    gb = lambda b: f"{b / 1e6:.3f} MB"
+    lines = [
+        f"{rec['kernel']} on {rec['matrix']} ({rec['preset']}, config {rec['config_hash']})"
+        + (f"  [sample {f(rec['sample_fraction'])} of rows, extrapolated, "
+           f"error ~{100 * rec['sample_error']:.1f}%]" if rec["sample_fraction"] < 1 else ""),
+        f"  time        {f(rec['cycles'])} cycles = {rec['seconds'] * 1e6:.2f} us at the clock; "
+        + ", ".join(f"{k[6:-7]} {f(v)}" for k, v in rec.items()
+                    if k.startswith("phase_") and k.endswith("_cycles")),
+        f"  DRAM        read {gb(rec['dram_read_transferred_bytes'])} "
+        f"(useful {gb(rec['dram_read_useful_bytes'])}), written {gb(rec['dram_write_transferred_bytes'])} "
+        f"(useful {gb(rec['dram_write_useful_bytes'])}), bandwidth utilization "
+        f"{100 * rec['dram_bandwidth_utilization']:.1f}%  (compulsory {gb(rec['compulsory_dram_bytes'])})",
+        f"  scratchpad  {rec['spad_reads']} reads, {rec['spad_writes']} writes "
+        f"({gb(rec['spad_read_bytes'] + rec['spad_write_bytes'])})",
+        f"  cache       {rec['cache_hits']} hits, {rec['cache_misses']} misses "
+        f"(hit rate {100 * rec['cache_hit_rate']:.1f}%), {rec['cache_bypassed']} bypassed",
+        f"  atomics     {rec['atomics']} ({rec['spad_atomics']} scratchpad, {rec['mc_atomics']} "
+        f"memory-side, {rec['token_atomics']} tokens), stall {f(rec['atomic_stall_cycles'])} cycles",
+        f"  hashing     {rec['hash_probes']} probes, {rec['hash_collisions']} collisions, "
+        f"{rec['spilled_rows']} rows spilled ({rec['spilled_products']} products)",
+        f"  issue       {rec['instructions']} instructions, IPC {f(rec['ipc'])} "
+        f"(per pipeline mean {f(rec['ipc_pipeline_mean'])})",
+        f"  threads     busy max {f(rec['thread_busy_cycles_max'])} / mean "
+        f"{f(rec['thread_busy_cycles_mean'])} cycles, load imbalance {f(rec['load_imbalance'])}",
+        f"  work        {rec['flops']} multiply-adds, nnz(C) {rec['nnz_c']}, arithmetic intensity "
+        f"{f(rec['arithmetic_intensity'])} flop/byte",
+        f"  verified    {'yes (C equals scipy)' if rec['verified'] else 'NO'}; host "
+        f"{f(rec['wall_seconds'])} s",
+    ]
+    if rec.get("partial_bytes_written"):
+        lines.insert(5, f"  partials    {gb(rec['partial_bytes_written'])} written, "
+                        f"{gb(rec['partial_bytes_read'])} read back")
+    return "\n".join(lines)
+
+
+@click.command("run")
+@click.option("--kernel", "-k", required=True, help="Kernel program (see `smash kernels`).")
+@click.option("--matrix", "-m", required=True, help="Matrix spec; C = A·A (A·A^T if not square).")
+@click.option("--preset", default="piuma-die", show_default=True,
+              help="Machine preset name or TOML config file.")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="Override a machine parameter (repeatable), e.g. dram.channels_per_die=4.")
+@click.option("--knob", "knobs", multiple=True, metavar="KEY=VALUE",
+              help="Override a kernel knob (repeatable), e.g. granularity=4.")
+@click.option("--max-ops", type=click.IntRange(min=1), default=DEFAULT_MAX_OPS, show_default=True,
+              help="Refuse runs estimated above this many simulated operations.")
+@click.option("--sample", type=float, default=None,
+              help="Simulate this fraction of rows (two seeds) and extrapolate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
+@click.option("--out", "out_path", default=os.path.join("smash-out", "runs.jsonl"), show_default=True,
+              help="Append the full record to this JSONL file ('' to skip).")
+def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tuple[str, ...],
+        max_ops: int, sample: float | None, seed: int, as_json: bool, out_path: str) -> None:
+    """Simulate one kernel on one matrix, verify C against scipy, print a summary.
+
+    The operation count is estimated first; above --max-ops the run is refused with the
+    estimate (use a smaller matrix, --max-ops or --sample).
+
+    \b
+    Example:
+      smash run --kernel smash-v3 --matrix rmat:scale=12,ef=16 --preset piuma-die
+      smash run -k outer -m rmat:scale=8,ef=4 --preset piuma-core --json
+    """
+    rec = run_kernel(kernel, matrix, preset=preset, overrides=list(sets), knobs=_parse_knobs(knobs),
+                     max_ops=max_ops, sample=sample, seed=seed)
+    if out_path:
+        d = os.path.dirname(out_path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(out_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(to_jsonable(rec)) + "\n")
+    if as_json:
+        click.echo(json.dumps(to_jsonable(rec), indent=2))
+    else:
+        click.echo(summary(rec))
+
+
+__all__ = ["kernels", "run", "summary", "format_table"]

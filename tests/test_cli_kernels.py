@@ -1,0 +1,53 @@
+"""`smash kernels` and `smash run` through click's runner."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from simulator.cli import main
+
+
+def test_kernels_json_lists_every_kernel():
+    res = CliRunner().invoke(main, ["kernels", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    names = {r["kernel"] for r in rows}
+    assert {"inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"} <= names
+    v3 = next(r for r in rows if r["kernel"] == "smash-v3")
+    assert v3["knobs"]["scope"]["default"] == "row"
+    assert CliRunner().invoke(main, ["kernels"]).exit_code == 0
+
+
+def test_run_json_record(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    res = CliRunner().invoke(main, ["run", "-k", "smash-v2", "-m", "rmat:scale=6,ef=4", "--preset",
+                                    "piuma-core", "--json", "--out", str(out), "--knob", "granularity=2"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.output)
+    for key in ("kernel", "matrix", "preset", "cycles", "dram_bytes_read", "dram_bytes_written", "verified"):
+        assert key in rec
+    assert rec["verified"] is True and rec["knob_granularity"] == 2
+    assert json.loads(out.read_text().splitlines()[-1])["cycles"] == rec["cycles"]
+
+
+def test_run_summary_text():
+    res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", "rmat:scale=6,ef=4", "--preset",
+                                    "piuma-core", "--out", ""])
+    assert res.exit_code == 0, res.output
+    for word in ("cycles", "DRAM", "bandwidth utilization", "hit rate", "atomics", "probes",
+                 "IPC", "load imbalance", "arithmetic intensity", "partials", "verified"):
+        assert word in res.output
+
+
+def test_run_errors_are_one_line():
+    r = CliRunner()
+    for args, msg in [(["-k", "nope", "-m", "rmat:scale=6"], "unknown kernel"),
+                      (["-k", "smash-v1", "-m", "rmat:scale=6", "--knob", "scope"], "key=value"),
+                      (["-k", "smash-v1", "-m", "rmat:scale=6", "--knob", "zz=1"], "unknown knob"),
+                      (["-k", "inner", "-m", "rmat:scale=8", "--max-ops", "100"], "--sample"),
+                      (["-k", "smash-v1", "-m", "rmat:scale=6", "--set", "dram.bogus=1"], "bogus")]:
+        res = r.invoke(main, ["run", *args, "--out", ""])
+        assert res.exit_code == 1, (args, res.output)
+        assert "Error:" in res.output and msg in res.output, res.output
+        assert "Traceback" not in res.output

@@ -1,0 +1,107 @@
+"""Kernel programs on the machine: verification against scipy, invariants, knobs, guard."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from simulator.programs import KERNELS, get_kernel
+from simulator.programs.base import RECORD_BYTES
+from simulator.run import VerificationError, estimate_ops, run_kernel  # noqa: F401
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "matrices")
+FAMILIES = ["rmat:scale=6,ef=4", "er:n=96,nnz_per_row=4", "banded:n=80,bandwidth=3",
+            "poisson2d:n=8", "poisson3d:n=4", "powerlaw:n=96,nnz_per_row=4",
+            "imbalanced:n=96,nnz_per_row=3,n_long=2,long_len=40"]
+SHARED_SMALL = ["1138_bus.mtx.gz", "cryg2500.mtx.gz"]
+
+
+def _run(kernel, spec, **kw):
+    kw.setdefault("preset", "piuma-core")
+    return run_kernel(kernel, spec, **kw)
+
+
+@pytest.mark.parametrize("spec", FAMILIES)
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_every_kernel_matches_scipy_and_symbolic(kernel, spec):
+    r = _run(kernel, spec)
+    assert r["verified"] is True
+    assert r["muladds"] == r["flops"]
+    assert r["nnz_written"] == r["nnz_c"]
+    assert r["dram_bytes_read"] + r["dram_bytes_written"] >= r["compulsory_dram_bytes"]
+    assert r["cycles"] > 0 and r["tasks"] > 0
+
+
+@pytest.mark.parametrize("name", SHARED_SMALL)
+@pytest.mark.parametrize("kernel", ["inner", "outer", "rowwise-dense", "smash-v1", "smash-v3"])
+def test_shared_matrices(kernel, name):
+    path = os.path.join(SHARED, name)
+    if not os.path.exists(path):
+        pytest.skip("../shared/matrices not present")
+    r = _run(kernel, path)
+    assert r["verified"] and r["muladds"] == r["flops"]
+
+
+def test_outer_partial_product_traffic():
+    r = _run("outer", "rmat:scale=6,ef=4")
+    assert r["partial_bytes_written"] == r["flops"] * RECORD_BYTES
+    assert r["partial_bytes_read"] == r["flops"] * RECORD_BYTES
+    assert r["dram_write_useful_bytes"] >= r["partial_bytes_written"]
+    # reads of the records go through the cache (lines shared by neighbouring bins may hit)
+
+
+def test_v2_balances_better_than_v1():
+    spec = "imbalanced:n=512,nnz_per_row=6,n_long=4,long_len=200"
+    v1 = _run("smash-v1", spec)
+    v2 = _run("smash-v2", spec)
+    assert v2["load_imbalance"] <= v1["load_imbalance"]
+    assert v2["cycles"] < v1["cycles"]
+
+
+def test_scratchpad_faster_than_dram():
+    spad = _run("smash-v3", "rmat:scale=7,ef=8")
+    dram = _run("smash-v3", "rmat:scale=7,ef=8", knobs={"placement": "dram"})
+    assert spad["cycles"] < dram["cycles"]
+    assert spad["spad_atomics"] > 0 and dram["mc_atomics"] > 0
+
+
+@pytest.mark.parametrize("kernel,knobs", [("smash-v1", {"table_slots": "16"}),
+                                          ("smash-v3", {"fragment_max_slots": "8"})])
+def test_spills_are_counted_and_correct(kernel, knobs):
+    r = _run(kernel, "rmat:scale=7,ef=8", knobs=knobs)
+    assert r["verified"] and r["spilled_rows"] > 0 and r["spilled_products"] > 0
+    assert r["mc_atomics"] > 0      # spilled tables live in DRAM
+
+
+@pytest.mark.parametrize("knobs", [{"writeback": "sorted"}, {"offsets": "atomic"}, {"hash": "mod"},
+                                   {"atomics": "false"}, {"distribution": "static", "balance": "flops"},
+                                   {"granularity": "4", "token_scope": "core"},
+                                   {"accumulator": "dense", "placement": "spad"}])
+def test_knob_variants_verify(knobs):
+    assert _run("smash-v2", "powerlaw:n=128,nnz_per_row=4", knobs=knobs)["verified"]
+
+
+def test_knob_errors():
+    with pytest.raises(ValueError, match="unknown knob"):
+        get_kernel("smash-v1").resolve_knobs({"nope": 1})
+    with pytest.raises(ValueError, match="not one of"):
+        get_kernel("smash-v1").resolve_knobs({"scope": "galaxy"})
+    with pytest.raises(ValueError, match="unknown kernel"):
+        get_kernel("middle")
+
+
+def test_guard_refuses_and_sample_extrapolates():
+    with pytest.raises(ValueError, match="--sample"):
+        _run("inner", "rmat:scale=8,ef=4", max_ops=1000)
+    r = _run("inner", "rmat:scale=8,ef=4", max_ops=1000, sample=0.25)
+    full = _run("inner", "rmat:scale=8,ef=4")
+    assert r["verified"] and r["sample_fraction"] == 0.25 and r["sample_error"] >= 0
+    assert r["flops"] == full["flops"]
+    assert 0.5 < r["cycles"] / full["cycles"] < 2.0
+
+
+def test_rectangular_uses_a_times_a_transpose():
+    import scipy.sparse as sp
+    A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
+    r = run_kernel("smash-v3", A, preset="piuma-core")
+    assert r["verified"] and r["nnz_c"] > 0
