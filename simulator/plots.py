@@ -101,6 +101,13 @@ def _short(m: str, width: int = 22) -> str:
     return "\n".join(lines)
 
 
+def _si(v: float) -> str:
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
+
+
 def _color(k: str) -> str:
     return COLORS.get(k, "#333333")
 
@@ -129,11 +136,16 @@ def _plain_log_ticks(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _sampled_note(ax, recs) -> None:
-    if any((r.get("sample_fraction") or 1.0) < 1 for r in recs):
-        ax.annotate("* includes runs simulated on a sample of rows and extrapolated",
-                    xy=(0, -0.02), xycoords="figure fraction", fontsize=7, color="#555555",
-                    va="top")
+def _sampled(r: Mapping[str, Any] | None) -> bool:
+    return bool(r) and (r.get("sample_fraction") or 1.0) < 1
+
+
+def _sampled_note(fig, recs) -> None:
+    """A footnote under the figure when some run was simulated on a sample of rows."""
+    if any(_sampled(r) for r in recs):
+        fig.text(0.01, 0.0, "* a run on this matrix was simulated on a sample of rows and "
+                 "extrapolated (sample_fraction, sample_error in the record)", fontsize=7,
+                 color="#555555", va="top")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,7 +161,7 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     if not versions or not bases:
         raise ValueError("plot speedup: needs records of smash-v* and of inner or outer product "
                          "on the same matrices")
-    fig, axes = plt.subplots(len(bases), 1, figsize=(max(6, 1.3 * (len(mats) + 1) + 2), 3.6 * len(bases)),
+    fig, axes = plt.subplots(len(bases), 1, figsize=(max(6, 1.8 * (len(mats) + 1) + 1.5), 3.8 * len(bases)),
                              squeeze=False)
     for ax, base in zip(axes[:, 0], bases):
         labels = mats + ["geomean"]
@@ -175,13 +187,15 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
         ax.set_ylim(min(finite) / 1.6, max(finite) * 2.2)
         _plain_log_ticks(ax)
         ax.set_ylabel(f"speedup over {base} product\n(x, log scale; >1 = faster)")
-        ax.set_xticks(x, [_short(m) for m in mats] + ["geomean"], fontsize=8)
+        ax.set_xticks(x, [_short(m, 16) + (" *" if _sampled(tab.get((m, base))) or any(
+            _sampled(tab.get((m, v))) for v in versions) else "") for m in mats] + ["geomean"],
+            fontsize=8)
         ax.axvline(len(mats) - 0.5, color="#999999", linewidth=0.8)
         ax.legend(fontsize=8, ncol=len(versions), loc="upper left", framealpha=0.9)
         ax.set_title(f"SMASH speedup over {base} product (simulated cycles, "
                      f"{recs[0].get('preset', '')})", fontsize=10)
-    _sampled_note(axes[-1, 0], recs)
     fig.tight_layout()
+    _sampled_note(fig, recs)
     return _save(fig, stem, formats)
 
 
@@ -197,9 +211,9 @@ def plot_dram(recs, stem, formats=("png", "pdf")) -> list[Path]:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows + 0.6), squeeze=False)
     parts = [("read, useful", "dram_read_useful_bytes", None, "#1f77b4", None),
-             ("read, wasted (granularity)", "dram_read_transferred_bytes", "dram_read_useful_bytes", "#aec7e8", None),
+             ("read, transferred beyond useful", "dram_read_transferred_bytes", "dram_read_useful_bytes", "#aec7e8", None),
              ("written, useful", "dram_write_useful_bytes", None, "#d62728", None),
-             ("written, wasted", "dram_write_transferred_bytes", "dram_write_useful_bytes", "#ff9896", None)]
+             ("written, transferred beyond useful", "dram_write_transferred_bytes", "dram_write_useful_bytes", "#ff9896", None)]
     for idx, m in enumerate(mats):
         ax = axes[idx // cols, idx % cols]
         present = [k for k in ks if (m, k) in tab]
@@ -223,7 +237,15 @@ def plot_dram(recs, stem, formats=("png", "pdf")) -> list[Path]:
         spills = [tab[(m, k)].get("spilled_products") or 0 for k in present]
         for xi, s, top in zip(x, spills, bottom):
             if s:
-                ax.text(xi, top, f"{s:.3g} spilled\nproducts", ha="center", va="bottom", fontsize=6)
+                ax.text(xi, top, f"spill\n{_si(s)}", ha="center", va="bottom", fontsize=6)
+        # one bar far above the rest (inner product's re-reads of B): clip it, print its value
+        order = np.sort(bottom)
+        if len(order) > 1 and order[-1] > 3 * order[-2]:
+            cap = 1.5 * order[-2]
+            ax.set_ylim(0, cap)
+            i = int(np.argmax(bottom))
+            ax.text(x[i] + 0.42, cap * 0.97, f"{bottom[i]:.0f} MB\n(off scale)", ha="left", va="top",
+                    fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=1))
         ax.set_xticks(x, present, rotation=35, ha="right", fontsize=8)
         ax.set_ylabel("DRAM traffic (MB)")
         ax.set_title(m, fontsize=9)
@@ -262,11 +284,14 @@ def plot_workload(recs, stem, formats=("png", "pdf")) -> list[Path]:
     fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.6 * len(_matrices(recs)) + 2), 7.2))
     _grouped(axes[0], recs, "load_imbalance")
     axes[0].axhline(1.0, color="black", linestyle="--", linewidth=0.8)
-    axes[0].set_ylabel("load imbalance\n(busiest thread / mean thread busy cycles)")
+    axes[0].set_yscale("log")
+    _plain_log_ticks(axes[0])
+    axes[0].set_ylabel("load imbalance, log scale\n(busiest thread / mean thread busy cycles)")
     axes[0].set_title("Workload distribution across hardware threads (1 = perfectly balanced; "
                       "v1 static windows vs v2 dynamic tokens)", fontsize=10)
-    axes[0].legend(fontsize=8, ncol=4)
-    axes[0].margins(y=0.2)
+    axes[0].legend(fontsize=8, ncol=4, loc="upper left")
+    top = max(v for v in ax_vals(axes[0]) if math.isfinite(v))
+    axes[0].set_ylim(0.8, top * 4)
     # busy time of the busiest and the mean thread, as a fraction of the run
     tab = _table(recs)
     mats, ks = _matrices(recs), _kernels(recs)
@@ -283,7 +308,7 @@ def plot_workload(recs, stem, formats=("png", "pdf")) -> list[Path]:
     axes[1].set_xticks(x, [_short(m) for m in mats], fontsize=8)
     axes[1].set_ylabel("thread busy time\n(% of the run's cycles)")
     axes[1].set_ylim(0, 105)
-    axes[1].set_title("Mean thread (solid) and busiest thread (light) busy time", fontsize=10)
+    axes[1].set_title("Busy time of the mean thread (solid) and of the busiest thread (light); colors as above", fontsize=10)
     fig.tight_layout()
     return _save(fig, stem, formats)
 
@@ -295,14 +320,18 @@ def plot_ipc(recs, stem, formats=("png", "pdf")) -> list[Path]:
     _grouped(axes[0], recs, "ipc")
     peak = recs[0].get("machine_pipelines")
     if peak:
+        axes[0].axhline(peak, color="#d62728", linestyle="--", linewidth=1)
+        axes[0].set_ylim(0, peak * 1.3)
         axes[0].set_title(f"Instruction throughput (machine-wide; issue ceiling {peak} "
-                          f"instructions per cycle = 1 per pipeline)", fontsize=10)
+                          f"instructions per cycle = 1 per pipeline, dashed)", fontsize=10)
     else:
         axes[0].set_title("Instruction throughput (machine-wide)", fontsize=10)
     axes[0].set_ylabel("IPC (instructions per cycle,\nall pipelines)")
-    axes[0].legend(fontsize=8, ncol=4)
+    axes[0].legend(fontsize=8, ncol=7, loc="upper left")
     axes[0].margins(y=0.2)
     _grouped(axes[1], recs, "dram_bandwidth_utilization", scale=100)
+    axes[1].axhline(100, color="#d62728", linestyle="--", linewidth=1)
+    axes[1].set_ylim(0, 110)
     axes[1].set_ylabel("DRAM bandwidth utilization\n(% of peak)")
     axes[1].set_title("DRAM bandwidth utilization (transferred bytes / (peak x run time))",
                       fontsize=10)
@@ -411,8 +440,13 @@ def plot_scaling(recs, stem, formats=("png", "pdf")) -> list[Path]:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(_AXIS_LABELS.get(name, name))
-        ax.set_ylabel(f"speedup over {xs_all[0]:g}\n(cycles at the smallest / cycles)")
+        ax.set_ylabel(f"speedup over {_AXIS_LABELS.get(name, name)} = {xs_all[0]:g}\n"
+                      f"(cycles there / cycles, log scale)")
         ax.set_title(f"Scaling with {_AXIS_LABELS.get(name, name)}", fontsize=10)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.grid(True, linewidth=0.3)
