@@ -29,7 +29,7 @@ PRESET = "piuma-die"
 #: thesis' question needs: skewed power-law graphs (R-MAT), uniform random (Erdős–Rényi),
 #: a regular mesh (2-D Poisson) and a few very long rows among short ones (imbalance).
 DEFAULT_MATRICES = [
-    "rmat:scale=12,ef=16",
+    "rmat:scale=13,ef=16",
     "er:n=8192,nnz_per_row=16",
     "poisson2d:n=96",
     "powerlaw:n=8192,nnz_per_row=8",
@@ -44,7 +44,7 @@ QUICK_MATRICES = [
 ]
 #: Runs estimated above this many simulated operations simulate a sample of rows and
 #: extrapolate (inner product on the larger matrices; marked `*` in the tables).
-AUTO_SAMPLE_OPS = 60_000_000
+AUTO_SAMPLE_OPS = 100_000_000
 
 
 def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,
