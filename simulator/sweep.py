@@ -492,15 +492,29 @@ def _execute(points: list[Point], *, jobs: int | None, dask: str | None) -> Iter
             yield run_point(p)
         return
     _warm_up(sorted({p.kernel for p in points}))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(points))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)), initializer=_ignore_sigint)
+    done = False
+    try:
         futures = [pool.submit(run_point, p) for p in points]
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        for fut in as_completed(futures):
+            yield fut.result()
+        done = True
+    finally:
+        if not done:
+            # Ctrl-C or an error: drop queued points and stop running ones (their records are
+            # not written; --resume runs them again). No public API to stop workers: _processes.
+            procs = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+        else:
+            pool.shutdown()
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each worker)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 #: A matrix small enough that running a kernel on it only compiles its code.

@@ -39,6 +39,17 @@ def _progress(n: int, label: str) -> Iterator[Any]:
         yield None
 
 
+@contextmanager
+def _interrupt_note(out: str | os.PathLike) -> Iterator[None]:
+    """On Ctrl-C: say that finished records are kept and how to continue, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        echo_err(f"\ninterrupted: finished records are in {out}; run again with --resume "
+                 f"(reproduce resumes by itself) to continue")
+        raise SystemExit(130) from None
+
+
 def _jobs_option(f):
     f = click.option("--dask", "dask", metavar="tcp://HOST:PORT", default=None,
                      help="Run on a Dask distributed cluster (needs smash[dask]).")(f)
@@ -111,7 +122,7 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
     t0 = time.perf_counter()
     from simulator.sweep import finished_keys
     skip = len({p.key for p in points} & finished_keys(out)) if resume else 0
-    with _progress(len({p.key for p in points}) - skip, "sweep") as tick:
+    with _progress(len({p.key for p in points}) - skip, "sweep") as tick, _interrupt_note(out):
         recs = run_sweep(points, out, jobs=jobs, dask=dask, resume=resume, overwrite=overwrite,
                          csv_path=csv_path, on_record=tick)
     bad = [r for r in recs if r.get("status") == "error"]
@@ -160,7 +171,7 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
     from simulator.sweep import finished_keys
     have = len({p.key for p in points} & finished_keys(records)) if records.exists() else 0
     t0 = time.perf_counter()
-    with _progress(len(points) - have, "reproduce") as tick:
+    with _progress(len(points) - have, "reproduce") as tick, _interrupt_note(records):
         recs = reproduce_records(points, records, jobs=jobs, dask=dask, on_record=tick)
     elapsed = time.perf_counter() - t0
     click.echo(format_report(recs), nl=False)
