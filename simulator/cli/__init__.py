@@ -35,3 +35,9 @@ from simulator.cli import kernel_cmds  # noqa: E402
 
 main.add_command(kernel_cmds.kernels)
 main.add_command(kernel_cmds.run)
+
+from simulator.cli import experiment_cmds  # noqa: E402
+
+main.add_command(experiment_cmds.sweep)
+main.add_command(experiment_cmds.reproduce)
+main.add_command(experiment_cmds.plot)

@@ -1,0 +1,474 @@
+"""Figures from result files (JSONL/CSV records of `smash run`, `smash sweep`, `smash reproduce`).
+
+    recs = load_results("smash-out/records.jsonl")
+    plot("speedup", recs, "figures/speedup")        # -> figures/speedup.png, .pdf
+
+Reads records only, never the simulator: every number on a figure is a record field. Kinds:
+
+- ``speedup``  SMASH v1/v2/v3 speedup over inner and outer product per matrix, with the geomean
+- ``dram``     DRAM traffic per kernel: useful vs transferred, read vs written, partial products
+- ``workload`` per-thread workload distribution: load imbalance (max/mean busy cycles)
+- ``ipc``      machine IPC and DRAM bandwidth utilization per kernel
+- ``roofline`` arithmetic intensity vs achieved GFLOP/s under the preset's bandwidth and issue
+               ceilings
+- ``scaling``  cycles / speedup against a swept `--set` parameter (threads, cores, bandwidth)
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+KERNEL_ORDER = ["inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"]
+COLORS = {"inner": "#7f7f7f", "outer": "#bcbd22", "rowwise-dense": "#17becf",
+          "rowwise-hash": "#9467bd", "smash-v1": "#1f77b4", "smash-v2": "#ff7f0e",
+          "smash-v3": "#2ca02c"}
+REQUIRED = ("kernel", "matrix", "cycles")
+
+
+def load_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of a results file, checked for the fields every plot needs (ValueError if not)."""
+    from simulator.sweep import read_records
+    recs = read_records(path)
+    if not recs:
+        raise ValueError(f"{path}: no records")
+    ok = [r for r in recs if r.get("status", "ok") == "ok"]
+    if not ok:
+        raise ValueError(f"{path}: every record is a failed run (status = error)")
+    for i, r in enumerate(ok, 1):
+        missing = [k for k in REQUIRED if r.get(k) is None]
+        if missing:
+            raise ValueError(f"{path}: record {i} lacks {', '.join(missing)}: not a smash "
+                             f"results file")
+    return recs
+
+
+def _ok(recs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in recs if r.get("status", "ok") == "ok"]
+
+
+def _need(recs: Sequence[Mapping[str, Any]], kind: str, fields: Sequence[str]) -> None:
+    for r in recs:
+        missing = [f for f in fields if r.get(f) is None]
+        if missing:
+            raise ValueError(f"plot {kind}: a record of {r.get('kernel')} on {r.get('matrix')} "
+                             f"lacks {', '.join(missing)}")
+
+
+def _kernels(recs) -> list[str]:
+    ks = {r["kernel"] for r in recs}
+    return [k for k in KERNEL_ORDER if k in ks] + sorted(ks - set(KERNEL_ORDER))
+
+
+def _matrices(recs) -> list[str]:
+    seen: list[str] = []
+    for r in recs:
+        if r["matrix"] not in seen:
+            seen.append(r["matrix"])
+    return seen
+
+
+def _table(recs) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(matrix, kernel) -> record; with several (a sweep) the first with no overrides wins."""
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for r in recs:
+        key = (r["matrix"], r["kernel"])
+        if key not in out or (out[key].get("overrides") and not r.get("overrides")):
+            out[key] = r
+    return out
+
+
+def _short(m: str, width: int = 22) -> str:
+    """Matrix names as tick labels: break specs at commas so they stay readable."""
+    if len(m) <= width:
+        return m
+    kind, _, rest = m.partition(":")
+    lines, cur = [kind + ":"], ""
+    for part in rest.split(","):
+        if cur and len(cur) + len(part) + 1 > width:
+            lines.append(cur + ",")
+            cur = part
+        else:
+            cur = f"{cur},{part}" if cur else part
+    lines.append(cur)
+    return "\n".join(lines)
+
+
+def _si(v: float) -> str:
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
+
+
+def _color(k: str) -> str:
+    return COLORS.get(k, "#333333")
+
+
+def _save(fig, stem: Path, formats: Sequence[str]) -> list[Path]:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        p = stem.with_suffix(f".{fmt}")
+        fig.savefig(p, dpi=130, bbox_inches="tight")
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
+def ax_vals(ax) -> list[float]:
+    return [b.get_height() for c in ax.containers for b in c]
+
+
+def _plain_log_ticks(ax) -> None:
+    """Log axes labelled 0.2, 0.5, 1, 2, 5, 10 instead of 2 x 10^-1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _sampled(r: Mapping[str, Any] | None) -> bool:
+    return bool(r) and (r.get("sample_fraction") or 1.0) < 1
+
+
+def _sampled_note(fig, recs) -> None:
+    """A footnote under the figure when some run was simulated on a sample of rows."""
+    if any(_sampled(r) for r in recs):
+        fig.text(0.01, 0.0, "* a run on this matrix was simulated on a sample of rows and "
+                 "extrapolated (sample_fraction, sample_error in the record)", fontsize=7,
+                 color="#555555", va="top")
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    _need(recs, "speedup", ["cycles"])
+    tab = _table(recs)
+    mats = _matrices(recs)
+    versions = [k for k in _kernels(recs) if k.startswith("smash")]
+    bases = [b for b in ("inner", "outer") if any((m, b) in tab for m in mats)]
+    if not versions or not bases:
+        raise ValueError("plot speedup: needs records of smash-v* and of inner or outer product "
+                         "on the same matrices")
+    fig, axes = plt.subplots(len(bases), 1, figsize=(max(6, 1.8 * (len(mats) + 1) + 1.5), 3.8 * len(bases)),
+                             squeeze=False)
+    for ax, base in zip(axes[:, 0], bases):
+        labels = mats + ["geomean"]
+        x = np.arange(len(labels))
+        w = 0.8 / len(versions)
+        for i, v in enumerate(versions):
+            vals = []
+            for m in mats:
+                b, r = tab.get((m, base)), tab.get((m, v))
+                vals.append(b["cycles"] / r["cycles"] if b and r and r["cycles"] else np.nan)
+            good = [s for s in vals if s and s > 0 and math.isfinite(s)]
+            vals.append(math.exp(np.mean(np.log(good))) if good else np.nan)
+            pos = x - 0.4 + w * (i + 0.5)
+            bars = ax.bar(pos, vals, w, color=_color(v), label=v, edgecolor="black", linewidth=0.4)
+            bars[-1].set_hatch("//")
+            for p, s in zip(pos, vals):
+                if math.isfinite(s):
+                    ax.text(p, s, f"{s:.1f}" if s < 100 else f"{s:.0f}", ha="center", va="bottom",
+                            fontsize=7, rotation=90 if len(labels) * len(versions) > 24 else 0)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_yscale("log")
+        finite = [s for s in ax_vals(ax) if math.isfinite(s) and s > 0] + [1.0]
+        ax.set_ylim(min(finite) / 1.6, max(finite) * 2.2)
+        _plain_log_ticks(ax)
+        ax.set_ylabel(f"speedup over {base} product\n(x, log scale; >1 = faster)")
+        ax.set_xticks(x, [_short(m, 16) + (" *" if _sampled(tab.get((m, base))) or any(
+            _sampled(tab.get((m, v))) for v in versions) else "") for m in mats] + ["geomean"],
+            fontsize=8)
+        ax.axvline(len(mats) - 0.5, color="#999999", linewidth=0.8)
+        ax.legend(fontsize=8, ncol=len(versions), loc="upper left", framealpha=0.9)
+        ax.set_title(f"SMASH speedup over {base} product (simulated cycles, "
+                     f"{recs[0].get('preset', '')})", fontsize=10)
+    fig.tight_layout()
+    _sampled_note(fig, recs)
+    return _save(fig, stem, formats)
+
+
+def plot_dram(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    fields = ["dram_read_useful_bytes", "dram_read_transferred_bytes", "dram_write_useful_bytes",
+              "dram_write_transferred_bytes"]
+    _need(recs, "dram", fields)
+    tab = _table(recs)
+    mats, ks = _matrices(recs), _kernels(recs)
+    n = len(mats)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows + 0.6), squeeze=False)
+    parts = [("read, useful", "dram_read_useful_bytes", None, "#1f77b4", None),
+             ("read, transferred beyond useful", "dram_read_transferred_bytes", "dram_read_useful_bytes", "#aec7e8", None),
+             ("written, useful", "dram_write_useful_bytes", None, "#d62728", None),
+             ("written, transferred beyond useful", "dram_write_transferred_bytes", "dram_write_useful_bytes", "#ff9896", None)]
+    for idx, m in enumerate(mats):
+        ax = axes[idx // cols, idx % cols]
+        present = [k for k in ks if (m, k) in tab]
+        x = np.arange(len(present))
+        bottom = np.zeros(len(present))
+        for label, f, minus, color, _ in parts:
+            vals = np.array([(tab[(m, k)][f] - (tab[(m, k)][minus] if minus else 0)) / 1e6
+                             for k in present])
+            ax.bar(x, vals, 0.7, bottom=bottom, color=color, label=label, edgecolor="black",
+                   linewidth=0.3)
+            bottom += vals
+        partial = np.array([((tab[(m, k)].get("partial_bytes_written") or 0)
+                             + (tab[(m, k)].get("partial_bytes_read") or 0)) / 1e6 for k in present])
+        if partial.any():
+            ax.bar(x, partial, 0.7, fill=False, hatch="xx", edgecolor="#444444", linewidth=0,
+                   label="of which partial products (written + read back)")
+        comp = [tab[(m, k)].get("compulsory_dram_bytes") for k in present]
+        if all(c is not None for c in comp):
+            ax.axhline(comp[0] / 1e6, color="black", linestyle=":", linewidth=1,
+                       label="compulsory (A, B read once, C written once)")
+        spills = [tab[(m, k)].get("spilled_products") or 0 for k in present]
+        for xi, s, top in zip(x, spills, bottom):
+            if s:
+                ax.text(xi, top, f"spill\n{_si(s)}", ha="center", va="bottom", fontsize=6)
+        # one bar far above the rest (inner product's re-reads of B): clip it, print its value
+        order = np.sort(bottom)
+        if len(order) > 1 and order[-1] > 3 * order[-2]:
+            cap = 1.5 * order[-2]
+            ax.set_ylim(0, cap)
+            i = int(np.argmax(bottom))
+            ax.text(x[i] + 0.42, cap * 0.97, f"{bottom[i]:.0f} MB\n(off scale)", ha="left", va="top",
+                    fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=1))
+        ax.set_xticks(x, present, rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel("DRAM traffic (MB)")
+        ax.set_title(m, fontsize=9)
+        ax.margins(y=0.12)
+    for idx in range(n, rows * cols):
+        axes[idx // cols, idx % cols].set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for a in axes.flat:
+        for h, l in zip(*a.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("DRAM traffic by kind: useful vs transferred bytes, read vs written", fontsize=11)
+    fig.tight_layout(rect=(0, 0.09, 1, 0.97))
+    return _save(fig, stem, formats)
+
+
+def _grouped(ax, recs, field: str, scale: float = 1.0, label_fmt: str = "{:.2f}") -> None:
+    tab = _table(recs)
+    mats, ks = _matrices(recs), _kernels(recs)
+    x = np.arange(len(mats))
+    w = 0.8 / len(ks)
+    for i, k in enumerate(ks):
+        vals = [tab[(m, k)][field] * scale if (m, k) in tab and tab[(m, k)].get(field) is not None
+                else np.nan for m in mats]
+        ax.bar(x - 0.4 + w * (i + 0.5), vals, w, color=_color(k), label=k, edgecolor="black",
+               linewidth=0.3)
+    ax.set_xticks(x, [_short(m) for m in mats], fontsize=8)
+
+
+def plot_workload(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    _need(recs, "workload", ["load_imbalance", "thread_busy_cycles_max", "thread_busy_cycles_mean"])
+    fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.6 * len(_matrices(recs)) + 2), 7.2))
+    _grouped(axes[0], recs, "load_imbalance")
+    axes[0].axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+    axes[0].set_yscale("log")
+    _plain_log_ticks(axes[0])
+    axes[0].set_ylabel("load imbalance, log scale\n(busiest thread / mean thread busy cycles)")
+    axes[0].set_title("Workload distribution across hardware threads (1 = perfectly balanced; "
+                      "v1 static windows vs v2 dynamic tokens)", fontsize=10)
+    axes[0].legend(fontsize=8, ncol=4, loc="upper left")
+    top = max(v for v in ax_vals(axes[0]) if math.isfinite(v))
+    axes[0].set_ylim(0.8, top * 4)
+    # busy time of the busiest and the mean thread, as a fraction of the run
+    tab = _table(recs)
+    mats, ks = _matrices(recs), _kernels(recs)
+    x = np.arange(len(mats))
+    w = 0.8 / len(ks)
+    for i, k in enumerate(ks):
+        mx = [tab[(m, k)]["thread_busy_cycles_max"] / tab[(m, k)]["cycles"] * 100
+              if (m, k) in tab else np.nan for m in mats]
+        mn = [tab[(m, k)]["thread_busy_cycles_mean"] / tab[(m, k)]["cycles"] * 100
+              if (m, k) in tab else np.nan for m in mats]
+        pos = x - 0.4 + w * (i + 0.5)
+        axes[1].bar(pos, mx, w, color=_color(k), alpha=0.35, edgecolor="black", linewidth=0.3)
+        axes[1].bar(pos, mn, w, color=_color(k), edgecolor="black", linewidth=0.3)
+    axes[1].set_xticks(x, [_short(m) for m in mats], fontsize=8)
+    axes[1].set_ylabel("thread busy time\n(% of the run's cycles)")
+    axes[1].set_ylim(0, 105)
+    axes[1].set_title("Busy time of the mean thread (solid) and of the busiest thread (light); colors as above", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem, formats)
+
+
+def plot_ipc(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    _need(recs, "ipc", ["ipc", "dram_bandwidth_utilization"])
+    fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.6 * len(_matrices(recs)) + 2), 7.2))
+    _grouped(axes[0], recs, "ipc")
+    peak = recs[0].get("machine_pipelines")
+    if peak:
+        axes[0].axhline(peak, color="#d62728", linestyle="--", linewidth=1)
+        axes[0].set_ylim(0, peak * 1.3)
+        axes[0].set_title(f"Instruction throughput (machine-wide; issue ceiling {peak} "
+                          f"instructions per cycle = 1 per pipeline, dashed)", fontsize=10)
+    else:
+        axes[0].set_title("Instruction throughput (machine-wide)", fontsize=10)
+    axes[0].set_ylabel("IPC (instructions per cycle,\nall pipelines)")
+    axes[0].legend(fontsize=8, ncol=7, loc="upper left")
+    axes[0].margins(y=0.2)
+    _grouped(axes[1], recs, "dram_bandwidth_utilization", scale=100)
+    axes[1].axhline(100, color="#d62728", linestyle="--", linewidth=1)
+    axes[1].set_ylim(0, 110)
+    axes[1].set_ylabel("DRAM bandwidth utilization\n(% of peak)")
+    axes[1].set_title("DRAM bandwidth utilization (transferred bytes / (peak x run time))",
+                      fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem, formats)
+
+
+def plot_roofline(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    _need(recs, "roofline", ["arithmetic_intensity", "flops", "seconds"])
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    ks = _kernels(recs)
+    mats = _matrices(recs)
+    markers = "osD^v<>phX*"
+    ai_all, perf_all = [], []
+    for r in recs:
+        ai = r["arithmetic_intensity"]
+        perf = 2 * r["flops"] / r["seconds"] / 1e9 if r["seconds"] else 0
+        if ai > 0 and perf > 0:
+            ai_all.append(ai)
+            perf_all.append(perf)
+            ax.scatter(ai, perf, color=_color(r["kernel"]),
+                       marker=markers[mats.index(r["matrix"]) % len(markers)], s=36,
+                       edgecolor="black", linewidth=0.4, zorder=3)
+    if not ai_all:
+        raise ValueError("plot roofline: no record with positive arithmetic intensity and time")
+    lo, hi = min(ai_all) / 4, max(ai_all) * 8
+    xs = np.logspace(math.log10(lo), math.log10(hi), 200)
+    bw = recs[0].get("peak_dram_gb_per_s")
+    issue = recs[0].get("peak_issue_ginstr_per_s")
+    top = max(perf_all) * 4
+    if bw:
+        ax.plot(xs, bw * xs, color="black", linewidth=1.2,
+                label=f"DRAM bandwidth ceiling ({bw:.0f} GB/s)")
+        top = max(top, min(bw * hi, 2 * (issue or 0) or bw * hi))
+    if issue:
+        ax.axhline(2 * issue, color="#d62728", linewidth=1.2, linestyle="--",
+                   label=f"issue ceiling ({issue:.0f} G instr/s x 2 flop/instr)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(min(perf_all) / 4, top * 1.5)
+    ax.set_xlabel("arithmetic intensity (flop / DRAM byte transferred)")
+    ax.set_ylabel("achieved throughput (GFLOP/s, 2 flop per multiply-add)")
+    ax.set_title(f"Roofline ({recs[0].get('preset', '')}; ceilings from the preset)", fontsize=10)
+    from matplotlib.lines import Line2D
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], marker="o", linestyle="", color=_color(k), markeredgecolor="black")
+                for k in ks]
+    labels += ks
+    if len(mats) > 1:
+        handles += [Line2D([], [], marker=markers[i % len(markers)], linestyle="", color="white",
+                           markeredgecolor="black") for i in range(len(mats))]
+        labels += mats
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(True, which="major", linewidth=0.3)
+    fig.tight_layout()
+    return _save(fig, stem, formats)
+
+
+def _override_axes(recs) -> dict[str, dict[int, float]]:
+    """Parameters set by `--set` whose value varies across records: name -> {record idx: value}."""
+    vals: dict[str, dict[int, float]] = {}
+    for i, r in enumerate(recs):
+        for item in (r.get("overrides") or "").split():
+            k, _, v = item.partition("=")
+            try:
+                vals.setdefault(k, {})[i] = float(v)
+            except ValueError:
+                continue
+    return {k: v for k, v in vals.items() if len(set(v.values())) > 1}
+
+
+_AXIS_LABELS = {"core.threads_per_mtp": "threads per MTP", "core.mtps": "MTPs per core",
+                "cores_per_die": "cores per die", "dram.channels_per_die": "DRAM channels per die",
+                "dram.channel_bandwidth_gb_per_s": "bandwidth per DRAM channel (GB/s)",
+                "dies": "dies", "clock_ghz": "clock (GHz)"}
+
+
+def plot_scaling(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    recs = _ok(recs)
+    _need(recs, "scaling", ["cycles"])
+    axes_of = _override_axes(recs)
+    if not axes_of:
+        raise ValueError("plot scaling: no swept parameter: the records need an `overrides` "
+                         "field that varies (run `smash sweep` with --set KEY=V1,V2,...)")
+    names = sorted(axes_of)
+    mats = _matrices(recs)
+    fig, axes = plt.subplots(len(names), 1, figsize=(7, 4 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        idx = axes_of[name]
+        for k in _kernels(recs):
+            for j, m in enumerate(mats):
+                pts = sorted((idx[i], recs[i]["cycles"]) for i in idx
+                             if recs[i]["kernel"] == k and recs[i]["matrix"] == m)
+                if len(pts) < 2:
+                    continue
+                xs = [p[0] for p in pts]
+                ys = [pts[0][1] / p[1] for p in pts]
+                ax.plot(xs, ys, marker="os^Dv"[j % 5], color=_color(k),
+                        linestyle=["-", "--", ":", "-."][j % 4],
+                        label=f"{k}, {m}" if len(mats) > 1 else k)
+        xs_all = sorted(set(idx.values()))
+        ax.plot(xs_all, [x / xs_all[0] for x in xs_all], color="#999999", linewidth=0.8,
+                linestyle=":", label="linear (ideal)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(_AXIS_LABELS.get(name, name))
+        ax.set_ylabel(f"speedup over {_AXIS_LABELS.get(name, name)} = {xs_all[0]:g}\n"
+                      f"(cycles there / cycles, log scale)")
+        ax.set_title(f"Scaling with {_AXIS_LABELS.get(name, name)}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(True, linewidth=0.3)
+    fig.tight_layout()
+    return _save(fig, stem, formats)
+
+
+KINDS: dict[str, Callable[..., list[Path]]] = {
+    "speedup": plot_speedup, "dram": plot_dram, "workload": plot_workload, "ipc": plot_ipc,
+    "roofline": plot_roofline, "scaling": plot_scaling,
+}
+
+
+def plot(kind: str, recs: Sequence[Mapping[str, Any]], stem: str | os.PathLike,
+         formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Draw figure `kind` from records into `stem`.png/.pdf; return the files written."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown plot {kind!r} (known: {', '.join(KINDS)})")
+    for f in formats:
+        if f not in ("png", "pdf", "svg"):
+            raise ValueError(f"unknown figure format {f!r} (png, pdf or svg)")
+    return KINDS[kind](recs, Path(stem), formats)
+
+
+__all__ = ["KINDS", "load_results", "plot"]

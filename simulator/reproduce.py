@@ -1,0 +1,236 @@
+"""The thesis-style experiment: every kernel on a built-in matrix set on `piuma-die`.
+
+    recs = reproduce_records(default_points(quick=True), "out/records.jsonl", jobs=2)
+    print(format_report(recs))
+
+SMASH (arXiv 2105.14156) compares its row-wise, atomically hashed kernel (V1 atomic hashing,
+V2 tokenization, V3 fragmenting memory) with inner- and outer-product SpGEMM on PIUMA and reports
+speedup, DRAM traffic, arithmetic intensity, cache behaviour, workload distribution and IPC.
+This module picks the matrices, runs the sweep (simulator.sweep) and turns the records into the
+per-matrix tables and the summary; plots come from simulator.plots. Nothing here prints.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import matrices
+from simulator.sweep import Point, read_records, run_sweep
+
+#: Kernels of the experiment, baselines first.
+KERNELS = ["inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"]
+SMASH = ["smash-v1", "smash-v2", "smash-v3"]
+BASELINES = ["inner", "outer"]
+PRESET = "piuma-die"
+
+#: Built-in matrices: generated so the full run takes a few minutes on 2 cores. The families the
+#: thesis' question needs: skewed power-law graphs (R-MAT), uniform random (Erdős–Rényi),
+#: a regular mesh (2-D Poisson) and a few very long rows among short ones (imbalance).
+DEFAULT_MATRICES = [
+    "rmat:scale=13,ef=16",
+    "er:n=8192,nnz_per_row=16",
+    "poisson2d:n=96",
+    "powerlaw:n=8192,nnz_per_row=8",
+    "imbalanced:n=8192,nnz_per_row=8,n_long=8,long_len=2048",
+]
+#: --quick: the same families, tiny (the whole run is JIT-compile time plus a few seconds).
+QUICK_MATRICES = [
+    "rmat:scale=8,ef=8",
+    "er:n=512,nnz_per_row=8",
+    "poisson2d:n=24",
+    "imbalanced:n=512,nnz_per_row=4,n_long=4,long_len=256",
+]
+#: Runs estimated above this many simulated operations simulate a sample of rows and
+#: extrapolate (inner product on the larger matrices; marked `*` in the tables).
+AUTO_SAMPLE_OPS = 100_000_000
+
+
+def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,
+                   kernels: Sequence[str] = KERNELS, auto_ops: int = AUTO_SAMPLE_OPS) -> list[Point]:
+    """The experiment's points: built-in matrices (+ `extra` specs, sets or folders) x kernels."""
+    mats = list(QUICK_MATRICES if quick else DEFAULT_MATRICES)
+    if extra:
+        mats += matrices.resolve(list(extra))
+    return [Point(matrix=m, kernel=k, preset=preset, sample="auto", auto_ops=auto_ops)
+            for m in mats for k in kernels]
+
+
+def reproduce_records(points: Sequence[Point], out: str | os.PathLike, *, jobs: int | None = None,
+                      dask: str | None = None, on_record=None) -> list[dict[str, Any]]:
+    """Run (or resume) the experiment into `out` (JSONL); return the records of `points`."""
+    run_sweep(points, out, jobs=jobs, dask=dask, resume=True, on_record=on_record)
+    keys = {p.key for p in points}
+    latest = {}
+    for r in read_records(out):
+        if r.get("point_key") in keys:
+            latest[r["point_key"]] = r
+    return [latest[p.key] for p in points if p.key in latest]
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+
+
+def _ok(recs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in recs if r.get("status", "ok") == "ok"]
+
+
+def _by_matrix(recs: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    out: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for r in recs:
+        out.setdefault(r["matrix"], {})[r["kernel"]] = r
+    return out
+
+
+def geomean(values: Iterable[float]) -> float:
+    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return math.exp(sum(map(math.log, vals)) / len(vals)) if vals else float("nan")
+
+
+def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per matrix, one row per kernel: time, speedups over inner/outer, traffic, rates."""
+    out = {}
+    for m, by_k in _by_matrix(_ok(recs)).items():
+        rows = []
+        for k, r in sorted(by_k.items(), key=lambda kv: _kernel_order(kv[0])):
+            sampled = r.get("sample_fraction", 1.0) < 1
+            row = {
+                "kernel": k + (" *" if sampled else ""),
+                "time_us": r["seconds"] * 1e6,
+                "vs_inner": _speedup(by_k, "inner", r),
+                "vs_outer": _speedup(by_k, "outer", r),
+                "dram_read_mb": r["dram_bytes_read"] / 1e6,
+                "dram_written_mb": r["dram_bytes_written"] / 1e6,
+                "useful_pct": 100 * r["dram_useful_bytes"] / r["dram_transferred_bytes"]
+                if r["dram_transferred_bytes"] else float("nan"),
+                "flop_per_byte": r["arithmetic_intensity"],
+                "cache_hit_pct": 100 * r["cache_hit_rate"],
+                "imbalance": r["load_imbalance"],
+                "ipc": r["ipc"],
+                "bw_util_pct": 100 * r["dram_bandwidth_utilization"],
+            }
+            rows.append(row)
+        out[m] = rows
+    return out
+
+
+TABLE_COLUMNS = ["kernel", "time_us", "vs_inner", "vs_outer", "dram_read_mb", "dram_written_mb",
+                 "useful_pct", "flop_per_byte", "cache_hit_pct", "imbalance", "ipc", "bw_util_pct"]
+TABLE_HEADERS = ["kernel", "time us", "x inner", "x outer", "DRAM rd MB", "DRAM wr MB",
+                 "useful %", "flop/B", "cache hit %", "imbalance", "IPC", "BW util %"]
+
+
+def _kernel_order(k: str) -> tuple[int, str]:
+    return (KERNELS.index(k) if k in KERNELS else len(KERNELS), k)
+
+
+def _speedup(by_k: Mapping[str, Mapping[str, Any]], base: str, r: Mapping[str, Any]) -> float:
+    b = by_k.get(base)
+    return b["cycles"] / r["cycles"] if b and r["cycles"] else float("nan")
+
+
+def speedup_rows(recs: Sequence[Mapping[str, Any]], versions: Sequence[str] = SMASH,
+                 baselines: Sequence[str] = BASELINES) -> list[dict[str, Any]]:
+    """The thesis summary: speedup of each SMASH version over each baseline per matrix, and the
+    geometric mean over matrices (last row, matrix = "geomean")."""
+    rows = []
+    for m, by_k in _by_matrix(_ok(recs)).items():
+        row: dict[str, Any] = {"matrix": m}
+        for v in versions:
+            for b in baselines:
+                row[f"{v}/{b}"] = _speedup(by_k, b, by_k[v]) if v in by_k else float("nan")
+        rows.append(row)
+    if rows:
+        g = {"matrix": "geomean"}
+        for key in rows[0]:
+            if key != "matrix":
+                g[key] = geomean(r[key] for r in rows)
+        rows.append(g)
+    return rows
+
+
+def metric_rows(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per kernel, averaged over matrices: DRAM MB, arithmetic intensity (geomean), cache hit
+    rate, load imbalance, IPC, bandwidth utilization (arithmetic means)."""
+    by_k: dict[str, list[Mapping[str, Any]]] = {}
+    for r in _ok(recs):
+        by_k.setdefault(r["kernel"], []).append(r)
+    rows = []
+    for k in sorted(by_k, key=_kernel_order):
+        rs = by_k[k]
+        mean = lambda f: sum(f(r) for r in rs) / len(rs)
+        rows.append({
+            "kernel": k,
+            "dram_read_mb": mean(lambda r: r["dram_bytes_read"] / 1e6),
+            "dram_written_mb": mean(lambda r: r["dram_bytes_written"] / 1e6),
+            "flop_per_byte": geomean(r["arithmetic_intensity"] for r in rs),
+            "cache_hit_pct": mean(lambda r: 100 * r["cache_hit_rate"]),
+            "imbalance": mean(lambda r: r["load_imbalance"]),
+            "ipc": mean(lambda r: r["ipc"]),
+            "bw_util_pct": mean(lambda r: 100 * r["dram_bandwidth_utilization"]),
+        })
+    return rows
+
+
+def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
+    """The printed report: a table per matrix, then the speedup summary and per-kernel means."""
+    from simulator.cli._common import format_table      # a pure text helper
+    parts = []
+    for m, rows in matrix_rows(recs).items():
+        # an unsampled record, when there is one: a sampled record's n_rows is extrapolated
+        mine = [r for r in _ok(recs) if r.get("matrix") == m]
+        r0 = min(mine, key=lambda r: r.get("sample_fraction", 1.0) < 1)
+        parts.append(f"== {m}  ({int(round(r0['n_rows']))} rows, {r0['flops']} multiply-adds, "
+                     f"nnz(C) {r0['nnz_c']}; {r0['preset']})")
+        parts.append(format_table(rows, TABLE_COLUMNS, TABLE_HEADERS))
+        parts.append("")
+    errors = [r for r in recs if r.get("status") == "error"]
+    for r in errors:
+        parts.append(f"failed: {r['kernel']} on {r['matrix']}: {r['error']}")
+    if errors:
+        parts.append("")
+    sp = speedup_rows(recs)
+    if sp:
+        parts.append("== Speedup of SMASH over inner and outer product (cycles of the baseline / "
+                     "cycles of SMASH; geomean over matrices)")
+        cols = list(sp[0])
+        parts.append(format_table(sp, cols, [c.replace("smash-", "") for c in cols]))
+        parts.append("")
+        parts.append("== Per kernel over the matrices: DRAM traffic, arithmetic intensity "
+                     "(geomean), cache hit rate, load imbalance (max/mean thread busy), IPC")
+        parts.append(format_table(metric_rows(recs),
+                                  ["kernel", "dram_read_mb", "dram_written_mb", "flop_per_byte",
+                                   "cache_hit_pct", "imbalance", "ipc", "bw_util_pct"],
+                                  ["kernel", "DRAM rd MB", "DRAM wr MB", "flop/B", "cache hit %",
+                                   "imbalance", "IPC", "BW util %"]))
+    if any(r.get("sample_fraction", 1.0) < 1 for r in _ok(recs)):
+        parts.append("")
+        parts.append("* simulated on a sample of rows (two seeds) and extrapolated by flops; "
+                     "see sample_fraction and sample_error in the records")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
+                  formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Write report.txt, summary.csv (speedups) and the figures into `out_dir`; return the
+    paths written."""
+    from simulator import plots
+    from simulator.sweep import write_csv
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    (out / "report.txt").write_text(format_report(recs), encoding="utf-8")
+    written.append(out / "report.txt")
+    write_csv(out / "speedup.csv", speedup_rows(recs))
+    written.append(out / "speedup.csv")
+    fig_dir = out / "figures"
+    for kind in ("speedup", "dram", "workload", "ipc", "roofline"):
+        written += plots.plot(kind, recs, fig_dir / kind, formats=formats)
+    return written
+
+
+__all__ = ["AUTO_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES", "default_points",
+           "format_report", "geomean", "matrix_rows", "metric_rows", "reproduce_records",
+           "speedup_rows", "write_outputs"]

@@ -1,0 +1,67 @@
+"""Every plot renders from a small results file; bad results files are refused clearly."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+from simulator.plots import KINDS, load_results, plot
+from simulator.sweep import Experiment, run_sweep, write_csv
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A small sweep: 2 matrices x (inner, outer, smash-v1, smash-v2) x 2 channel counts."""
+    path = tmp_path_factory.mktemp("plots") / "res.jsonl"
+    exp = Experiment(matrices=["rmat:scale=5,ef=4", "er:n=48,nnz_per_row=4"],
+                     kernels=["inner", "outer", "smash-v1", "smash-v2"], presets=["piuma-core"],
+                     sets={"dram.channels_per_die": [1, 2]})
+    exp.validate()
+    run_sweep(exp.points(), path, jobs=1)
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_plot_renders(results, tmp_path, kind):
+    paths = plot(kind, load_results(results), tmp_path / kind)
+    assert sorted(p.suffix for p in paths) == [".pdf", ".png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_plot_cli_all_and_csv(results, tmp_path):
+    res = CliRunner().invoke(main, ["plot", "all", str(results), "-o", str(tmp_path / "f"),
+                                    "--format", "png"])
+    assert res.exit_code == 0, res.output
+    assert len(res.output.split()) == len(KINDS) - 1
+    csv = tmp_path / "r.csv"
+    write_csv(csv, load_results(results))
+    res = CliRunner().invoke(main, ["plot", "speedup", str(csv), "-o", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("", "no records"),
+    ("not json\n", "line 1: not a JSON record"),
+    ('{"kernel": "x"}\n[1, 2]\n', "line 2: expected a JSON object"),
+    ('{"kernel": "outer", "matrix": "m"}\n', "lacks cycles"),
+    ('{"status": "error", "kernel": "outer", "matrix": "m", "error": "boom"}\n', "failed run"),
+])
+def test_bad_results_refused(tmp_path, content, needle):
+    p = tmp_path / "bad.jsonl"
+    p.write_text(content)
+    with pytest.raises(ValueError, match=needle):
+        load_results(p)
+    res = CliRunner().invoke(main, ["plot", "speedup", str(p)])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and needle in res.output
+
+
+def test_plot_missing_file_and_no_scaling_axis(results, tmp_path):
+    res = CliRunner().invoke(main, ["plot", "dram", str(tmp_path / "nope.jsonl")])
+    assert res.exit_code == 1 and "cannot read results file" in res.output
+    one = tmp_path / "one.jsonl"
+    one.write_text("".join(json.dumps(r) + "\n" for r in load_results(results)
+                           if r["overrides"].endswith("=1")))
+    res = CliRunner().invoke(main, ["plot", "scaling", str(one)])
+    assert res.exit_code == 1 and "no swept parameter" in res.output

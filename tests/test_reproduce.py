@@ -1,0 +1,64 @@
+"""smash reproduce: the summary arithmetic, and the --quick run end to end (tables, files)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+from simulator.reproduce import (QUICK_MATRICES, default_points, format_report, geomean,
+                                 speedup_rows)
+
+
+def _rec(matrix, kernel, cycles, **kw):
+    base = dict(matrix=matrix, kernel=kernel, cycles=cycles, seconds=cycles * 1e-9, status="ok",
+                dram_bytes_read=1e6, dram_bytes_written=5e5, dram_useful_bytes=1e6,
+                dram_transferred_bytes=1.5e6, arithmetic_intensity=0.1, cache_hit_rate=0.5,
+                load_imbalance=1.2, ipc=10.0, dram_bandwidth_utilization=0.1, n_rows=10,
+                flops=100, nnz_c=50, preset="piuma-die", sample_fraction=1.0)
+    base.update(kw)
+    return base
+
+
+def test_speedup_rows_and_geomean():
+    recs = [_rec("a", "inner", 800), _rec("a", "outer", 200), _rec("a", "smash-v3", 100),
+            _rec("b", "inner", 200), _rec("b", "outer", 400), _rec("b", "smash-v3", 100,
+                                                                    sample_fraction=0.5)]
+    rows = speedup_rows(recs, versions=["smash-v3"])
+    assert [r["matrix"] for r in rows] == ["a", "b", "geomean"]
+    assert rows[0]["smash-v3/inner"] == 8 and rows[1]["smash-v3/outer"] == 4
+    assert rows[2]["smash-v3/inner"] == pytest.approx(4.0)       # sqrt(8 * 2)
+    assert math.isnan(geomean([]))
+    text = format_report(recs)
+    assert "geomean" in text and "smash-v3 *" in text and "sample of rows" in text
+
+
+def test_default_points():
+    pts = default_points(quick=True)
+    assert len(pts) == 7 * len(QUICK_MATRICES)
+    assert {p.preset for p in pts} == {"piuma-die"} and {p.sample for p in pts} == {"auto"}
+    assert len(default_points(quick=True, extra=["er:n=64"])) == len(pts) + 7
+
+
+def test_reproduce_quick_cli(tmp_path):
+    out = tmp_path / "rq"
+    res = CliRunner().invoke(main, ["reproduce", "--quick", "-j", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for m in QUICK_MATRICES:
+        assert f"== {m}" in res.output
+    assert "Speedup of SMASH over inner and outer" in res.output and "geomean" in res.output
+    assert (out / "records.jsonl").exists() and (out / "report.txt").exists()
+    assert (out / "speedup.csv").exists()
+    for kind in ("speedup", "dram", "workload", "ipc", "roofline"):
+        assert (out / "figures" / f"{kind}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{kind}.pdf").exists()
+    # a second run reuses every record
+    res = CliRunner().invoke(main, ["reproduce", "--quick", "--no-figures", "--out", str(out)])
+    assert res.exit_code == 0 and "(28 reused" in res.output
+
+
+def test_reproduce_bad_matrices(tmp_path):
+    res = CliRunner().invoke(main, ["reproduce", "--quick", "--matrices", str(tmp_path),
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and "no .mtx" in res.output
