@@ -51,7 +51,8 @@ def estimate_ops(kernel: str, ops: Operands, threads: int = 66) -> int:
 
 # record fields that are ratios or identities: not extrapolated by --sample
 _NO_SCALE = {"ipc", "ipc_pipeline_mean", "ipc_pipeline_max", "dram_bandwidth_utilization",
-             "load_imbalance", "config_hash", "config_name", "host_seconds"}
+             "load_imbalance", "config_hash", "config_name", "host_seconds", "n_rows", "barriers",
+             "seed"}
 
 
 def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
@@ -178,12 +179,13 @@ def _extrapolate(recs: list[dict], ops: Operands) -> dict[str, Any]:
     for key, v in scaled[0].items():
         if isinstance(v, (int, float)) and not isinstance(v, bool) and key not in _NO_SCALE:
             out[key] = 0.5 * (v + scaled[1][key])
-            if isinstance(v, int):
+            if isinstance(recs[0].get(key), (int, np.integer)):   # counts stay whole numbers
                 out[key] = int(round(out[key]))
     for key in ("dram_read_transferred_bytes", "dram_write_transferred_bytes", "flops", "nnz_c"):
         out[key] = int(round(out[key]))
     out["flops"] = ops.flops
     out["nnz_c"] = ops.nnz_c
+    out["n_rows"] = int(ops.sym.shape[0])
     c0, c1 = scaled[0]["cycles"], scaled[1]["cycles"]
     out["sample_error"] = abs(c0 - c1) / (c0 + c1) if c0 + c1 else 0.0
     out["verified"] = all(r["verified"] for r in recs)

@@ -98,6 +98,9 @@ def test_guard_refuses_and_sample_extrapolates():
     assert r["verified"] and r["sample_fraction"] == 0.25 and r["sample_error"] >= 0
     assert r["flops"] == full["flops"]
     assert 0.5 < r["cycles"] / full["cycles"] < 2.0
+    # sizes and structure are not extrapolated; counts stay whole numbers
+    assert r["n_rows"] == full["n_rows"] and r["barriers"] == full["barriers"]
+    assert isinstance(r["loads"], int) and isinstance(r["dram_requests"], int)
 
 
 def test_rectangular_uses_a_times_a_transpose():
