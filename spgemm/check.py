@@ -1,0 +1,100 @@
+"""Checking products: a naive reference and pattern-aware comparisons.
+
+Native kernels keep structural entries whose sums cancel to zero; scipy drops them. So a product
+is checked in two parts: its *pattern* against the structural product (``structural_product``)
+and its *values* against a reference with a tolerance, where an entry missing from the reference
+counts as zero (``values_close``). ``compare`` does both against scipy's product.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _tolerances(dtype: np.dtype) -> tuple[float, float]:
+    if np.issubdtype(dtype, np.integer):
+        return 0.0, 0.0
+    if dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
+        return 1e-4, 1e-5
+    return 1e-9, 1e-12
+
+
+def structural_product(A: Any, B: Any) -> sp.csr_array:
+    """The pattern of C = A·B with explicit zeros and cancellation ignored: ones wherever some
+    stored A[i, k] meets a stored B[k, j] (int64 counts of the meetings, never zero)."""
+    A, B = sp.csr_array(A, copy=True), sp.csr_array(B, copy=True)  # sum_duplicates is in place
+    A.sum_duplicates()
+    B.sum_duplicates()
+    pa = sp.csr_array((np.ones(A.nnz, np.int64), A.indices, A.indptr), shape=A.shape)
+    pb = sp.csr_array((np.ones(B.nnz, np.int64), B.indices, B.indptr), shape=B.shape)
+    return pa @ pb
+
+
+def same_pattern(C: Any, P: Any) -> bool:
+    """Whether C and P store exactly the same (i, j) positions (duplicates summed first)."""
+    C, P = sp.csr_array(C, copy=True), sp.csr_array(P, copy=True)
+    if C.shape != P.shape:
+        return False
+    C.sum_duplicates()
+    P.sum_duplicates()
+    return (np.array_equal(C.indptr, P.indptr) and np.array_equal(C.indices, P.indices))
+
+
+def values_close(C: Any, R: Any, rtol: float | None = None, atol: float | None = None) -> bool:
+    """Elementwise |C - R| <= atol + rtol * |R| over both patterns (absent entries are zero).
+
+    Default tolerances by dtype: exact for integers, rtol 1e-4 for single precision, 1e-9 for
+    double; atol is relative to the largest |R| entry.
+    """
+    C, R = sp.csr_array(C), sp.csr_array(R)
+    if C.shape != R.shape:
+        return False
+    d_rtol, d_atol = _tolerances(np.result_type(C.dtype, R.dtype))
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
+    scale = float(abs(R).max()) if R.nnz else 0.0
+    diff = abs(C - R)
+    if diff.nnz == 0:
+        return True
+    excess = diff - rtol * abs(R)
+    return bool(excess.max() <= atol * max(scale, 1.0))
+
+
+def compare(C: Any, A: Any, B: Any, reference: Any = None) -> bool:
+    """Check a computed C = A·B: pattern equals the structural product, values match scipy's
+    ``A @ B`` (or ``reference``) within tolerance."""
+    ref = (sp.csr_array(A) @ sp.csr_array(B)) if reference is None else reference
+    return same_pattern(C, structural_product(A, B)) and values_close(C, ref)
+
+
+def naive_multiply(A: Any, B: Any) -> tuple[dict[tuple[int, int], Any], tuple[int, int]]:
+    """The slowest, plainest C = A·B: dicts of Python numbers, structural entries kept.
+
+    Returns ``(entries, shape)`` with ``entries[(i, j)] = sum of A[i, k] * B[k, j]`` over every
+    stored (duplicates counted separately, i.e. summed) pair. For tests on tiny matrices.
+    """
+    A, B = sp.coo_array(A), sp.coo_array(B)
+    rows_b: dict[int, list[tuple[int, Any]]] = defaultdict(list)
+    for k, j, v in zip(B.row.tolist(), B.col.tolist(), B.data.tolist()):
+        rows_b[k].append((j, v))
+    out: dict[tuple[int, int], Any] = {}
+    for i, k, a in zip(A.row.tolist(), A.col.tolist(), A.data.tolist()):
+        for j, b in rows_b.get(k, ()):
+            out[(i, j)] = out.get((i, j), 0) + a * b
+    return out, (A.shape[0], B.shape[1])
+
+
+def naive_to_csr(entries: dict[tuple[int, int], Any], shape: tuple[int, int],
+                 dtype: Any) -> sp.csr_array:
+    """The naive product as a csr_array that keeps its zero-valued (structural) entries."""
+    if entries:
+        ij = np.array(list(entries.keys()), dtype=np.int64)
+        vals = np.array(list(entries.values()), dtype=dtype)
+    else:
+        ij = np.zeros((0, 2), np.int64)
+        vals = np.zeros(0, dtype)
+    C = sp.coo_array((vals, (ij[:, 0], ij[:, 1])), shape=shape).tocsr()
+    return C
