@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 run: venv
-	$(BIN)/smash bench
+	$(BIN)/smash reproduce
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -14,20 +14,23 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def sources_digest(package: Path = _PACKAGE) -> str:
+def sources_digest(package: Path = _PACKAGE, depends_on: tuple[Path, ...] = ()) -> str:
     h = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    for folder in (package, *depends_on):
+        for path in sorted(Path(folder).glob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def refresh(package: Path = _PACKAGE) -> None:
-    """Delete the package's numba cache files (``__pycache__/*.nbi|nbc``) if sources changed."""
-    cache = package / "__pycache__"
+def refresh(package: Path = _PACKAGE, depends_on: tuple[Path, ...] = ()) -> None:
+    """Delete a package's numba cache files (``__pycache__/*.nbi|nbc``) if its sources, or those
+    of the packages in `depends_on` whose jitted functions it inlines, changed. Other packages
+    (the simulator's kernel programs) call it for themselves with ``depends_on=(spgemm dir,)``."""
+    cache = Path(package) / "__pycache__"
     stamp = cache / "numba-sources.sha256"
     try:
-        digest = sources_digest(package)
+        digest = sources_digest(Path(package), tuple(depends_on))
         if stamp.exists() and stamp.read_text() == digest:
             return
         if cache.is_dir():

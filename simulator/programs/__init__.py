@@ -7,8 +7,18 @@ Most users want `simulator.run.run_kernel`, which also guards, verifies and buil
 """
 from __future__ import annotations
 
-from simulator.programs import inner, outer, rowwise
-from simulator.programs.base import COUNTER_NAMES, Kernel, KernelOutput, Knob, Operands
+from pathlib import Path
+
+import spgemm
+from spgemm import _cache
+
+# The task generators inline spgemm's accumulators and the machine's trace emitters: numba's
+# cache would keep stale code after those change, so drop ours when any of them does.
+_HERE = Path(__file__).resolve().parent
+_cache.refresh(_HERE, depends_on=(Path(spgemm.__file__).resolve().parent, _HERE.parent / "machine"))
+
+from simulator.programs import inner, outer, rowwise  # noqa: E402
+from simulator.programs.base import COUNTER_NAMES, Kernel, KernelOutput, Knob, Operands  # noqa: E402
 
 KERNELS: dict[str, Kernel] = {
     "inner": Kernel("inner", "inner product: B in CSC, a dot product for every (row, column)",
