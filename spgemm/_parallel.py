@@ -39,6 +39,26 @@ def claim_chunk(counter, n_chunks, front):
     return n_chunks - 1 - atomic_add(counter, 3, 1)
 
 
+@njit(cache=True)
+def claim_output_chunk(counter, n_chunks, front, pack, cap_starts, chunk_end, starts, prev_end,
+                       s_pos):
+    """Claim a chunk of output rows and decide where it is written: ``(c, p0)``, c < 0 when none
+    is left. Chunk c goes at its upper-bound start ``cap_starts[c]``, or, for the front thread
+    with ``pack``, right behind chunk c - 1 (``chunk_end``). Output positions going down
+    (``p0 < prev_end``, this thread's previous chunk's end) reset the thread's ``s_pos`` marks.
+    ``starts[c]`` receives p0."""
+    c = claim_chunk(counter, n_chunks, front)
+    if c < 0:
+        return c, np.int64(0)
+    p0 = np.int64(cap_starts[c])
+    if pack and front and c > 0:
+        p0 = np.int64(chunk_end[c - 1])
+    if p0 < prev_end:
+        s_pos[:] = 0
+    starts[c] = p0
+    return c, p0
+
+
 class _Call:
     """One parallel call: its counter and the event the last finishing worker sets."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spgemm._parallel import atomic_add, claim_chunk
+from spgemm._parallel import atomic_add, claim_output_chunk
 from spgemm.accumulators import leaf, sort_keys
 
 _ONE = np.uint64(1)
@@ -95,15 +95,10 @@ def _inner_claimed(counter, front, bounds, cap_starts, pack, starts, chunk_end, 
     n_chunks = bounds.shape[0] - 1
     prev_end = np.int64(0)
     while True:
-        c = claim_chunk(counter, n_chunks, front)
+        c, p0 = claim_output_chunk(counter, n_chunks, front, pack, cap_starts, chunk_end, starts,
+                                   prev_end, s_pos)
         if c < 0:
             return
-        p0 = cap_starts[c]
-        if pack and front and c > 0:
-            p0 = chunk_end[c - 1]
-        if p0 < prev_end:
-            s_pos[:] = 0
-        starts[c] = p0
         end = _inner_rows(bounds[c], bounds[c + 1], p0, a_start, a_end, a_indices, a_data,
                           b_start, b_end, b_indices, bt_start, bt_end, bt_indices, bt_data,
                           sort_rows, s_pos, s_work, c_indptr, c_indices, c_data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spgemm._parallel import atomic_add, claim_chunk
+from spgemm._parallel import atomic_add, claim_chunk, claim_output_chunk
 from spgemm.accumulators import (hash_accumulate, hash_clear, hash_table_size, sort_append,
                                  sort_merge, sort_pairs, spa_insert, spa_sort_row)
 from spgemm.rowwise import ACC_DENSE, ACC_HASH
@@ -185,15 +185,10 @@ def _outer_merge_claimed(counter, front, bounds, cap_starts, pack, starts, chunk
     n_chunks = bounds.shape[0] - 1
     prev_end = np.int64(0)
     while True:
-        c = claim_chunk(counter, n_chunks, front)
+        c, p0 = claim_output_chunk(counter, n_chunks, front, pack, cap_starts, chunk_end, starts,
+                                   prev_end, s_pos)
         if c < 0:
             return
-        p0 = cap_starts[c]
-        if pack and front and c > 0:
-            p0 = chunk_end[c - 1]
-        if p0 < prev_end:
-            s_pos[:] = 0
-        starts[c] = p0
         end = _outer_merge_rows(
             bounds[c], bounds[c + 1], p0, bucket_ptr, s_col, s_val, n_col, accumulator,
             hash_id, table_factor, sort_rows, s_pos, s_keys, s_buf_k, s_buf_v, s_tmp_k,

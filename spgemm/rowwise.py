@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spgemm._parallel import atomic_add, claim_chunk
+from spgemm._parallel import atomic_add, claim_output_chunk
 from spgemm.accumulators import (hash_accumulate, hash_clear, hash_table_size,
                                  prefetch_b_row, sort_append, sort_merge, sort_pairs, spa_insert,
                                  spa_sort_row)
@@ -134,15 +134,10 @@ def _rowwise_claimed(counter, front, bounds, cap_starts, pack, starts, chunk_end
     n_chunks = bounds.shape[0] - 1
     prev_end = np.int64(0)
     while True:
-        c = claim_chunk(counter, n_chunks, front)
+        c, p0 = claim_output_chunk(counter, n_chunks, front, pack, cap_starts, chunk_end, starts,
+                                   prev_end, s_pos)
         if c < 0:
             return
-        p0 = cap_starts[c]
-        if pack and front and c > 0:
-            p0 = chunk_end[c - 1]
-        if p0 < prev_end:  # positions went down: forget the previous chunk's
-            s_pos[:] = 0
-        starts[c] = p0
         end = _rowwise_rows(
             bounds[c], bounds[c + 1], p0, a_start, a_end, a_indices, a_data, b_start, b_end,
             b_indices, b_data, n_col, accumulator, hash_id, table_factor, sort_rows, s_pos,
