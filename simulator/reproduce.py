@@ -1,7 +1,7 @@
 """The thesis-style experiment: every kernel on a built-in matrix set on `piuma-die`.
 
     recs = reproduce_records(default_points(quick=True), "out/records.jsonl", jobs=2)
-    print(format_report(recs))
+    text = format_report(recs)          # the CLI prints it
 
 SMASH (arXiv 2105.14156) compares its row-wise, atomically hashed kernel (V1 atomic hashing,
 V2 tokenization, V3 fragmenting memory) with inner- and outer-product SpGEMM on PIUMA and reports
