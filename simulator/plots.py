@@ -6,7 +6,9 @@
 Reads records only, never the simulator: every number on a figure is a record field. Kinds:
 
 - ``speedup``  SMASH v1/v2/v3 speedup over inner and outer product per matrix, with the geomean
-- ``dram``     DRAM traffic per kernel: useful vs transferred, read vs written, partial products
+- ``dram``     DRAM traffic per kernel by data structure (A, B, C, partial products, hash tables
+               and spills): useful vs transferred, read vs written (records without the
+               `dram_bytes_<structure>_*` keys: by kind only)
 - ``workload`` per-thread workload distribution: load imbalance (max/mean busy cycles)
 - ``ipc``      machine IPC and DRAM bandwidth utilization per kernel
 - ``roofline`` arithmetic intensity vs achieved GFLOP/s under the preset's bandwidth and issue
@@ -199,8 +201,103 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     return _save(fig, stem, formats)
 
 
+#: DRAM traffic by data structure: the record keys' group names (simulator.run.DRAM_GROUPS),
+#: legend labels and colors, in stacking order
+DRAM_STRUCTURES = [("A", "A", "#1f77b4"), ("B", "B", "#ff7f0e"), ("C", "C", "#2ca02c"),
+                   ("partials", "partial products", "#d62728"),
+                   ("hash", "hash tables, spills, dense accumulators", "#9467bd"),
+                   ("other", "other (counters)", "#7f7f7f")]
+
+
+def _has_structures(recs) -> bool:
+    return all(r.get(f"dram_bytes_{g}_{d}_{q}") is not None for r in recs
+               for g, _, _ in DRAM_STRUCTURES for d in ("read", "written")
+               for q in ("useful", "transferred"))
+
+
 def plot_dram(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    """By data structure (A, B, C, partial products, accumulators) when the records carry the
+    `dram_bytes_<structure>_...` keys; else (older records) by kind only."""
     recs = _ok(recs)
+    if recs and _has_structures(recs):
+        return _plot_dram_structures(recs, stem, formats)
+    return _plot_dram_kinds(recs, stem, formats)
+
+
+def _plot_dram_structures(recs, stem, formats) -> list[Path]:
+    _need(recs, "dram", ["dram_read_transferred_bytes", "dram_write_transferred_bytes"])
+    tab = _table(recs)
+    mats, ks = _matrices(recs), _kernels(recs)
+    n = len(mats)
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig_h = 4.4 * rows + 0.8
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, fig_h), squeeze=False)
+    w = 0.4
+    for idx, m in enumerate(mats):
+        ax = axes[idx // cols, idx % cols]
+        present = [k for k in ks if (m, k) in tab]
+        x = np.arange(len(present))
+        tops = []
+        for side, d in ((-1, "read"), (1, "written")):
+            pos = x + side * w / 2
+            bottom = np.zeros(len(present))
+            for g, label, color in DRAM_STRUCTURES:
+                useful = np.array([tab[(m, k)][f"dram_bytes_{g}_{d}_useful"] for k in present]) / 1e6
+                xfer = np.array([tab[(m, k)][f"dram_bytes_{g}_{d}_transferred"] for k in present]) / 1e6
+                extra = np.maximum(xfer - useful, 0)
+                ax.bar(pos, useful, w * 0.92, bottom=bottom, color=color, label=label,
+                       edgecolor="black", linewidth=0.3)
+                bottom += useful
+                ax.bar(pos, extra, w * 0.92, bottom=bottom, color=color, alpha=0.35, hatch="////",
+                       edgecolor="black", linewidth=0.3)
+                bottom += extra
+            tops.append(bottom)
+        top = np.maximum(tops[0], tops[1])
+        spills = [tab[(m, k)].get("spilled_products") or 0 for k in present]
+        for xi, s, t in zip(x, spills, top):
+            if s:
+                ax.text(xi, t, f"spill\n{_si(s)}", ha="center", va="bottom", fontsize=6)
+        # one bar far above the rest (inner product's re-reads of B): clip it, print its value
+        allb = np.concatenate(tops)
+        order = np.sort(allb)
+        if len(order) > 1 and order[-1] > 3 * order[-2]:
+            cap = 1.5 * order[-2]
+            ax.set_ylim(0, cap)
+            i = int(np.argmax(allb))
+            xi = x[i % len(present)] + (-1 if i < len(present) else 1) * w / 2
+            ax.text(xi + 0.25, cap * 0.97, f"{allb[i]:.3g} MB\n(off scale)", ha="left",
+                    va="top", fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=1))
+        else:
+            # explicit: the empty (zero-height) segments on top of a stack would pin the axis
+            ax.set_ylim(0, 1.12 * order[-1] if len(order) and order[-1] > 0 else 1.0)
+        ax.set_xticks(np.concatenate([x - w / 2, x + w / 2]), ["r"] * len(x) + ["w"] * len(x),
+                      minor=True, fontsize=6)
+        ax.set_xticks(x, present, rotation=35, ha="right", fontsize=8)
+        ax.tick_params(axis="x", which="major", pad=11, length=0)
+        ax.tick_params(axis="x", which="minor", length=2, pad=1)
+        ax.set_ylabel("DRAM traffic (MB)")
+        ax.set_title(m + (" *" if any(_sampled(tab[(m, k)]) for k in present) else ""),
+                     fontsize=9)
+    for idx in range(n, rows * cols):
+        axes[idx // cols, idx % cols].set_visible(False)
+    from matplotlib.patches import Patch
+    handles = [Patch(facecolor=c, edgecolor="black", linewidth=0.3, label=l)
+               for g, l, c in DRAM_STRUCTURES]
+    handles.append(Patch(facecolor="#bbbbbb", alpha=0.5, hatch="////", edgecolor="black",
+                         linewidth=0.3, label="transferred beyond useful (lighter, hatched)"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("DRAM traffic by data structure: bytes read (r) and written (w) per kernel; "
+                 "solid = useful, hatched = transferred beyond useful\n"
+                 "(C read = the cache's line fills before C is written; A includes the outer "
+                 "product's A transposed, B the inner product's B transposed)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.5 / fig_h, 1, 0.97))
+    _sampled_note(fig, recs)
+    return _save(fig, stem, formats)
+
+
+def _plot_dram_kinds(recs, stem, formats) -> list[Path]:
     fields = ["dram_read_useful_bytes", "dram_read_transferred_bytes", "dram_write_useful_bytes",
               "dram_write_transferred_bytes"]
     _need(recs, "dram", fields)

@@ -23,6 +23,48 @@ from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
 
 log = logging.getLogger(__name__)
 
+#: The data structures the DRAM traffic is broken down into (record keys
+#: `dram_bytes_<group>_<read|written>_<useful|transferred>`), in plotting order.
+DRAM_GROUPS = ("A", "B", "C", "partials", "hash", "other")
+DRAM_GROUP_LABELS = {"A": "A", "B": "B", "C": "C", "partials": "partial products",
+                     "hash": "hash tables, spills, dense accumulators", "other": "other (counters)"}
+
+
+def dram_group(region: str) -> str:
+    """The data structure a kernel program's DRAM region belongs to (see DRAM_GROUPS): A / At
+    (A transposed), B / Bt, C, the outer product's partial products and their row pointers
+    ("pp.records", "pp.indptr"), accumulator state (hash tables, spill areas, dense accumulators
+    placed in DRAM), and "other": counters updated by atomics (C's allocation counter "C.alloc",
+    the outer product's bin cursors "pp.cursor", scheduler counters placed in DRAM) and any
+    region of unknown name. The outer product's merge phase prefixes its regions with "merge."."""
+    name = region[len("merge."):] if region.startswith("merge.") else region
+    if name in ("C.alloc", "pp.cursor"):
+        return "other"
+    head = name.split(".", 1)[0]
+    if head in ("A", "At"):
+        return "A"
+    if head in ("B", "Bt"):
+        return "B"
+    if head == "C":
+        return "C"
+    if head == "pp":
+        return "partials"
+    if head in ("table", "spill", "spa", "pool"):
+        return "hash"
+    return "other"
+
+
+def dram_group_keys(res) -> dict[str, int]:
+    """Record keys `dram_bytes_<group>_<read|written>_<useful|transferred>` for every group."""
+    by = res.dram_bytes_by(dram_group)
+    out = {}
+    for g in DRAM_GROUPS:
+        b = by.get(g, {})
+        for key in ("read_useful", "read_transferred", "written_useful", "written_transferred"):
+            out[f"dram_bytes_{g}_{key}"] = int(b.get(key, 0))
+    return out
+
+
 #: Default work guard: estimated simulated operations (trace rows) above which a run is refused.
 DEFAULT_MAX_OPS = 200_000_000
 
@@ -142,6 +184,7 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg) -> dict[str, Any]:
                                 f"{ops.flops} and {ops.nnz_c}")
     res = sim.result()
     row = res.to_row()
+    row.update(dram_group_keys(res))
     row.update(cnt)
     row["flops"] = ops.flops
     row["nnz_c"] = ops.nnz_c
@@ -206,5 +249,5 @@ def kernel_table() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["DEFAULT_MAX_OPS", "VerificationError", "compulsory_bytes", "estimate_ops",
+__all__ = ["DEFAULT_MAX_OPS", "DRAM_GROUPS", "DRAM_GROUP_LABELS", "dram_group", "dram_group_keys", "VerificationError", "compulsory_bytes", "estimate_ops",
            "kernel_table", "run_kernel"]

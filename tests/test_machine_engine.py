@@ -72,6 +72,33 @@ def test_bytes_are_conserved_between_requesters_and_resources():
     assert r.dram_write_transferred_bytes >= r.dram_write_useful_bytes
 
 
+@pytest.mark.parametrize("preset", ["piuma-core", "piuma-die"])
+def test_dram_bytes_per_region_sum_to_the_totals(preset):
+    """Every DRAM byte is counted for the region it belongs to: fills and write-backs for the
+    region of their line, atomics at the memory controller (DRAM scheduler counters) for theirs."""
+    sim, r = run_mixed(preset=preset, n_tasks=300, schedule=DynamicTokens(counter="dram"))
+    per = r.dram_region_bytes
+    assert set(per) == {reg.name for reg in sim.regions if reg.kind == "dram"}
+    for key, total in (("read_useful", r.dram_read_useful_bytes),
+                       ("read_transferred", r.dram_read_transferred_bytes),
+                       ("written_useful", r.dram_write_useful_bytes),
+                       ("written_transferred", r.dram_write_transferred_bytes)):
+        assert sum(b[key] for b in per.values()) == total
+    # only "out" is stored to: the dirty lines written back (during the phase and at the flush)
+    # are its lines, whatever region their cache set was shared with
+    assert per["out"]["written_useful"] > 0
+    assert per["rand"]["written_transferred"] == per["strm"]["written_transferred"] == 0
+    assert per["rand"]["read_useful"] > 0 and per["strm"]["read_transferred"] > 0
+    token = [name for name in per if ".token" in name]
+    assert len(token) == 1
+    assert per[token[0]]["read_useful"] == per[token[0]]["written_useful"] == 8 * r.token_atomics
+    groups = r.dram_bytes_by(lambda name: "data" if name in ("rand", "strm", "out") else "other")
+    assert groups["other"] == per[token[0]]
+    assert sum(g["read_transferred"] for g in groups.values()) == r.dram_read_transferred_bytes
+    assert "dram_region_out_written_useful" in r.to_row(regions=True)
+    assert not any(k.startswith("dram_region_") for k in r.to_row())
+
+
 def test_conservation_without_cache_writes():
     """With every class bypassing the cache, DRAM useful bytes are exactly the requests' bytes."""
     _, r = run_mixed(overrides=["cache.bypass=default,stream,random,output"])
@@ -215,6 +242,9 @@ def test_dma_copy_gather_and_wait():
     assert res.dram_read_useful_bytes == 2048 + 16 * 8
     assert res.spad_write_bytes == 2048 + 16 * 8
     assert res.operations == trace.shape[0]
+    assert res.dram_region_bytes == {"src": {"read_useful": 2048 + 16 * 8,
+                                             "read_transferred": res.dram_read_transferred_bytes,
+                                             "written_useful": 0, "written_transferred": 0}}
     # the copy streams at the engine's bandwidth: the wait ends after setup + bytes / bandwidth
     assert res.cycles > cfg.dma.setup_cycles + 2048 / (cfg.dma.bandwidth_gb_per_s / cfg.clock_ghz)
 

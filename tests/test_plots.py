@@ -65,3 +65,16 @@ def test_plot_missing_file_and_no_scaling_axis(results, tmp_path):
                            if r["overrides"].endswith("=1")))
     res = CliRunner().invoke(main, ["plot", "scaling", str(one)])
     assert res.exit_code == 1 and "no swept parameter" in res.output
+
+
+def test_dram_plot_by_structure_and_for_old_records(results, tmp_path):
+    from simulator.plots import DRAM_STRUCTURES, _has_structures
+    from simulator.run import DRAM_GROUPS
+    assert [g for g, _, _ in DRAM_STRUCTURES] == list(DRAM_GROUPS)
+    recs = load_results(results)
+    assert _has_structures(recs)
+    assert plot("dram", recs, tmp_path / "new", formats=("png",))[0].stat().st_size > 1000
+    old = [{k: v for k, v in r.items() if not k.startswith("dram_bytes_")
+            or k in ("dram_bytes_read", "dram_bytes_written")} for r in recs]
+    assert not _has_structures(old)
+    assert plot("dram", old, tmp_path / "old", formats=("png",))[0].stat().st_size > 1000

@@ -7,7 +7,8 @@ import pytest
 
 from simulator.programs import KERNELS, get_kernel
 from simulator.programs.base import RECORD_BYTES
-from simulator.run import VerificationError, estimate_ops, run_kernel  # noqa: F401
+from simulator.run import (DRAM_GROUPS, VerificationError, dram_group, estimate_ops,  # noqa: F401
+                           run_kernel)
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "matrices")
 FAMILIES = ["rmat:scale=6,ef=4", "er:n=96,nnz_per_row=4", "banded:n=80,bandwidth=3",
@@ -48,6 +49,35 @@ def test_outer_partial_product_traffic():
     assert r["partial_bytes_read"] == r["flops"] * RECORD_BYTES
     assert r["dram_write_useful_bytes"] >= r["partial_bytes_written"]
     # reads of the records go through the cache (lines shared by neighbouring bins may hit)
+
+
+@pytest.mark.parametrize("preset", ["piuma-core", "piuma-die"])
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_dram_bytes_by_structure_sum_to_the_totals(kernel, preset):
+    r = _run(kernel, "rmat:scale=6,ef=4", preset=preset)
+    for key, total in (("read_useful", "dram_read_useful_bytes"),
+                       ("read_transferred", "dram_read_transferred_bytes"),
+                       ("written_useful", "dram_write_useful_bytes"),
+                       ("written_transferred", "dram_write_transferred_bytes")):
+        assert sum(r[f"dram_bytes_{g}_{key}"] for g in DRAM_GROUPS) == r[total], key
+    assert r["dram_bytes_A_read_useful"] > 0 and r["dram_bytes_B_read_useful"] > 0
+    assert r["dram_bytes_C_written_useful"] > 0
+    assert r["dram_bytes_A_written_transferred"] == r["dram_bytes_B_written_transferred"] == 0
+    if kernel == "outer":
+        assert r["dram_bytes_partials_written_useful"] == r["partial_bytes_written"] > 0
+        # read back from DRAM, except what is still in the cache
+        assert 0 < r["dram_bytes_partials_read_useful"] <= r["partial_bytes_read"]
+    else:
+        assert r["dram_bytes_partials_read_transferred"] == 0
+
+
+def test_dram_groups_of_region_names():
+    assert [dram_group(n) for n in ("A.indptr", "At.data", "Bt.indices", "B.data", "C.indices",
+                                    "merge.C.data", "pp.records", "pp.indptr", "table",
+                                    "merge.spill", "spa", "C.alloc", "pp.cursor",
+                                    "multiply#0.token0")] == [
+        "A", "A", "B", "B", "C", "C", "partials", "partials", "hash", "hash", "hash", "other",
+        "other", "other"]
 
 
 def test_v2_balances_better_than_v1():

@@ -196,8 +196,9 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
 def plot(kind: str, results: str, out: str | None, formats) -> None:
     """Draw a figure from a results file (JSONL or CSV of smash run/sweep/reproduce).
 
-    KIND: speedup (SMASH over inner/outer per matrix, geomean), dram (traffic useful vs
-    transferred, read vs written, partial products), workload (per-thread load imbalance),
+    KIND: speedup (SMASH over inner/outer per matrix, geomean), dram (traffic by data
+    structure: A, B, C, partial products, hash tables; useful vs transferred, read vs
+    written), workload (per-thread load imbalance),
     ipc (IPC and bandwidth utilization), roofline, scaling (over a swept --set parameter),
     or all (every kind the file supports).
 

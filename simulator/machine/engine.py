@@ -65,12 +65,14 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_N) = range(33)
 CF_ATOMIC_STALL, CF_DRAM_QUEUE, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(6)
 CL_HITS, CL_MISSES, CL_BYPASS, CL_N = range(4)
+# per DRAM region (reg_cnt[region id, column]): the DRAM byte totals above, split by region
+RB_RD_USEFUL, RB_RD_XFER, RB_WR_USEFUL, RB_WR_XFER, RB_N = range(5)
 # ---- barriers (bar_i rows: 0 = phase, 1 + core = that core) -------------------------------------
 BI_ARRIVED, BI_ACTIVE, BI_N = range(3)
 # ---- cache ways (ctag[row, way, field]) ---------------------------------------------------------
-CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_N = range(5)
+CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_RID, CW_N = range(6)   # CW_RID: the line's region
 # ---- DRAM request scratch (dq_i rows) -----------------------------------------------------------
-DQ_CH, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_ROW, DQ_WAY, DQ_N = range(7)
+DQ_CH, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_ROW, DQ_WAY, DQ_RID, DQ_N = range(8)
 DQ_CAP = 64                          # a request touches at most this many granules / lines
 
 INF = 1e300
@@ -236,7 +238,7 @@ def _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt
 @njit(cache=True)
 def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, ring, free, pipe_instr,
                pipe_first, pipe_n, pipe_rr, ctag, cready, dring, dma_i, q_i, q_task, ops, hp_t, hp_i,
-               sc, cnt, cntf, cls_cnt, bar_i, bar_f, dq_i, dq_f):
+               sc, cnt, cntf, cls_cnt, bar_i, bar_f, dq_i, dq_f, reg_cnt):
     """Advance the simulation until the phase ends (RET_DONE), a task queue must be refilled
     (RET_REFILL, queue id in sc[SC_ARG]) or an operation is invalid (RET_ERROR).
 
@@ -669,6 +671,10 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                         cnt[C_DRAM_RD_XFER] += xfer
                         cnt[C_DRAM_WR_USEFUL] += m_size
                         cnt[C_DRAM_WR_XFER] += xfer
+                        reg_cnt[rid, RB_RD_USEFUL] += m_size
+                        reg_cnt[rid, RB_RD_XFER] += xfer
+                        reg_cnt[rid, RB_WR_USEFUL] += m_size
+                        reg_cnt[rid, RB_WR_XFER] += xfer
                         fin = s2 + occ + dram_lat + ma_lat
                         if cd == die:
                             done = fin + one_way
@@ -694,6 +700,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                             dq_i[nd, DQ_XFER] = (((cend + gran - 1) >> gran_shift) - (pos >> gran_shift)) << gran_shift
                             dq_i[nd, DQ_WRITE] = 1 if is_write else 0
                             dq_i[nd, DQ_ROW] = -1
+                            dq_i[nd, DQ_RID] = rid
                             dq_f[nd] = ta
                             nd += 1
                             pos = cend
@@ -749,6 +756,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                                     dq_i[nd, DQ_XFER] = line_xfer
                                     dq_i[nd, DQ_WRITE] = 1
                                     dq_i[nd, DQ_ROW] = -1
+                                    dq_i[nd, DQ_RID] = ctag[row, victim, CW_RID]
                                     dq_f[nd] = ta + cache_lat
                                     nd += 1
                                 g = lo >> ilv_shift
@@ -764,11 +772,13 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                                 dq_i[nd, DQ_WRITE] = 0
                                 dq_i[nd, DQ_ROW] = row
                                 dq_i[nd, DQ_WAY] = victim
+                                dq_i[nd, DQ_RID] = rid
                                 dq_f[nd] = ta + cache_lat
                                 nd += 1
                                 ctag[row, victim, CW_TAG] = ln
                                 ctag[row, victim, CW_STAMP] = stamp
                                 ctag[row, victim, CW_CH] = gch
+                                ctag[row, victim, CW_RID] = rid
                                 if is_write:
                                     ctag[row, victim, CW_DIRTY] = nbytes
                                     cnt[C_CACHE_WR_BYTES] += nbytes
@@ -803,12 +813,17 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                         cntf[CF_DRAM_QUEUE] += s - arr
                         fin = s + occ + dram_lat
                         cnt[C_DRAM_REQS] += 1
+                        rk = dq_i[k, DQ_RID]
                         if wr:
                             cnt[C_DRAM_WR_USEFUL] += useful
                             cnt[C_DRAM_WR_XFER] += xfer
+                            reg_cnt[rk, RB_WR_USEFUL] += useful
+                            reg_cnt[rk, RB_WR_XFER] += xfer
                         else:
                             cnt[C_DRAM_RD_USEFUL] += useful
                             cnt[C_DRAM_RD_XFER] += xfer
+                            reg_cnt[rk, RB_RD_USEFUL] += useful
+                            reg_cnt[rk, RB_RD_XFER] += xfer
                         if cd == die or wr:
                             fin = fin + one_way
                         else:
@@ -984,7 +999,7 @@ def compact_arena(ops, th_i, q_i, q_task):
 
 
 @njit(cache=True)
-def flush_caches(pi, pf, free, ctag, cnt, t):
+def flush_caches(pi, pf, free, ctag, cnt, reg_cnt, t):
     """Write back every dirty line (the software flush that publishes a phase's results on a
     non-coherent machine); returns when the last write-back completes."""
     done = t
@@ -1010,5 +1025,7 @@ def flush_caches(pi, pf, free, ctag, cnt, t):
                 cnt[C_DRAM_WR_USEFUL] += dirty
                 cnt[C_DRAM_WR_XFER] += xfer
                 cnt[C_DRAM_REQS] += 1
+                reg_cnt[ctag[row, w, CW_RID], RB_WR_USEFUL] += dirty
+                reg_cnt[ctag[row, w, CW_RID], RB_WR_XFER] += xfer
                 ctag[row, w, CW_DIRTY] = 0
     return done

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -11,6 +11,14 @@ from simulator.machine.config import ACCESS_CLASSES, config_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from simulator.machine.sim import Simulation
+
+#: The per-region DRAM byte quantities, in the engine's column order (E.RB_*).
+REGION_BYTE_KEYS = ("read_useful", "read_transferred", "written_useful", "written_transferred")
+#: The SimResult total each of them sums to.
+REGION_BYTE_TOTALS = {"read_useful": "dram_read_useful_bytes",
+                      "read_transferred": "dram_read_transferred_bytes",
+                      "written_useful": "dram_write_useful_bytes",
+                      "written_transferred": "dram_write_transferred_bytes"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,10 @@ class SimResult:
     dram_requests: int
     dram_queue_cycles: float
     dram_bandwidth_utilization: float    # transferred bytes / (cycles x peak bytes per cycle)
+    # the four DRAM byte totals above split by DRAM region (name -> REGION_BYTE_KEYS -> bytes);
+    # cache fills and write-backs count for the region of the line, atomics at the memory
+    # controller as a read and a write of their region; each column sums to its total
+    dram_region_bytes: dict[str, dict[str, int]] = field(repr=False)
     spad_reads: int
     spad_writes: int
     spad_read_bytes: int
@@ -110,6 +122,9 @@ class SimResult:
             dram_requests=int(c[E.C_DRAM_REQS]),
             dram_queue_cycles=float(cf[E.CF_DRAM_QUEUE]),
             dram_bandwidth_utilization=xfer / (safe * cfg.peak_dram_bytes_per_cycle),
+            dram_region_bytes={r.name: {key: int(sim.reg_cnt[r.id, j])
+                                        for j, key in enumerate(REGION_BYTE_KEYS)}
+                               for r in sim.regions if r.kind == "dram"},
             spad_reads=int(c[E.C_SPAD_READS]),
             spad_writes=int(c[E.C_SPAD_WRITES]),
             spad_read_bytes=int(c[E.C_SPAD_RD_BYTES]),
@@ -148,13 +163,28 @@ class SimResult:
     def dram_transferred_bytes(self) -> int:
         return self.dram_read_transferred_bytes + self.dram_write_transferred_bytes
 
-    def to_row(self) -> dict[str, Any]:
+    def dram_bytes_by(self, group: Callable[[str], str]) -> dict[str, dict[str, int]]:
+        """`dram_region_bytes` summed over groups of regions: group(region name) -> group name."""
+        out: dict[str, dict[str, int]] = {}
+        for name, b in self.dram_region_bytes.items():
+            acc = out.setdefault(group(name), dict.fromkeys(REGION_BYTE_KEYS, 0))
+            for key in REGION_BYTE_KEYS:
+                acc[key] += b[key]
+        return out
+
+    def to_row(self, regions: bool = False) -> dict[str, Any]:
         """A flat dict of scalars (per-class and per-phase values get their own keys; the
-        per-pipeline and per-thread arrays are summarized)."""
+        per-pipeline and per-thread arrays are summarized). The per-region DRAM bytes are left
+        out unless `regions` (keys `dram_region_<name>_<read|written>_<useful|transferred>`)."""
         row: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "phase_cycles":
+            if f.name == "dram_region_bytes":
+                if regions:
+                    for name, b in v.items():
+                        for key in REGION_BYTE_KEYS:
+                            row[f"dram_region_{name}_{key}"] = b[key]
+            elif f.name == "phase_cycles":
                 for name, cyc in v.items():
                     row[f"phase_{name}_cycles"] = cyc
             elif f.name.endswith("_by_class"):

@@ -275,6 +275,7 @@ class Simulation:
         self.bar_f = np.zeros(1 + c.cores, dtype=np.float64)
         self.dq_i = np.zeros((E.DQ_CAP, E.DQ_N), dtype=np.int64)     # engine scratch
         self.dq_f = np.zeros(E.DQ_CAP, dtype=np.float64)
+        self.reg_cnt = np.zeros((0, E.RB_N), dtype=np.int64)       # DRAM bytes per region
 
         self.ops = np.zeros((max(int(arena_ops), 1024), OP_WIDTH), dtype=np.int64)
         self.used = 0
@@ -300,6 +301,9 @@ class Simulation:
         self.regions.append(reg)
         self._reg_rows.append(row)
         self.reg = np.ascontiguousarray(np.stack(self._reg_rows))
+        grown = np.zeros((self.reg.shape[0], E.RB_N), dtype=np.int64)
+        grown[:self.reg_cnt.shape[0]] = self.reg_cnt
+        self.reg_cnt = grown
         self.pi[E.P_NREG] = self.reg.shape[0]
         return reg
 
@@ -468,7 +472,8 @@ class Simulation:
                               self.reg, th_i, th_f, self.eff, self.ring, self.free, self.pipe_instr,
                               self.pipe_first, self.pipe_n, self.pipe_rr, self.ctag, self.cready, self.dring, self.dma_i, self.q_i, self.q_task,
                               self.ops, self.hp_t, self.hp_i, self.sc, self.cnt, self.cntf,
-                              self.cls_cnt, self.bar_i, self.bar_f, self.dq_i, self.dq_f)
+                              self.cls_cnt, self.bar_i, self.bar_f, self.dq_i, self.dq_f,
+                              self.reg_cnt)
             if rc == E.RET_DONE:
                 break
             if rc == E.RET_REFILL:
@@ -483,7 +488,7 @@ class Simulation:
         work_end = max(work_end, start)
         end = work_end
         if self.pi[E.P_HAS_CACHE]:
-            end = max(end, float(E.flush_caches(self.pi, self.pf, self.free, self.ctag, self.cnt,
+            end = max(end, float(E.flush_caches(self.pi, self.pf, self.free, self.ctag, self.cnt, self.reg_cnt,
                                                 work_end)))
         end += self.cfg.sync.barrier_cycles
         self.cnt[E.C_BARRIERS] += 1
