@@ -2,7 +2,7 @@
 from simulator.machine.config import (ACCESS_CLASSES, MachineConfig, config_hash, dump_toml,
                                       load_config, preset_names)
 from simulator.machine.results import SimResult
-from simulator.machine.sim import (DynamicTokens, Phase, PhaseRecord, Region, Simulation,
+from simulator.machine.sim import (DynamicTokens, Phase, PhaseRecord, Region, Simulation, Windows,
                                    StaticLists, StaticWindows, split_by_cost)
 from simulator.machine.trace import TraceBuilder
 

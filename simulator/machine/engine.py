@@ -46,12 +46,16 @@ CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
 (TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
- TI_CREDIT, TI_TASKS, TI_LCORE, TI_N) = range(14)
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_N) = range(16)
+# TI_EPOCH: the stage of its queue the thread is in (a core barrier separates stages);
+# TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED)
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
-QI_HEAD, QI_COUNT, QI_CAP, QI_OFF, QI_EXHAUSTED, QI_TOKEN, QI_N = range(7)
-QT_TASK, QT_START, QT_END = range(3)
+QI_HEAD, QI_COUNT, QI_CAP, QI_OFF, QI_EXHAUSTED, QI_TOKEN, QI_EPOCH, QI_WEND, QI_N = range(9)
+# QI_EPOCH: stage number of the last task put in the queue; QI_WEND: 1 when the queue's window is
+# all generated and the next one is taken only after the core's barrier (dynamic windows)
+QT_TASK, QT_START, QT_END, QT_EPOCH, QT_N = range(5)
 # ---- scalars (sc) -------------------------------------------------------------------------------
 SC_HEAP_N, SC_SEQ, SC_RET, SC_ARG, SC_ERR, SC_ERR_TID, SC_ERR_PC, SC_STAMP, SC_N = range(9)
 RET_DONE, RET_REFILL, RET_ERROR = 0, 1, 2
@@ -224,7 +228,7 @@ def _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt
     t = bar_f[k] + pf[F_BARRIER]
     for tid in range(th_i.shape[0]):
         if th_i[tid, TI_STATE] == ST_BARRIER and th_i[tid, TI_BAR] == k:
-            th_i[tid, TI_STATE] = ST_RUN
+            th_i[tid, TI_STATE] = th_i[tid, TI_RESUME]
             th_f[tid, TF_READY] = t
             eff[tid] = thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid)
     bar_i[k, BI_ARRIVED] = 0
@@ -379,6 +383,7 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                     kb = 0 if arg == 0 else 1 + th_i[tid, TI_CORE]
                     th_i[tid, TI_STATE] = ST_BARRIER
                     th_i[tid, TI_BAR] = kb
+                    th_i[tid, TI_RESUME] = ST_RUN
                     th_f[tid, TF_READY] = t
                     bar_i[kb, BI_ARRIVED] += 1
                     if t > bar_f[kb]:
@@ -403,6 +408,26 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
                 cnt[C_ATOMICS] += 1
                 cnt[C_ATOMIC_BYTES] += 8
                 cnt[C_TOKEN_ATOMICS] += 1
+            elif ((q_i[q, QI_COUNT] > 0
+                   and q_task[q_i[q, QI_OFF] + q_i[q, QI_HEAD], QT_EPOCH] > th_i[tid, TI_EPOCH])
+                  or (q_i[q, QI_COUNT] == 0 and q_i[q, QI_EXHAUSTED] == 0 and q_i[q, QI_WEND] == 1
+                      and th_i[tid, TI_EPOCH] <= q_i[q, QI_EPOCH])):
+                # the queue has moved on to its next stage, or its window is over and the next
+                # is taken after the barrier: wait at the core's barrier until the core's other
+                # threads of the phase have finished this stage (a fetch-add that found the
+                # stage over is spent: the next stage needs a new one)
+                kb = 1 + th_i[tid, TI_CORE]
+                th_i[tid, TI_EPOCH] += 1
+                th_i[tid, TI_CREDIT] = 0
+                th_i[tid, TI_STATE] = ST_BARRIER
+                th_i[tid, TI_BAR] = kb
+                th_i[tid, TI_RESUME] = ST_NEED
+                bar_i[kb, BI_ARRIVED] += 1
+                if t > bar_f[kb]:
+                    bar_f[kb] = t
+                if bar_i[kb, BI_ARRIVED] >= bar_i[kb, BI_ACTIVE]:
+                    _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, kb)
+                    rebuild = True
             elif q_i[q, QI_COUNT] > 0:
                 h = q_i[q, QI_HEAD]
                 j = q_i[q, QI_OFF] + h

@@ -86,7 +86,37 @@ class DynamicTokens:
     lookahead: int | None = None   # work units generated ahead per queue (default 2 x its threads)
 
 
-Schedule = Union[StaticWindows, StaticLists, DynamicTokens]
+@dataclass(frozen=True)
+class Windows:
+    """Tasks grouped in windows that run core by core (SMASH's window distribution).
+
+    `bounds` (len n_windows + 1, from 0 to n_tasks) cuts the task ids into contiguous windows;
+    `stage` (one value per task, non-decreasing within each window; default all 0) cuts a window
+    into stages. A window goes to one core, and the core's threads of the phase split it; they
+    pass a core barrier between stages and between windows, so no thread starts a stage before
+    the core's threads have finished every task of the one before (e.g. inserts into a shared
+    table, barrier, write-back of the table, barrier, next window).
+
+    assign: "static" (windows dealt to the phase's cores in contiguous runs of about equal
+    `cost`, one value per window) or "dynamic" (a core takes the next window when its threads
+    have finished the current one and passed the core's barrier, in the order cores get there;
+    `order` "index" or "heaviest" first by `cost`). The cost of claiming a window on the machine (e.g. a fetch-add on a
+    shared counter) belongs in the trace of the window's first task: the scheduler only decides.
+    within: "dynamic" (the core's threads take one task at a time by a fetch-add on a counter
+    in the core's scratchpad, through the model) or "static" (each stage's tasks dealt to the
+    core's threads in contiguous runs of about equal `task_cost`, or equal count).
+    """
+    bounds: np.ndarray
+    stage: np.ndarray | None = None
+    assign: str = "dynamic"
+    order: str = "index"
+    cost: np.ndarray | None = None
+    within: str = "dynamic"
+    task_cost: np.ndarray | None = None
+    lookahead: int | None = None   # tasks generated ahead per queue (default 2 x its threads)
+
+
+Schedule = Union[StaticWindows, StaticLists, DynamicTokens, Windows]
 
 
 @dataclass
@@ -107,6 +137,7 @@ class PhaseRecord:
     end_cycles: float            # after the cache flush and the closing barrier
     tasks: int
     host_seconds: float
+    window_cores: np.ndarray | None = None   # Windows schedules: the core each window ran on
 
     @property
     def cycles(self) -> float:
@@ -130,22 +161,102 @@ def split_by_cost(n_tasks: int, parts: int, cost: np.ndarray | None = None) -> n
 
 class _Sources:
     """Python side of a phase's task queues, flat: queue q serves ids[beg[q]:end[q]] in order,
-    in units of chunk[q] tasks; cur[q] is the next id not yet generated."""
+    in units of chunk[q] tasks; cur[q] is the next id not yet generated; epoch[k] is the stage
+    number of entry k within its queue (a core barrier between stages; see `Windows`).
 
-    def __init__(self, lists: list[np.ndarray], chunk: int) -> None:
+    With a `pool` (dynamic windows), a queue that has generated all its ids takes the next
+    window of the pool when the engine asks it for work (`take_window`)."""
+
+    def __init__(self, lists: list[np.ndarray], chunk: int, epochs: list[np.ndarray] | None = None,
+                 pool: "_WindowPool | None" = None) -> None:
         lens = np.array([len(x) for x in lists], dtype=np.int64)
         self.ids = (np.concatenate(lists).astype(np.int64) if lists and lens.sum()
                     else np.zeros(0, dtype=np.int64))
+        self.epoch = (np.concatenate(epochs).astype(np.int64) if epochs is not None and lens.sum()
+                      else np.zeros(self.ids.size, dtype=np.int64))
         self.beg = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
         self.end = self.beg + lens
         self.cur = self.beg.copy()
         self.chunk = np.full(len(lists), chunk, dtype=np.int64)
+        self.pool = pool
+        self.next_epoch = np.zeros(len(lists), dtype=np.int64)
 
     def __len__(self) -> int:
         return self.beg.size
 
     def remaining_units(self) -> np.ndarray:
         return -(-(self.end - self.cur) // self.chunk)
+
+    def exhausted(self, q: np.ndarray) -> np.ndarray:
+        done = self.cur[q] >= self.end[q]
+        if self.pool is not None and self.pool.remaining():
+            done[:] = False
+        return done
+
+    def take_window(self, q: int) -> bool:
+        """Queue q (all its ids generated) takes the pool's next window; False if none is left."""
+        if self.pool is None or self.cur[q] < self.end[q]:
+            return False
+        got = self.pool.take(q)
+        if got is None:
+            return False
+        ids, stage = got
+        ep = self.next_epoch[q] + _dense_rank(stage)
+        self.next_epoch[q] = int(ep[-1]) + 1
+        # keep only the ids still to generate (every queue's rest), then the new window
+        live = [(self.cur[k], self.end[k]) for k in range(len(self))]
+        parts = [self.ids[a:b] for a, b in live] + [ids.astype(np.int64)]
+        eparts = [self.epoch[a:b] for a, b in live] + [ep]
+        lens = np.array([b - a for a, b in live], dtype=np.int64)
+        self.ids = np.concatenate(parts)
+        self.epoch = np.concatenate(eparts)
+        self.cur = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        self.end = self.cur + lens
+        self.beg = self.cur.copy()
+        self.cur[q] = self.beg[q] = int(lens.sum())
+        self.end[q] = self.ids.size
+        return True
+
+
+class _WindowPool:
+    """The windows not yet taken by any core (dynamic assignment), in the order they go out."""
+
+    def __init__(self, windows: list[tuple[np.ndarray, np.ndarray]], index: np.ndarray,
+                 on_take: Callable[[int, int], None]) -> None:
+        self.windows = windows
+        self.index = index            # each window's number in the phase
+        self.on_take = on_take        # told (window number, queue) as windows go out
+        self.next = 0
+
+    def remaining(self) -> int:
+        return len(self.windows) - self.next
+
+    def take(self, q: int):
+        while self.next < len(self.windows):
+            w = self.windows[self.next]
+            self.on_take(int(self.index[self.next]), q)
+            self.next += 1
+            if w[0].size:
+                return w
+        return None
+
+
+def _epochs_of(windows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Stage numbers of a queue's windows in turn: every (window, stage) a new one."""
+    out, e = [], 0
+    for ids, st in windows:
+        if ids.size:
+            r = _dense_rank(st) + e
+            out.append(r)
+            e = int(r[-1]) + 1
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def _dense_rank(stage: np.ndarray) -> np.ndarray:
+    """0, 1, 2... numbering the distinct values of a non-decreasing array, in order."""
+    if stage.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(np.diff(stage) != 0)]).astype(np.int64)
 
 
 class Simulation:
@@ -427,17 +538,18 @@ class Simulation:
             if given.size != threads.size:
                 raise ValueError(f"phase {phase.name!r}: thread ids must not repeat")
             threads = given                     # keep the caller's order (thread i <-> list i)
+        self._window_cores = None
         sources, thread_queue, caps, tokens = self._plan(phase, threads)
         nq = len(sources)
         self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
         self.q_i[:, E.QI_CAP] = caps
         self.q_i[:, E.QI_OFF] = np.concatenate([[0], np.cumsum(caps)[:-1]])
         self.q_i[:, E.QI_TOKEN] = tokens
-        self.q_task = np.zeros((int(np.sum(caps)), 3), dtype=np.int64)
+        self.q_task = np.zeros((int(np.sum(caps)), E.QT_N), dtype=np.int64)
         self._sources = sources
         self._generate = phase.generate
         self._phase_name = phase.name
-        self.q_i[:, E.QI_EXHAUSTED] = sources.remaining_units() == 0
+        self.q_i[:, E.QI_EXHAUSTED] = sources.exhausted(np.arange(nq))
 
         start = self.now
         th_i, th_f = self.th_i, self.th_f
@@ -445,6 +557,7 @@ class Simulation:
         th_i[threads, E.TI_STATE] = E.ST_NEED
         th_i[threads, E.TI_QUEUE] = thread_queue
         th_i[threads, E.TI_CREDIT] = 0
+        th_i[threads, E.TI_EPOCH] = 0
         th_i[threads, E.TI_PC] = 0
         th_i[threads, E.TI_END] = 0
         th_f[threads, E.TF_READY] = start
@@ -478,6 +591,7 @@ class Simulation:
                 break
             if rc == E.RET_REFILL:
                 q = int(self.sc[E.SC_ARG])
+                self._sources.take_window(q)      # dynamic windows: q's core is done, the next
                 low = np.nonzero((self.q_i[:, E.QI_EXHAUSTED] == 0)
                                  & (2 * self.q_i[:, E.QI_COUNT] <= self.q_i[:, E.QI_CAP]))[0]
                 self._refill(np.union1d(low, [q]))
@@ -496,7 +610,8 @@ class Simulation:
         th_i[threads, E.TI_STATE] = E.ST_OFF
         wall = time.perf_counter() - wall0
         self.host_seconds += wall
-        rec = PhaseRecord(phase.name, start, work_end, end, int(self.cnt[E.C_TASKS]) - tasks0, wall)
+        rec = PhaseRecord(phase.name, start, work_end, end, int(self.cnt[E.C_TASKS]) - tasks0, wall,
+                          self._window_cores)
         self.phases.append(rec)
         return rec
 
@@ -545,18 +660,105 @@ class Simulation:
             per_group = np.bincount(groups, minlength=ng)
             caps = (np.full(ng, sch.lookahead) if sch.lookahead is not None
                     else np.maximum(16, 2 * per_group))
-            use_spad = sch.counter == "spad" and self.cfg.spad.size_bytes >= 8 * ng
-            tokens = np.empty(ng, dtype=np.int64)
-            k = len(self.phases)
-            for g, oc in enumerate(owner_core):
-                name = f"{phase.name}#{k}.token{g}"
-                if use_spad:
-                    r = self.spad_region(name, 8, core=oc)
-                else:
-                    r = self.dram_region(name, 8, die=oc // self.cfg.cores_per_die)
-                tokens[g] = r.base
+            tokens = self._token_counters(phase, owner_core, sch.counter)
             return sources, groups, np.maximum(caps, 1), tokens
+        if isinstance(sch, Windows):
+            return self._plan_windows(phase, sch, threads)
         raise TypeError(f"phase {phase.name!r}: unknown schedule {type(sch).__name__}")
+
+    def _token_counters(self, phase: Phase, owner_core, counter: str) -> np.ndarray:
+        """One fetch-add counter per queue: in its owner core's scratchpad, or in DRAM."""
+        ng = len(owner_core)
+        use_spad = counter == "spad" and self.cfg.spad.size_bytes >= 8 * ng
+        tokens = np.empty(ng, dtype=np.int64)
+        k = len(self.phases)
+        for g, oc in enumerate(owner_core):
+            name = f"{phase.name}#{k}.token{g}"
+            if use_spad:
+                r = self.spad_region(name, 8, core=int(oc))
+            else:
+                r = self.dram_region(name, 8, die=int(oc) // self.cfg.cores_per_die)
+            tokens[g] = r.base
+        return tokens
+
+    def _plan_windows(self, phase: Phase, sch: Windows, threads: np.ndarray):
+        """Queues for a `Windows` schedule: one per core (within="dynamic") or per thread."""
+        n = int(phase.n_tasks)
+        name = phase.name
+        b = np.asarray(sch.bounds, dtype=np.int64).reshape(-1)
+        nw = b.size - 1
+        if nw < 0 or b[0] != 0 or b[-1] != n or np.any(np.diff(b) < 0):
+            raise ValueError(f"phase {name!r}: window bounds must be non-decreasing values from 0 to {n}")
+        stage = (np.zeros(n, dtype=np.int64) if sch.stage is None
+                 else np.asarray(sch.stage, dtype=np.int64).reshape(-1))
+        if stage.shape != (n,):
+            raise ValueError(f"phase {name!r}: stage needs one value per task ({n})")
+        win = np.searchsorted(b, np.arange(n), side="right") - 1      # each task's window
+        if np.any((np.diff(stage) < 0) & (np.diff(win) == 0)):
+            raise ValueError(f"phase {name!r}: stage must not decrease within a window")
+        cost = None if sch.cost is None else np.asarray(sch.cost, dtype=np.float64).reshape(-1)
+        if cost is not None and cost.shape != (nw,):
+            raise ValueError(f"phase {name!r}: cost needs one value per window ({nw})")
+        for key, val, ok in (("assign", sch.assign, ("static", "dynamic")),
+                             ("order", sch.order, ("index", "heaviest")),
+                             ("within", sch.within, ("static", "dynamic"))):
+            if val not in ok:
+                raise ValueError(f"phase {name!r}: {key} must be one of {', '.join(ok)}, got {val!r}")
+        if sch.within == "static" and sch.assign == "dynamic":
+            raise ValueError(f"phase {name!r}: within='static' needs assign='static' (a thread's "
+                             f"share of a window is fixed before the run)")
+        order = np.arange(nw)
+        if sch.order == "heaviest":
+            if cost is None:
+                raise ValueError(f"phase {name!r}: order='heaviest' needs a cost per window")
+            order = np.argsort(-cost, kind="stable")
+        cores = self.th_i[threads, E.TI_CORE]
+        ucores, core_of = np.unique(cores, return_inverse=True)
+        ncore = ucores.size
+        windows = [(np.arange(b[w], b[w + 1], dtype=np.int64), stage[b[w]:b[w + 1]]) for w in order]
+        self._window_cores = np.full(nw, -1, dtype=np.int64)    # the core each window ran on
+        if sch.assign == "dynamic":
+            per = np.bincount(core_of, minlength=ncore)
+            caps = np.full(ncore, sch.lookahead) if sch.lookahead is not None else np.maximum(16, 2 * per)
+            pool = _WindowPool(windows, order, lambda w, q: self._window_cores.__setitem__(w, ucores[q]))
+            sources = _Sources([np.zeros(0, np.int64)] * ncore, 1, pool=pool)
+            return sources, core_of, np.maximum(caps, 1), self._token_counters(phase, ucores, "spad")
+        # static: contiguous runs of windows per core, by cost
+        cb = split_by_cost(nw, ncore, None if cost is None else cost[order])
+        per_core = [windows[cb[g]:cb[g + 1]] for g in range(ncore)]
+        for g in range(ncore):
+            self._window_cores[order[cb[g]:cb[g + 1]]] = ucores[g]
+        if sch.within == "dynamic":
+            lists, epochs = [], []
+            for ws in per_core:
+                ids = [w[0] for w in ws]
+                ep = _epochs_of(ws)
+                lists.append(np.concatenate(ids) if ids else np.zeros(0, np.int64))
+                epochs.append(ep)
+            per = np.bincount(core_of, minlength=ncore)
+            caps = np.full(ncore, sch.lookahead) if sch.lookahead is not None else np.maximum(16, 2 * per)
+            return (_Sources(lists, 1, epochs), core_of, np.maximum(caps, 1),
+                    self._token_counters(phase, ucores, "spad"))
+        tcost = None if sch.task_cost is None else np.asarray(sch.task_cost, dtype=np.float64).reshape(-1)
+        if tcost is not None and tcost.shape != (n,):
+            raise ValueError(f"phase {name!r}: task_cost needs one value per task ({n})")
+        lists = [[] for _ in range(threads.size)]
+        epochs = [[] for _ in range(threads.size)]
+        for g, ws in enumerate(per_core):
+            mine = np.nonzero(core_of == g)[0]          # the phase's threads of this core
+            e = 0
+            for ids, st in ws:
+                for s_ids in np.split(ids, np.nonzero(np.diff(st))[0] + 1):
+                    cut = split_by_cost(s_ids.size, mine.size, None if tcost is None else tcost[s_ids])
+                    for r, t in enumerate(mine):
+                        part = s_ids[cut[r]:cut[r + 1]]
+                        lists[t].append(part)
+                        epochs[t].append(np.full(part.size, e, dtype=np.int64))
+                    e += 1
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)
+        sources = _Sources([cat(x) for x in lists], 1, [cat(x) for x in epochs])
+        caps = np.full(threads.size, 2 if sch.lookahead is None else max(1, sch.lookahead))
+        return sources, np.arange(threads.size), caps, np.full(threads.size, -1)
 
     def _refill(self, queues: np.ndarray) -> None:
         """Generate the next tasks of the given queues (one generator call) into the arena.
@@ -571,7 +773,8 @@ class Simulation:
             chunk = src.chunk[q]
             k = np.minimum(units * chunk, src.end[q] - src.cur[q])     # task ids per queue
             pos = np.concatenate([[0], np.cumsum(k)[:-1]])             # their place in the batch
-            ids = src.ids[np.repeat(src.cur[q] - pos, k) + np.arange(int(k.sum()))]
+            flat = np.repeat(src.cur[q] - pos, k) + np.arange(int(k.sum()))   # into src.ids
+            ids = src.ids[flat]
             src.cur[q] += k
             ops, ptr = self._call_generator(ids)
             base = self._reserve(ops.shape[0])
@@ -588,9 +791,13 @@ class Simulation:
             self.q_task[j, E.QT_TASK] = ids[first]
             self.q_task[j, E.QT_START] = base + ptr[first]
             self.q_task[j, E.QT_END] = base + ptr[last]
+            self.q_task[j, E.QT_EPOCH] = src.epoch[flat[first]]
             self.q_i[q, E.QI_COUNT] += units
         qa = np.asarray(queues, dtype=np.int64)
-        self.q_i[qa, E.QI_EXHAUSTED] = src.cur[qa] >= src.end[qa]
+        self.q_i[qa, E.QI_EXHAUSTED] = src.exhausted(qa)
+        if src.pool is not None:
+            self.q_i[qa, E.QI_WEND] = src.cur[qa] >= src.end[qa]
+            self.q_i[qa, E.QI_EPOCH] = src.next_epoch[qa] - 1
 
     def _call_generator(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = self._generate(ids)
