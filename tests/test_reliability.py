@@ -24,6 +24,7 @@ from click.testing import CliRunner
 import matrices
 from matrices import hostmem
 from simulator.cli import main
+from simulator.run import run_kernel
 
 SMALL = "rmat:scale=6,ef=4"
 
@@ -87,6 +88,53 @@ def test_wide_matrix_product_refused_and_info_without_it(tmp_path, monkeypatch):
     assert json.loads(res.output)[0]["empty_cols"] == 2_000_000_000 - 3
 
 
+def test_run_memory_guard_knobs_and_config():
+    with pytest.raises(ValueError, match="knob load_factor: 1000000 is above the limit"):
+        run_kernel("smash-v3", SMALL, preset="piuma-core", knobs={"load_factor": "1000000"})
+    with pytest.raises(hostmem.MemoryLimitError, match="smash-v3 on rmat"):
+        run_kernel("smash-v3", SMALL, preset="piuma-core", knobs={"load_factor": "64"},
+                   memory_limit=2**20)
+    t0 = time.perf_counter()
+    with pytest.raises(hostmem.MemoryLimitError, match="host memory"):       # 1 TiB of cache
+        run_kernel("outer", SMALL, preset="piuma-core", overrides=["cache.size_bytes=1099511627776"])
+    assert time.perf_counter() - t0 < 30
+
+
+def test_work_guard_needs_no_symbolic_pass(monkeypatch):
+    import simulator.programs.base as base
+    import simulator.run as run
+
+    def no_pass(*a, **k):
+        raise AssertionError("the exact symbolic pass ran before the work guard")
+    monkeypatch.setattr(base.Operands, "build", classmethod(lambda cls, *a, **k: no_pass()))
+    with pytest.raises(ValueError, match="simulated operations, above the budget"):
+        run.run_kernel("outer", "rmat:scale=10,ef=16", preset="piuma-core", max_ops=10_000)
+
+
+def test_bounds_bracket_the_exact_estimate():
+    from simulator.programs import Operands
+    from simulator.run import bound_operands, estimate_ops
+    for spec in ("rmat:scale=9,ef=8", "poisson2d:n=20", "er:n=300,m=500,nnz_per_row=4"):
+        A = matrices.load(spec)
+        B = A if A.shape[0] == A.shape[1] else A.T
+        lo, hi = bound_operands(A, B)
+        exact = Operands.build(A, B)
+        assert lo.nnz_c <= exact.nnz_c <= hi.nnz_c and lo.flops == exact.flops
+        for k in ("inner", "outer", "smash-v1", "smash-v3"):
+            assert estimate_ops(k, lo) <= estimate_ops(k, exact) <= estimate_ops(k, hi)
+
+
+def test_progress_reported_through_a_callback():
+    stages = []
+    run_kernel("outer", SMALL, preset="piuma-core",
+               progress=lambda stage, done=None, total=None: stages.append((stage, done, total)))
+    names = [s for s, _, _ in stages]
+    assert any(n.startswith("symbolic pass") for n in names)
+    assert any(n == "verifying C against scipy" for n in names)
+    sim = [(d, t) for s, d, t in stages if s.startswith("simulating phase")]
+    assert sim and all(0 <= d <= t for d, t in sim)
+
+
 def test_progress_line_only_on_a_terminal_and_after_the_delay():
     import io
     from simulator.cli._common import Progress
@@ -115,6 +163,14 @@ def test_non_finite_config_values_refused(tmp_path):
                     .replace("clock_ghz = 1.0", "clock_ghz = nan"))
     res = CliRunner().invoke(main, ["config", "show", str(toml)])
     _one_line_error(res, "clock_ghz: must be a finite number")
+
+
+def test_summary_names_the_product_and_labels_phases():
+    A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
+    from simulator.cli.kernel_cmds import summary
+    text = summary(run_kernel("smash-v3", A, preset="piuma-core"))
+    assert "C = A·Aᵀ (A is not square)" in text
+    assert "phases: rows" in text and " cycles" in text.split("phases:")[1]
 
 
 def test_matrix_written_whole_and_gzip_fast(tmp_path, monkeypatch):
