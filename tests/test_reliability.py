@@ -41,6 +41,10 @@ def _mtx(path: Path, header: str, lines: list[str]) -> Path:
     return path
 
 
+# ---------------------------------------------------------------------------------------------
+# host memory
+
+
 def test_memory_limit_env_and_message(monkeypatch):
     monkeypatch.setenv(hostmem.ENV_LIMIT, "1G")
     assert hostmem.available_bytes() <= 2**30
@@ -100,6 +104,10 @@ def test_run_memory_guard_knobs_and_config():
     assert time.perf_counter() - t0 < 30
 
 
+# ---------------------------------------------------------------------------------------------
+# cheap, visible guards
+
+
 def test_work_guard_needs_no_symbolic_pass(monkeypatch):
     import simulator.programs.base as base
     import simulator.run as run
@@ -153,6 +161,10 @@ def test_progress_line_only_on_a_terminal_and_after_the_delay():
     assert late.getvalue() == ""
 
 
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
 def test_non_finite_config_values_refused(tmp_path):
     for item in ("clock_ghz=nan", "dram.latency_cycles=nan", "spad.latency_cycles=inf"):
         res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--preset", "piuma-core",
@@ -165,12 +177,58 @@ def test_non_finite_config_values_refused(tmp_path):
     _one_line_error(res, "clock_ghz: must be a finite number")
 
 
+@pytest.mark.parametrize("header, lines, needle", [
+    ("complex general", ["2 2 2", "1 1 1 2", "2 2 3 4"], "complex values"),
+    ("real general", ["2 2 2", "1 1 nan", "2 2 3"], "1 non-finite values"),
+    ("real general", ["2 2 3", "1 1 1e300", "1 2 1e300", "2 2 1"], "could overflow float64"),
+])
+def test_run_refuses_values_it_cannot_verify(tmp_path, header, lines, needle):
+    p = _mtx(tmp_path / "m.mtx", header, lines)
+    res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", str(p), "--preset", "piuma-core",
+                                    "--out", ""])
+    _one_line_error(res, needle)
+
+
+def test_verification_error_is_one_line(monkeypatch):
+    import spgemm
+    monkeypatch.setattr(spgemm, "compare", lambda *a, **k: False)
+    res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--preset", "piuma-core",
+                                    "--out", ""])
+    _one_line_error(res, "simulated C differs from scipy's")
+    assert "a bug in the model" in res.output
+
+
 def test_summary_names_the_product_and_labels_phases():
     A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
     from simulator.cli.kernel_cmds import summary
     text = summary(run_kernel("smash-v3", A, preset="piuma-core"))
     assert "C = A·Aᵀ (A is not square)" in text
     assert "phases: rows" in text and " cycles" in text.split("phases:")[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# files and Ctrl-C
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch):
+    import simulator.cli.kernel_cmds as kc
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(kc, "run_kernel", interrupted)
+    res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--out", ""])
+    assert res.exit_code == 130 and "interrupted" in res.output and "Aborted" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_out_checked_before_the_run(tmp_path, monkeypatch):
+    import simulator.cli.kernel_cmds as kc
+
+    def never(*a, **k):
+        raise AssertionError("ran before checking --out")
+    monkeypatch.setattr(kc, "run_kernel", never)
+    res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--out", str(tmp_path)])
+    _one_line_error(res, "is a directory")
 
 
 def test_matrix_written_whole_and_gzip_fast(tmp_path, monkeypatch):
@@ -191,3 +249,164 @@ def test_matrix_written_whole_and_gzip_fast(tmp_path, monkeypatch):
     assert not target.exists() and list(tmp_path.iterdir()) == [out]
 
 
+# ---------------------------------------------------------------------------------------------
+# sweeps that survive
+
+from simulator.sweep import (Experiment, Point, ResultsFile, ResultsFileBusy,  # noqa: E402
+                             WorkerPool, read_records, run_point, run_sweep)
+
+
+def test_failing_point_becomes_an_error_record(monkeypatch):
+    import simulator.run as run
+    from simulator.run import VerificationError
+
+    def broken(*a, **k):
+        raise VerificationError("outer: simulated C differs from scipy's A @ B")
+    monkeypatch.setattr(run, "run_kernel", broken)
+    rec = run_point(Point(SMALL, "outer", preset="piuma-core"))
+    assert rec["status"] == "error" and rec["error"].startswith("VerificationError: outer")
+    monkeypatch.setattr(run, "run_kernel", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    assert run_point(Point(SMALL, "outer", preset="piuma-core"))["error"] == "out of memory"
+
+
+def test_killed_worker_costs_only_its_point():
+    pts = [Point(f"er:n={n},nnz_per_row=16", "smash-v1", preset="piuma-core")
+           for n in (3000, 3001, 3002, 3003, 3004)]
+    with WorkerPool(2) as pool:
+        it = pool.map(pts)
+        recs = [next(it)]
+        victim = next(w for w in pool.workers if w.point is not None)
+        key = victim.point.key
+        os.kill(victim.proc.pid, signal.SIGKILL)
+        recs += list(it)
+    assert sorted(r["point_key"] for r in recs) == sorted(p.key for p in pts)
+    bad = [r for r in recs if r["status"] == "error"]
+    assert len(bad) == 1 and "worker process died (SIGKILL" in bad[0]["error"]
+    assert bad[0]["point_key"] == key
+    assert all(r["status"] == "ok" for r in recs if r not in bad)
+
+
+def test_workers_exit_when_their_parent_dies(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from simulator.sweep import Point, WorkerPool
+        pts = [Point("rmat:scale=6,ef=4", "outer", preset="piuma-core")] + [
+            Point(f"er:n={n},nnz_per_row=32", "smash-v1", preset="piuma-die") for n in (9000, 9001)]
+        with WorkerPool(2) as pool:
+            it = pool.map(pts)
+            next(it)
+            print(" ".join(str(w.proc.pid) for w in pool.workers), flush=True)
+            list(it)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids)
+    finally:
+        proc.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "zombie" not in fh.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_results_file_locked_against_a_second_sweep(tmp_path):
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"point_key": "x", "status": "ok"}\n')
+    with ResultsFile(out, "resume"):
+        with pytest.raises(ResultsFileBusy, match="in use by another smash sweep"):
+            run_sweep([Point(SMALL, "outer", preset="piuma-core")], out, overwrite=True)
+        assert out.read_text() == '{"point_key": "x", "status": "ok"}\n'   # not truncated
+        res = CliRunner().invoke(main, ["sweep", "-m", SMALL, "-k", "outer", "--preset",
+                                        "piuma-core", "-o", str(out), "--resume"])
+        _one_line_error(res, "in use by another smash sweep")
+        res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--preset",
+                                        "piuma-core", "--out", str(out)])
+        assert res.exit_code == 1 and "in use" in res.output
+
+
+def test_contradictory_flags_refused(tmp_path):
+    with pytest.raises(ValueError, match="contradict"):
+        run_sweep([], tmp_path / "x.jsonl", resume=True, overwrite=True)
+    base = ["sweep", "-m", SMALL, "-k", "outer", "-o", str(tmp_path / "o.jsonl")]
+    for extra in (["--resume", "--overwrite"], ["-j", "2", "--dask", "tcp://127.0.0.1:1"]):
+        res = CliRunner().invoke(main, base + extra)
+        assert res.exit_code == 2 and "contradict" in res.output
+
+
+def test_knob_grid_validated_up_front_and_applied_where_it_exists(tmp_path):
+    for bad, needle in (("granularity=1,x", "knobs.granularity"),
+                        ("load_factor=2,1000", "above the limit")):
+        res = CliRunner().invoke(main, ["sweep", "-m", SMALL, "-k", "smash-v1", "--knob", bad,
+                                        "-o", str(tmp_path / "k.jsonl")])
+        _one_line_error(res, needle)
+        assert not (tmp_path / "k.jsonl").exists() or not (tmp_path / "k.jsonl").read_text()
+    exp = Experiment(matrices=[SMALL], kernels=["inner", "smash-v1"], presets=["piuma-core"],
+                     knobs={"table_slots": [256, 512]})
+    exp.validate()
+    kernels = [p.kernel for p in exp.points()]
+    assert kernels.count("inner") == 1 and kernels.count("smash-v1") == 2
+
+
+def test_sweep_exit_status_counts_failed_points(tmp_path):
+    nan = _mtx(tmp_path / "nan.mtx", "real general", ["2 2 2", "1 1 nan", "2 2 3"])
+    res = CliRunner().invoke(main, ["sweep", "-m", SMALL, "-m", str(nan), "-k", "outer",
+                                    "-k", "smash-v1", "--preset", "piuma-core", "-j", "1",
+                                    "-o", str(tmp_path / "s.jsonl")])
+    assert res.exit_code == 2, res.output
+    recs = read_records(tmp_path / "s.jsonl")
+    assert sorted(r["status"] for r in recs) == ["error", "error", "ok", "ok"]
+
+
+def test_unattended_sweep_bad_matrix_killed_worker_second_sweep(tmp_path):
+    """The issue's acceptance case, end to end through the command line."""
+    nan = _mtx(tmp_path / "nan.mtx", "real general", ["2 2 2", "1 1 nan", "2 2 3"])
+    out = tmp_path / "u.jsonl"
+    smash = [sys.executable, "-c", "from simulator.cli import main; main()"]
+    args = smash + ["sweep", "-m", "er:n=6000,nnz_per_row=16", "-m", "er:n=6001,nnz_per_row=16",
+                    "-m", str(nan), "-k", "outer", "-k", "smash-v1", "-k", "smash-v3",
+                    "--preset", "piuma-core", "-j", "2", "-o", str(out)]
+    first = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        workers = _wait_for_children(first.pid, 2, timeout=120)
+        second = subprocess.run(args[:-2] + ["-o", str(out), "--resume"], capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode == 1 and "in use by another smash sweep" in second.stderr
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    recs = read_records(out)
+    assert len(recs) == 9 and len({r["point_key"] for r in recs}) == 9
+    bad = [r for r in recs if r["status"] == "error"]
+    assert sum("non-finite" in r["error"] for r in bad) == 3
+    died = [r for r in bad if "worker process died" in r["error"]]
+    assert len(died) <= 1 and len(bad) == 3 + len(died)
+    assert first.returncode == len(bad), err
+    assert all(r["verified"] for r in recs if r["status"] == "ok")
+
+
+def _wait_for_children(pid: int, n: int, timeout: float) -> list[int]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            kids = [int(x) for f in Path(f"/proc/{pid}/task").glob("*/children")
+                    for x in f.read_text().split()]
+        except FileNotFoundError:
+            kids = []
+        if len(kids) >= n:
+            time.sleep(1.0)          # let them start a point
+            return kids
+        time.sleep(0.2)
+    raise AssertionError("the sweep did not start its workers")
