@@ -410,3 +410,64 @@ def _wait_for_children(pid: int, n: int, timeout: float) -> list[int]:
             return kids
         time.sleep(0.2)
     raise AssertionError("the sweep did not start its workers")
+
+
+# ---------------------------------------------------------------------------------------------
+# native multiply and bench
+
+
+def _arrow(path: Path, n: int) -> Path:
+    """A dense first row and column plus the diagonal: nnz(A) ~ 3n, nnz(A·A) = n^2."""
+    lines = [f"{n} {n} {3 * n - 2}"] + [f"{i} {i} 1" for i in range(1, n + 1)]
+    lines += [f"1 {i} 1\n{i} 1 1" for i in range(2, n + 1)]
+    return _mtx(path, "real general", lines)
+
+
+def test_multiply_memory_guard_and_output_checked_first(tmp_path, monkeypatch):
+    arrow = _arrow(tmp_path / "arrow.mtx", 3000)
+    monkeypatch.setenv(hostmem.ENV_LIMIT, "64M")
+    res = CliRunner().invoke(main, ["multiply", str(arrow), str(arrow)])
+    _one_line_error(res, "nnz(C) 9000000")
+    monkeypatch.delenv(hostmem.ENV_LIMIT)
+    import spgemm
+    monkeypatch.setattr(spgemm, "multiply", lambda *a, **k: pytest.fail("multiplied first"))
+    res = CliRunner().invoke(main, ["multiply", SMALL, SMALL, "-o", str(tmp_path / "no" / "C.mtx")])
+    _one_line_error(res, "--output: no such directory")
+
+
+def test_bench_nan_aware_skips_what_does_not_fit_and_fails_on_wrong_products(tmp_path, monkeypatch):
+    nan = _mtx(tmp_path / "nan.mtx", "real general", ["3 3 4", "1 1 nan", "2 2 3", "3 1 1", "1 3 2"])
+    args = ["bench", str(nan), "--threads", "1", "--repeats", "1", "--min-time", "0",
+            "--method", "rowwise/dense", "--no-external", "--json", "-"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.output[res.output.index("["):])
+    assert all(r["verified"] for r in recs if r["status"] == "ok")
+    arrow = _arrow(tmp_path / "arrow.mtx", 3000)
+    monkeypatch.setenv(hostmem.ENV_LIMIT, "64M")
+    res = CliRunner().invoke(main, ["bench", str(arrow), str(nan)] + args[2:])
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.output[res.output.index("["):])
+    skipped = [r for r in recs if r["status"] == "skipped"]
+    assert [r["matrix"] for r in skipped] == ["arrow"] and "host memory" in skipped[0]["note"]
+    assert any(r["matrix"] == "nan" and r["status"] == "ok" for r in recs)
+    monkeypatch.delenv(hostmem.ENV_LIMIT)
+    import spgemm.bench as nb
+    monkeypatch.setattr(nb, "values_close", lambda *a, **k: False)
+    res = CliRunner().invoke(main, ["bench", SMALL] + args[2:-2])
+    assert res.exit_code == 1 and "differ from scipy's" in res.output
+    res = CliRunner().invoke(main, ["bench", SMALL, "--json", "-", "--csv", "-"])
+    assert res.exit_code == 2 and "stdout" in res.output
+
+
+def test_bench_finds_pip_mkl_without_environment_variables(tmp_path, monkeypatch):
+    import spgemm.bench as nb
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libmkl_rt.so.3").write_bytes(b"")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.delenv("MKL_RT", raising=False)
+    nb._find_mkl()
+    assert os.environ["MKL_RT"] == str(tmp_path / "lib" / "libmkl_rt.so.3")
+    monkeypatch.setenv("MKL_RT", "/mine/libmkl_rt.so")
+    nb._find_mkl()
+    assert os.environ["MKL_RT"] == "/mine/libmkl_rt.so"     # the user's choice wins
