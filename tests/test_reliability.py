@@ -471,3 +471,89 @@ def test_bench_finds_pip_mkl_without_environment_variables(tmp_path, monkeypatch
     monkeypatch.setenv("MKL_RT", "/mine/libmkl_rt.so")
     nb._find_mkl()
     assert os.environ["MKL_RT"] == "/mine/libmkl_rt.so"     # the user's choice wins
+
+
+# ---------------------------------------------------------------------------------------------
+# plots keyed by configuration, readable, sampled points marked
+
+from simulator import plots  # noqa: E402
+
+
+def _prec(matrix, kernel, cycles, preset="piuma-die", overrides="", knobs="", sampled=False):
+    """A synthetic record with what every figure reads."""
+    peaks = {"piuma-die": (281.6, 48.0, 48), "piuma-core": (35.2, 6.0, 6)}[preset]
+    return dict(matrix=matrix, kernel=kernel, cycles=cycles, seconds=cycles * 1e-9, status="ok",
+                preset=preset, config_hash=f"h-{preset}-{overrides}", overrides=overrides,
+                knobs=knobs, seed=0, sample_fraction=0.1 if sampled else 1.0,
+                flops=10**6, arithmetic_intensity=0.05 + cycles * 1e-9, load_imbalance=1.5,
+                thread_busy_cycles_max=0.9 * cycles, thread_busy_cycles_mean=0.5 * cycles,
+                ipc=5.0, dram_bandwidth_utilization=0.3, dram_read_useful_bytes=1e6,
+                dram_read_transferred_bytes=2e6, dram_write_useful_bytes=5e5,
+                dram_write_transferred_bytes=6e5, peak_dram_gb_per_s=peaks[0],
+                peak_issue_ginstr_per_s=peaks[1], machine_pipelines=peaks[2])
+
+
+def test_plot_never_mixes_configurations(tmp_path):
+    """The issue's case: smash-v3 on piuma-core, then smash-v3 and outer on piuma-die."""
+    recs = [_prec("m", "smash-v3", 100, "piuma-core"), _prec("m", "smash-v3", 30),
+            _prec("m", "outer", 100.2)]
+    paths = plots.plot("speedup", recs, tmp_path / "speedup", formats=("png",))
+    assert [p.name for p in paths] == ["speedup-piuma-die.png"]       # core has no baseline
+    groups = plots.configurations(recs)
+    die = plots._table(groups[plots.configuration(recs[1])])
+    assert die[("m", "outer")]["cycles"] / die[("m", "smash-v3")]["cycles"] == pytest.approx(3.34)
+    with pytest.raises(ValueError, match="configurations found: piuma-core: .*; piuma-die: "):
+        plots.plot("speedup", [r for r in recs if r["kernel"] == "smash-v3"], tmp_path / "x")
+    # a sweep over cores_per_die: both halves drawn, each with its own figure
+    sweep = [_prec("m", k, c, overrides=f"cores_per_die={n}")
+             for n in (2, 8) for k, c in (("outer", 400 / n), ("smash-v1", 100 / n))]
+    names = sorted(p.name for p in plots.plot("roofline", sweep, tmp_path / "r", formats=("png",)))
+    assert names == ["r-piuma-die_cores_per_die=2.png", "r-piuma-die_cores_per_die=8.png"]
+    # knob settings are series of one figure, not configurations
+    knobbed = [_prec("m", "outer", 300), _prec("m", "smash-v1", 100, knobs="granularity=1"),
+               _prec("m", "smash-v1", 90, knobs="granularity=4")]
+    assert len(plots.plot("speedup", knobbed, tmp_path / "k", formats=("png",))) == 1
+    assert plots._kernels(knobbed) == ["outer", "smash-v1 [granularity=1]", "smash-v1 [granularity=4]"]
+
+
+def _drawn_texts(monkeypatch) -> list[list[str]]:
+    """Patch the figure saver to collect every text of each figure (titles, ticks, legends)."""
+    got = []
+
+    def save(fig, stem, formats):
+        texts = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
+        got.append(texts)
+        fig.set_size_inches(*fig.get_size_inches())
+        got[-1].append(f"size:{fig.get_size_inches()[0] * 130:.0f}x{fig.get_size_inches()[1] * 130:.0f}")
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return [Path(str(stem) + ".png")]
+    monkeypatch.setattr(plots, "_save", save)
+    return got
+
+
+@pytest.mark.parametrize("kind", ["speedup", "dram", "workload", "ipc", "roofline", "scaling"])
+def test_every_figure_marks_sampled_runs_and_titles_from_data(monkeypatch, kind):
+    got = _drawn_texts(monkeypatch)
+    recs = [_prec(f"m{i}", k, c * (i + 1), overrides=f"cores_per_die={n}", sampled=(k == "inner"))
+            for i in range(3) for n in (2, 8) for k, c in (("inner", 900 / n), ("outer", 400 / n),
+                                                           ("smash-v3", 100 / n))]
+    plots.plot(kind, recs, Path("unused"))
+    for texts in got:
+        joined = "\n".join(texts)
+        assert "sampled" in joined or " *" in joined, f"{kind}: sampled runs not marked"
+        if kind not in ("scaling",):
+            assert "piuma-die, cores_per_die=" in joined, f"{kind}: title lacks the configuration"
+
+
+@pytest.mark.parametrize("n_mats", [1, 40])
+@pytest.mark.parametrize("kind", ["speedup", "dram", "workload", "ipc", "roofline"])
+def test_figures_readable_from_1_to_40_matrices(monkeypatch, kind, n_mats):
+    got = _drawn_texts(monkeypatch)
+    recs = [_prec(f"matrix-{i}", k, c * (1 + i % 5)) for i in range(n_mats)
+            for k, c in (("inner", 900), ("outer", 400), ("smash-v1", 150), ("smash-v3", 100))]
+    plots.plot(kind, recs, Path("unused"))
+    (texts,) = got
+    width = int(texts[-1].split(":")[1].split("x")[0])
+    assert width <= 2600, f"{kind} with {n_mats} matrices is {width} px wide"
+    assert len({tuple(sorted(plots._marker(j).items())) for j in range(40)}) == 40
