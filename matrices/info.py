@@ -1,14 +1,14 @@
 """Structural statistics of a sparse matrix and of its SpGEMM product."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 
 from matrices.errors import MatrixError
 
-__all__ = ["matrix_info", "row_flops"]
+__all__ = ["matrix_info", "product_bytes", "row_flops"]
 
 
 def _csr(A: Any) -> sp.csr_array:
@@ -41,11 +41,29 @@ def row_flops(A: Any, B: Any) -> np.ndarray:
     return out
 
 
-def matrix_info(A: Any, product: bool = True) -> dict[str, Any]:
+#: Product entries counted per block by `matrix_info` (bounds its memory: ~16 bytes each).
+BLOCK_ENTRIES = 1 << 23
+
+
+def product_bytes(A: Any) -> int:
+    """Estimated peak host memory of `matrix_info`'s product statistics on A (bytes): the
+    pattern copies of A and of the right operand (A, or A^T when A is not square: its row
+    pointer has one entry per column of A), scipy's per-column work arrays, and one block."""
+    A = _csr(A)
+    n_row, n_col = A.shape
+    right_cols = n_col if n_row == n_col else n_row       # the right operand has n_col rows
+    operands = 2 * (A.nnz * 16 + (n_row + n_col + 2) * 8)
+    return operands + right_cols * 16 + BLOCK_ENTRIES * 16
+
+
+def matrix_info(A: Any, product: bool = True,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Shape, density and row-length statistics of A, and the cost of its SpGEMM product.
 
     A: any 2-D scipy sparse matrix (duplicates are summed first). product: also compute the
-    product statistics (needs a symbolic product: memory ~ nnz(C)).
+    product statistics: a structural product counted block by block (memory: the operands plus
+    about BLOCK_ENTRIES entries, see `product_bytes`; time ~ flops). progress: called with
+    (rows done, rows) after each block of the product.
 
     Fields: rows, cols, nnz, density, dtype; row_nnz_min / _max / _mean / _std; empty_rows,
     empty_cols. With product: product ("A*A" when square, else "A*A^T"); flops (multiply-adds
@@ -67,15 +85,27 @@ def matrix_info(A: Any, product: bool = True) -> dict[str, Any]:
         "row_nnz_mean": float(row_len.mean()) if n_row else 0.0,
         "row_nnz_std": float(row_len.std()) if n_row else 0.0,
         "empty_rows": int(np.count_nonzero(row_len == 0)),
-        "empty_cols": int(n_col - np.count_nonzero(np.bincount(A.indices, minlength=n_col))),
+        # O(nnz), not O(n_col): a 1 x 2e9 matrix must not allocate per column
+        "empty_cols": int(n_col - np.unique(A.indices).size),
     }
     if not product:
         return info
-    P = sp.csr_array((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)  # pattern
     square = n_row == n_col
-    Q = P if square else P.T.tocsr()
-    flops = int(row_flops(P, Q).sum())
-    nnz_c = int((P @ Q).nnz)
+    # float32 ones: sums of positive counts never cancel to zero (scipy drops zero sums)
+    P = sp.csr_array((np.ones(A.nnz, dtype=np.float32), A.indices, A.indptr), shape=A.shape)
+    Q = P if square else sp.csr_array(P.T)
+    rf = row_flops(P, Q)
+    nnz_c = 0
+    start = 0
+    cap = np.cumsum(np.minimum(rf, Q.shape[1]))
+    while start < n_row:
+        done = int(cap[start - 1]) if start else 0
+        stop = max(int(np.searchsorted(cap, done + BLOCK_ENTRIES, side="right")), start + 1)
+        nnz_c += int((P[start:stop] @ Q).nnz)
+        start = stop
+        if progress is not None:
+            progress(start, n_row)
+    flops = int(rf.sum())
     info.update({
         "product": "A*A" if square else "A*A^T",
         "flops": flops,

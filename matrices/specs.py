@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import scipy.sparse as sp
 
 from matrices import generators as g
+from matrices import hostmem
 from matrices.errors import MatrixError
 from matrices.mmio import read_mtx
 
@@ -205,6 +206,8 @@ class MatrixSpec:
             return read_mtx(self.path)
         try:
             return GENERATORS[self.kind].func(**self.params)
+        except hostmem.MemoryLimitError as exc:
+            raise hostmem.MemoryLimitError(f"{self.name}: {exc}") from None
         except MatrixError as exc:
             raise MatrixError(f"bad matrix spec {self.text or self.name!r}: {exc}") from None
 

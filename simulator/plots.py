@@ -64,9 +64,21 @@ def _need(recs: Sequence[Mapping[str, Any]], kind: str, fields: Sequence[str]) -
                              f"lacks {', '.join(missing)}")
 
 
+def _series(r: Mapping[str, Any]) -> str:
+    """A record's series: its kernel, and the knobs given to it when any (sweeps over knobs
+    draw one series per setting)."""
+    knobs = r.get("knobs") or ""
+    return f"{r['kernel']} [{knobs}]" if knobs else r["kernel"]
+
+
+def _base(series: str) -> str:
+    return series.split(" [", 1)[0]
+
+
 def _kernels(recs) -> list[str]:
-    ks = {r["kernel"] for r in recs}
-    return [k for k in KERNEL_ORDER if k in ks] + sorted(ks - set(KERNEL_ORDER))
+    ks = {_series(r) for r in recs}
+    order = {k: i for i, k in enumerate(KERNEL_ORDER)}
+    return sorted(ks, key=lambda k: (order.get(_base(k), len(order)), _base(k), k))
 
 
 def _matrices(recs) -> list[str]:
@@ -78,13 +90,55 @@ def _matrices(recs) -> list[str]:
 
 
 def _table(recs) -> dict[tuple[str, str], Mapping[str, Any]]:
-    """(matrix, kernel) -> record; with several (a sweep) the first with no overrides wins."""
+    """(matrix, series) -> record, within one configuration; a repeated run (the same point
+    appended twice) counts once: the last record wins."""
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
     for r in recs:
-        key = (r["matrix"], r["kernel"])
-        if key not in out or (out[key].get("overrides") and not r.get("overrides")):
-            out[key] = r
+        out[(r["matrix"], _series(r))] = r
     return out
+
+
+#: The fields that make a record's machine configuration: runs under different ones are never
+#: compared in one panel (speedups pair runs of the same configuration).
+CONFIG_FIELDS = ("preset", "config_hash", "overrides", "seed")
+
+
+def configuration(r: Mapping[str, Any]) -> tuple:
+    """A record's configuration: preset, config hash (the machine's values), `--set`
+    overrides and seed. Knobs are not part of it: they make series within a figure."""
+    return tuple(str(r.get(f) if r.get(f) is not None else "") for f in CONFIG_FIELDS)
+
+
+def configurations(recs: Sequence[Mapping[str, Any]]) -> dict[tuple, list[Mapping[str, Any]]]:
+    """Records grouped by configuration, in first-seen order."""
+    out: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in recs:
+        out.setdefault(configuration(r), []).append(r)
+    return out
+
+
+def config_label(key: tuple, all_keys: Sequence[tuple] = ()) -> str:
+    """A short label: the preset and overrides; the hash when two configurations share them
+    (an edited config file), the seed when seeds differ."""
+    preset, chash, overrides, seed = key
+    parts = [preset or "?"] + ([overrides] if overrides else [])
+    if sum(k[0] == preset and k[2] == overrides for k in all_keys) > 1:
+        parts.append(f"config {chash}")
+    if len({k[3] for k in all_keys}) > 1:
+        parts.append(f"seed {seed}")
+    return ", ".join(parts)
+
+
+def _slug(label: str) -> str:
+    import re
+    text = re.sub(r"[^A-Za-z0-9._=-]+", "_", label).strip("_")
+    return text[:80] or "config"
+
+
+def _unique(recs, field: str) -> Any:
+    """The value of `field` shared by the records (None when absent or not unique)."""
+    vals = {r.get(field) for r in recs}
+    return vals.pop() if len(vals) == 1 else None
 
 
 def _short(m: str, width: int = 22) -> str:
@@ -111,18 +165,58 @@ def _si(v: float) -> str:
 
 
 def _color(k: str) -> str:
-    return COLORS.get(k, "#333333")
+    """A series' color: its kernel's, and for knob variants a shade of it (set per figure by
+    `_shade_variants`)."""
+    return _VARIANT_COLORS.get(k) or COLORS.get(_base(k), "#333333")
+
+
+_VARIANT_COLORS: dict[str, str] = {}
+
+
+def _shade_variants(recs) -> None:
+    """Distinct shades for the knob variants of each kernel in these records."""
+    from matplotlib.colors import to_hex, to_rgb
+    _VARIANT_COLORS.clear()
+    by_base: dict[str, list[str]] = {}
+    for k in _kernels(recs):
+        by_base.setdefault(_base(k), []).append(k)
+    for base, ks in by_base.items():
+        if len(ks) < 2:
+            continue
+        rgb = np.array(to_rgb(COLORS.get(base, "#333333")))
+        for i, k in enumerate(ks):
+            t = i / (len(ks) - 1)             # dark to light
+            shade = rgb * (1.3 - 0.6 * t) if t < 0.5 else rgb + (1 - rgb) * (t - 0.3)
+            _VARIANT_COLORS[k] = to_hex(np.clip(shade, 0, 1))
+
+
+#: Matrices per row of a figure over matrices: more wrap into further rows.
+PER_ROW = 8
+
+
+def _rows_of(mats: Sequence[str], extra: int = 0) -> list[list[str]]:
+    """Matrices in rows of at most PER_ROW (`extra` slots kept free in the last row)."""
+    rows = [list(mats[i:i + PER_ROW]) for i in range(0, len(mats), PER_ROW)] or [[]]
+    if extra and len(rows[-1]) + extra > PER_ROW and len(rows[-1]) > 1:
+        rows.append([])
+    return rows
 
 
 def _save(fig, stem: Path, formats: Sequence[str]) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    from matrices.outputs import atomic_output
+    if stem.suffix.lower() in (".png", ".pdf", ".svg"):       # -o figs/speedup.png
+        stem = stem.with_suffix("")
     out = []
-    for fmt in formats:
-        p = stem.with_suffix(f".{fmt}")
-        fig.savefig(p, dpi=130, bbox_inches="tight")
-        out.append(p)
-    plt.close(fig)
+    try:
+        for fmt in formats:
+            p = stem.with_name(f"{stem.name}.{fmt}")
+            with atomic_output(p) as tmp:
+                fig.savefig(tmp, dpi=130, bbox_inches="tight", format=fmt)
+            out.append(p)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -153,50 +247,78 @@ def _sampled_note(fig, recs) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+def _mark(m: str, recs_of_m) -> str:
+    """A matrix's tick label, starred when a run on it was sampled."""
+    return _short(m, 16) + (" *" if any(_sampled(r) for r in recs_of_m) else "")
+
+
+def _title_suffix(recs) -> str:
+    return f"; {_TITLE}" if _TITLE else ""
+
+
+_TITLE = ""     # the configuration of the figure being drawn (set by `plot`)
+
+
 def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     recs = _ok(recs)
     _need(recs, "speedup", ["cycles"])
     tab = _table(recs)
     mats = _matrices(recs)
-    versions = [k for k in _kernels(recs) if k.startswith("smash")]
-    bases = [b for b in ("inner", "outer") if any((m, b) in tab for m in mats)]
+    versions = [k for k in _kernels(recs) if _base(k).startswith("smash")]
+    bases = [b for b in _kernels(recs) if _base(b) in ("inner", "outer")
+             and any((m, b) in tab for m in mats)]
     if not versions or not bases:
         raise ValueError("plot speedup: needs records of smash-v* and of inner or outer product "
                          "on the same matrices")
-    fig, axes = plt.subplots(len(bases), 1, figsize=(max(6, 1.8 * (len(mats) + 1) + 1.5), 3.8 * len(bases)),
-                             squeeze=False)
-    for ax, base in zip(axes[:, 0], bases):
-        labels = mats + ["geomean"]
-        x = np.arange(len(labels))
-        w = 0.8 / len(versions)
-        for i, v in enumerate(versions):
-            vals = []
+    rows = _rows_of(mats, extra=1)
+    n_ax = len(bases) * len(rows)
+    width = max(6.0, 1.3 * (min(len(mats), PER_ROW) + 1) + 1.5)
+    fig, axes = plt.subplots(n_ax, 1, figsize=(width, 3.4 * n_ax + 0.8), squeeze=False)
+    w = 0.8 / len(versions)
+    for bi, base in enumerate(bases):
+        speed = {}
+        for v in versions:
             for m in mats:
                 b, r = tab.get((m, base)), tab.get((m, v))
-                vals.append(b["cycles"] / r["cycles"] if b and r and r["cycles"] else np.nan)
-            good = [s for s in vals if s and s > 0 and math.isfinite(s)]
-            vals.append(math.exp(np.mean(np.log(good))) if good else np.nan)
-            pos = x - 0.4 + w * (i + 0.5)
-            bars = ax.bar(pos, vals, w, color=_color(v), label=v, edgecolor="black", linewidth=0.4)
-            bars[-1].set_hatch("//")
-            for p, s in zip(pos, vals):
-                if math.isfinite(s):
-                    ax.text(p, s, f"{s:.1f}" if s < 100 else f"{s:.0f}", ha="center", va="bottom",
-                            fontsize=7, rotation=90 if len(labels) * len(versions) > 24 else 0)
-        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_yscale("log")
-        finite = [s for s in ax_vals(ax) if math.isfinite(s) and s > 0] + [1.0]
-        ax.set_ylim(min(finite) / 1.6, max(finite) * 2.2)
-        _plain_log_ticks(ax)
-        ax.set_ylabel(f"speedup over {base} product\n(x, log scale; >1 = faster)")
-        ax.set_xticks(x, [_short(m, 16) + (" *" if _sampled(tab.get((m, base))) or any(
-            _sampled(tab.get((m, v))) for v in versions) else "") for m in mats] + ["geomean"],
-            fontsize=8)
-        ax.axvline(len(mats) - 0.5, color="#999999", linewidth=0.8)
-        ax.legend(fontsize=8, ncol=len(versions), loc="upper left", framealpha=0.9)
-        ax.set_title(f"SMASH speedup over {base} product (simulated cycles, "
-                     f"{recs[0].get('preset', '')})", fontsize=10)
-    fig.tight_layout()
+                speed[(m, v)] = b["cycles"] / r["cycles"] if b and r and r["cycles"] else np.nan
+        for ri, row in enumerate(rows):
+            ax = axes[bi * len(rows) + ri, 0]
+            last = ri == len(rows) - 1
+            labels = row + (["geomean"] if last else [])
+            x = np.arange(len(labels))
+            for i, v in enumerate(versions):
+                vals = [speed[(m, v)] for m in row]
+                if last:
+                    good = [speed[(m, v)] for m in mats if speed[(m, v)] > 0]
+                    vals.append(math.exp(np.mean(np.log(good))) if good else np.nan)
+                pos = x - 0.4 + w * (i + 0.5)
+                bars = ax.bar(pos, vals, w, color=_color(v), label=v, edgecolor="black",
+                              linewidth=0.4)
+                if last:
+                    bars[-1].set_hatch("//")
+                for p_, val in zip(pos, vals):
+                    if math.isfinite(val):
+                        ax.text(p_, val, f"{val:.1f}" if val < 100 else f"{val:.0f}",
+                                ha="center", va="bottom", fontsize=6,
+                                rotation=90 if len(labels) * len(versions) > 24 else 0)
+            ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+            ax.set_yscale("log")
+            finite = [v for v in ax_vals(ax) if math.isfinite(v) and v > 0] + [1.0]
+            ax.set_ylim(min(finite) / 1.6, max(finite) * 2.2)
+            _plain_log_ticks(ax)
+            ax.set_ylabel(f"speedup over\n{base} (x, log)", fontsize=8)
+            ticks = [_mark(m, [tab.get((m, k)) for k in [base] + versions]) for m in row]
+            ax.set_xticks(x, ticks + (["geomean"] if last else []), fontsize=7)
+            ax.set_xlim(-0.6, max(len(labels), 2) - 0.4)
+            if last:
+                ax.axvline(len(row) - 0.5, color="#999999", linewidth=0.8)
+            if ri == 0:
+                ax.set_title(f"SMASH speedup over {base} (baseline cycles / SMASH cycles, "
+                             f"simulated{_title_suffix(recs)})", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(versions), 4), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0.02, 1, 1 - 0.45 / (3.4 * n_ax + 0.8)))
     _sampled_note(fig, recs)
     return _save(fig, stem, formats)
 
@@ -229,7 +351,7 @@ def _plot_dram_structures(recs, stem, formats) -> list[Path]:
     tab = _table(recs)
     mats, ks = _matrices(recs), _kernels(recs)
     n = len(mats)
-    cols = min(n, 2)
+    cols = min(n, 2 if n <= 4 else 3 if n <= 12 else 4)     # 40 matrices: 10 rows of 4
     rows = math.ceil(n / cols)
     fig_h = 4.4 * rows + 0.8
     fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, fig_h), squeeze=False)
@@ -289,7 +411,7 @@ def _plot_dram_structures(recs, stem, formats) -> list[Path]:
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("DRAM traffic by data structure: bytes read (r) and written (w) per kernel; "
-                 "solid = useful, hatched = transferred beyond useful\n"
+                 "solid = useful, hatched = transferred beyond useful" + _title_suffix(recs) + "\n"
                  "(C read = the cache's line fills before C is written; A includes the outer "
                  "product's A transposed, B the inner product's B transposed)", fontsize=9)
     fig.tight_layout(rect=(0, 0.5 / fig_h, 1, 0.97))
@@ -304,7 +426,7 @@ def _plot_dram_kinds(recs, stem, formats) -> list[Path]:
     tab = _table(recs)
     mats, ks = _matrices(recs), _kernels(recs)
     n = len(mats)
-    cols = min(n, 3)
+    cols = min(n, 3 if n <= 12 else 4)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows + 0.6), squeeze=False)
     parts = [("read, useful", "dram_read_useful_bytes", None, "#1f77b4", None),
@@ -345,7 +467,8 @@ def _plot_dram_kinds(recs, stem, formats) -> list[Path]:
                     fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=1))
         ax.set_xticks(x, present, rotation=35, ha="right", fontsize=8)
         ax.set_ylabel("DRAM traffic (MB)")
-        ax.set_title(m, fontsize=9)
+        ax.set_title(m + (" *" if any(_sampled(tab[(m, k)]) for k in present) else ""),
+                     fontsize=9)
         ax.margins(y=0.12)
     for idx in range(n, rows * cols):
         axes[idx // cols, idx % cols].set_visible(False)
@@ -357,133 +480,182 @@ def _plot_dram_kinds(recs, stem, formats) -> list[Path]:
                 labels.append(l)
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle("DRAM traffic by kind: useful vs transferred bytes, read vs written", fontsize=11)
+    fig.suptitle("DRAM traffic by kind: useful vs transferred bytes, read vs written"
+                 + _title_suffix(recs), fontsize=11)
     fig.tight_layout(rect=(0, 0.09, 1, 0.97))
+    _sampled_note(fig, recs)
     return _save(fig, stem, formats)
 
 
-def _grouped(ax, recs, field: str, scale: float = 1.0, label_fmt: str = "{:.2f}") -> None:
+def _grouped(ax, recs, field: str, mats: Sequence[str], value=None) -> None:
+    """Bars of `field` (or value(record)) per matrix of `mats`, one per series."""
     tab = _table(recs)
-    mats, ks = _matrices(recs), _kernels(recs)
+    ks = _kernels(recs)
     x = np.arange(len(mats))
     w = 0.8 / len(ks)
+    get = value or (lambda r: r.get(field))
     for i, k in enumerate(ks):
-        vals = [tab[(m, k)][field] * scale if (m, k) in tab and tab[(m, k)].get(field) is not None
-                else np.nan for m in mats]
+        vals = [get(tab[(m, k)]) if (m, k) in tab and get(tab[(m, k)]) is not None else np.nan
+                for m in mats]
         ax.bar(x - 0.4 + w * (i + 0.5), vals, w, color=_color(k), label=k, edgecolor="black",
                linewidth=0.3)
-    ax.set_xticks(x, [_short(m) for m in mats], fontsize=8)
+    ax.set_xticks(x, [_mark(m, [r for r in recs if r["matrix"] == m]) for m in mats], fontsize=7)
+    ax.set_xlim(-0.6, max(len(mats), 2) - 0.4)
+
+
+def _panels(recs, n_metrics: int, height: float = 2.9):
+    """A figure with `n_metrics` panels per row of matrices (rows of PER_ROW), legend on top."""
+    rows = _rows_of(_matrices(recs))
+    n = n_metrics * len(rows)
+    width = max(7.0, 1.2 * min(len(_matrices(recs)), PER_ROW) + 2)
+    fig, axes = plt.subplots(n, 1, figsize=(width, height * n + 0.9), squeeze=False)
+    return fig, axes[:, 0], rows
+
+
+def _finish_panels(fig, axes, recs, stem, formats) -> list[Path]:
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 1.0))
+    h = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.02, 1, 1 - 0.5 / h))
+    _sampled_note(fig, recs)
+    return _save(fig, stem, formats)
 
 
 def plot_workload(recs, stem, formats=("png", "pdf")) -> list[Path]:
     recs = _ok(recs)
     _need(recs, "workload", ["load_imbalance", "thread_busy_cycles_max", "thread_busy_cycles_mean"])
-    fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.6 * len(_matrices(recs)) + 2), 7.2))
-    _grouped(axes[0], recs, "load_imbalance")
-    axes[0].axhline(1.0, color="black", linestyle="--", linewidth=0.8)
-    axes[0].set_yscale("log")
-    _plain_log_ticks(axes[0])
-    axes[0].set_ylabel("load imbalance, log scale\n(busiest thread / mean thread busy cycles)")
-    axes[0].set_title("Workload distribution across hardware threads (1 = perfectly balanced; "
-                      "v1 static windows vs v2 dynamic tokens)", fontsize=10)
-    axes[0].legend(fontsize=8, ncol=4, loc="upper left")
-    top = max(v for v in ax_vals(axes[0]) if math.isfinite(v))
-    axes[0].set_ylim(0.8, top * 4)
-    # busy time of the busiest and the mean thread, as a fraction of the run
-    tab = _table(recs)
-    mats, ks = _matrices(recs), _kernels(recs)
-    x = np.arange(len(mats))
-    w = 0.8 / len(ks)
-    for i, k in enumerate(ks):
-        mx = [tab[(m, k)]["thread_busy_cycles_max"] / tab[(m, k)]["cycles"] * 100
-              if (m, k) in tab else np.nan for m in mats]
-        mn = [tab[(m, k)]["thread_busy_cycles_mean"] / tab[(m, k)]["cycles"] * 100
-              if (m, k) in tab else np.nan for m in mats]
-        pos = x - 0.4 + w * (i + 0.5)
-        axes[1].bar(pos, mx, w, color=_color(k), alpha=0.35, edgecolor="black", linewidth=0.3)
-        axes[1].bar(pos, mn, w, color=_color(k), edgecolor="black", linewidth=0.3)
-    axes[1].set_xticks(x, [_short(m) for m in mats], fontsize=8)
-    axes[1].set_ylabel("thread busy time\n(% of the run's cycles)")
-    axes[1].set_ylim(0, 105)
-    axes[1].set_title("Busy time of the mean thread (solid) and of the busiest thread (light); colors as above", fontsize=10)
-    fig.tight_layout()
-    return _save(fig, stem, formats)
+    fig, axes, rows = _panels(recs, 2)
+    for ri, mats in enumerate(rows):
+        a0, a1 = axes[2 * ri], axes[2 * ri + 1]
+        _grouped(a0, recs, "load_imbalance", mats)
+        a0.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+        a0.set_yscale("log")
+        _plain_log_ticks(a0)
+        a0.set_ylabel("load imbalance, log\n(busiest / mean thread)", fontsize=8)
+        top = max([v for v in ax_vals(a0) if math.isfinite(v)] + [1.0])
+        a0.set_ylim(0.8, top * 4)
+        # busy time of the busiest (light) and the mean (solid) thread, % of the run
+        tab = _table(recs)
+        ks = _kernels(recs)
+        x = np.arange(len(mats))
+        w = 0.8 / len(ks)
+        for i, k in enumerate(ks):
+            pct = lambda f: [tab[(m, k)][f] / tab[(m, k)]["cycles"] * 100 if (m, k) in tab
+                             and tab[(m, k)]["cycles"] else np.nan for m in mats]
+            pos = x - 0.4 + w * (i + 0.5)
+            a1.bar(pos, pct("thread_busy_cycles_max"), w, color=_color(k), alpha=0.35,
+                   edgecolor="black", linewidth=0.3)
+            a1.bar(pos, pct("thread_busy_cycles_mean"), w, color=_color(k), edgecolor="black",
+                   linewidth=0.3)
+        a1.set_xticks(x, [_mark(m, [r for r in recs if r["matrix"] == m]) for m in mats],
+                      fontsize=7)
+        a1.set_xlim(-0.6, max(len(mats), 2) - 0.4)
+        a1.set_ylabel("thread busy time\n(% of the run)", fontsize=8)
+        a1.set_ylim(0, 105)
+        if ri == 0:
+            a0.set_title(f"Workload distribution across hardware threads (1 = balanced)"
+                         f"{_title_suffix(recs)}", fontsize=9)
+            a1.set_title("Busy time of the mean thread (solid) and of the busiest thread "
+                         "(light)", fontsize=9)
+    return _finish_panels(fig, axes, recs, stem, formats)
 
 
 def plot_ipc(recs, stem, formats=("png", "pdf")) -> list[Path]:
     recs = _ok(recs)
     _need(recs, "ipc", ["ipc", "dram_bandwidth_utilization"])
-    fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.6 * len(_matrices(recs)) + 2), 7.2))
-    _grouped(axes[0], recs, "ipc")
-    peak = recs[0].get("machine_pipelines")
-    if peak:
-        axes[0].axhline(peak, color="#d62728", linestyle="--", linewidth=1)
-        axes[0].set_ylim(0, peak * 1.3)
-        axes[0].set_title(f"Instruction throughput (machine-wide; issue ceiling {peak} "
-                          f"instructions per cycle = 1 per pipeline, dashed)", fontsize=10)
-    else:
-        axes[0].set_title("Instruction throughput (machine-wide)", fontsize=10)
-    axes[0].set_ylabel("IPC (instructions per cycle,\nall pipelines)")
-    axes[0].legend(fontsize=8, ncol=7, loc="upper left")
-    axes[0].margins(y=0.2)
-    _grouped(axes[1], recs, "dram_bandwidth_utilization", scale=100)
-    axes[1].axhline(100, color="#d62728", linestyle="--", linewidth=1)
-    axes[1].set_ylim(0, 110)
-    axes[1].set_ylabel("DRAM bandwidth utilization\n(% of peak)")
-    axes[1].set_title("DRAM bandwidth utilization (transferred bytes / (peak x run time))",
-                      fontsize=10)
-    fig.tight_layout()
-    return _save(fig, stem, formats)
+    fig, axes, rows = _panels(recs, 2)
+    peak = _unique(recs, "machine_pipelines")        # from the records, not from a preset
+    for ri, mats in enumerate(rows):
+        a0, a1 = axes[2 * ri], axes[2 * ri + 1]
+        _grouped(a0, recs, "ipc", mats)
+        if peak:
+            a0.axhline(peak, color="#d62728", linestyle="--", linewidth=1)
+            a0.set_ylim(0, peak * 1.3)
+        a0.set_ylabel("IPC, all pipelines", fontsize=8)
+        a0.margins(y=0.2)
+        _grouped(a1, recs, "dram_bandwidth_utilization", mats,
+                 value=lambda r: None if r.get("dram_bandwidth_utilization") is None
+                 else 100 * r["dram_bandwidth_utilization"])
+        a1.axhline(100, color="#d62728", linestyle="--", linewidth=1)
+        a1.set_ylim(0, 110)
+        a1.set_ylabel("DRAM bandwidth\nutilization (% of peak)", fontsize=8)
+        if ri == 0:
+            a0.set_title("Instruction throughput" + (f" (issue ceiling {peak} instructions per "
+                         f"cycle = 1 per pipeline, dashed)" if peak else "")
+                         + _title_suffix(recs), fontsize=9)
+            a1.set_title("DRAM bandwidth utilization (transferred bytes / (peak x run time))",
+                         fontsize=9)
+    return _finish_panels(fig, axes, recs, stem, formats)
+
+
+#: Matrix markers on the roofline: shapes x fill styles give every matrix its own (65).
+_SHAPES = "osD^v<>phH*Xd"
+_FILLS = ("full", "left", "top", "bottom", "right")
+
+
+def _marker(j: int) -> dict[str, Any]:
+    return {"marker": _SHAPES[j % len(_SHAPES)],
+            "fillstyle": _FILLS[(j // len(_SHAPES)) % len(_FILLS)]}
 
 
 def plot_roofline(recs, stem, formats=("png", "pdf")) -> list[Path]:
     recs = _ok(recs)
     _need(recs, "roofline", ["arithmetic_intensity", "flops", "seconds"])
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
     ks = _kernels(recs)
     mats = _matrices(recs)
-    markers = "osD^v<>phX*"
     ai_all, perf_all = [], []
-    for r in recs:
+    sampled_any = False
+    for r in _table(recs).values():
         ai = r["arithmetic_intensity"]
         perf = 2 * r["flops"] / r["seconds"] / 1e9 if r["seconds"] else 0
         if ai > 0 and perf > 0:
             ai_all.append(ai)
             perf_all.append(perf)
-            ax.scatter(ai, perf, color=_color(r["kernel"]),
-                       marker=markers[mats.index(r["matrix"]) % len(markers)], s=36,
-                       edgecolor="black", linewidth=0.4, zorder=3)
+            ax.plot([ai], [perf], linestyle="", color=_color(_series(r)), markersize=7,
+                    markeredgecolor="black", markeredgewidth=0.5, zorder=3,
+                    **_marker(mats.index(r["matrix"])))
+            if _sampled(r):         # sampled runs: a grey ring around the point
+                sampled_any = True
+                ax.plot([ai], [perf], marker="o", markersize=14, fillstyle="none",
+                        color="#888888", linestyle="", zorder=2)
     if not ai_all:
         raise ValueError("plot roofline: no record with positive arithmetic intensity and time")
     lo, hi = min(ai_all) / 4, max(ai_all) * 8
     xs = np.logspace(math.log10(lo), math.log10(hi), 200)
-    bw = recs[0].get("peak_dram_gb_per_s")
-    issue = recs[0].get("peak_issue_ginstr_per_s")
+    bw = _unique(recs, "peak_dram_gb_per_s")           # ceilings of the records' machine
+    issue = _unique(recs, "peak_issue_ginstr_per_s")
     top = max(perf_all) * 4
+    handles, labels = [], []
+    from matplotlib.lines import Line2D
     if bw:
-        ax.plot(xs, bw * xs, color="black", linewidth=1.2,
-                label=f"DRAM bandwidth ceiling ({bw:.0f} GB/s)")
+        handles += ax.plot(xs, bw * xs, color="black", linewidth=1.2)
+        labels.append(f"DRAM bandwidth ceiling ({bw:.0f} GB/s)")
         top = max(top, min(bw * hi, 2 * (issue or 0) or bw * hi))
     if issue:
-        ax.axhline(2 * issue, color="#d62728", linewidth=1.2, linestyle="--",
-                   label=f"issue ceiling ({issue:.0f} G instr/s x 2 flop/instr)")
+        handles.append(ax.axhline(2 * issue, color="#d62728", linewidth=1.2, linestyle="--"))
+        labels.append(f"issue ceiling ({issue:.0f} G instr/s x 2 flop/instr)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(min(perf_all) / 4, top * 1.5)
     ax.set_xlabel("arithmetic intensity (flop / DRAM byte transferred)")
     ax.set_ylabel("achieved throughput (GFLOP/s, 2 flop per multiply-add)")
-    ax.set_title(f"Roofline ({recs[0].get('preset', '')}; ceilings from the preset)", fontsize=10)
-    from matplotlib.lines import Line2D
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], marker="o", linestyle="", color=_color(k), markeredgecolor="black")
+    ax.set_title("Roofline (ceilings from the records' machine" + _title_suffix(recs) + ")",
+                 fontsize=10)
+    handles += [Line2D([], [], marker="s", linestyle="", color=_color(k), markeredgecolor="black")
                 for k in ks]
     labels += ks
-    if len(mats) > 1:
-        handles += [Line2D([], [], marker=markers[i % len(markers)], linestyle="", color="white",
-                           markeredgecolor="black") for i in range(len(mats))]
-        labels += mats
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    handles += [Line2D([], [], linestyle="", color="white", markeredgecolor="black", **_marker(j))
+                for j in range(len(mats))]
+    labels += mats
+    if sampled_any:
+        handles.append(Line2D([], [], marker="o", markersize=10, fillstyle="none",
+                              color="#888888", linestyle=""))
+        labels.append("sampled run (extrapolated)")
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              ncol=1 if len(labels) <= 30 else 2)
     ax.grid(True, which="major", linewidth=0.3)
     fig.tight_layout()
     return _save(fig, stem, formats)
@@ -517,23 +689,41 @@ def plot_scaling(recs, stem, formats=("png", "pdf")) -> list[Path]:
                          "field that varies (run `smash sweep` with --set KEY=V1,V2,...)")
     names = sorted(axes_of)
     mats = _matrices(recs)
-    fig, axes = plt.subplots(len(names), 1, figsize=(7, 4 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 4 * len(names)), squeeze=False)
     for ax, name in zip(axes[:, 0], names):
         idx = axes_of[name]
-        for k in _kernels(recs):
-            for j, m in enumerate(mats):
-                pts = sorted((idx[i], recs[i]["cycles"]) for i in idx
-                             if recs[i]["kernel"] == k and recs[i]["matrix"] == m)
-                if len(pts) < 2:
-                    continue
-                xs = [p[0] for p in pts]
-                ys = [pts[0][1] / p[1] for p in pts]
-                ax.plot(xs, ys, marker="os^Dv"[j % 5], color=_color(k),
-                        linestyle=["-", "--", ":", "-."][j % 4],
-                        label=f"{k}, {m}" if len(mats) > 1 else k)
+        # one line per series, matrix and everything else of the configuration (preset, the
+        # other overrides, seed): runs of different machines are never joined
+        lines: dict[tuple, list[int]] = {}
+        for i in idx:
+            r = recs[i]
+            rest = " ".join(o for o in (r.get("overrides") or "").split()
+                            if o.partition("=")[0] != name)
+            lines.setdefault((_series(r), r["matrix"], r.get("preset"), rest, r.get("seed")),
+                             []).append(i)
+        contexts = {key[2:] for key in lines}
+        for (k, m, preset, rest, seed), members in sorted(lines.items(), key=lambda kv: str(kv[0])):
+            pts = sorted((idx[i], recs[i]["cycles"], _sampled(recs[i])) for i in members)
+            if len(pts) < 2:
+                continue
+            j = mats.index(m)
+            xs = [p[0] for p in pts]
+            ys = [pts[0][1] / p[1] for p in pts]
+            label = k + (f", {m}" if len(mats) > 1 else "")
+            if len(contexts) > 1:
+                label += f" ({', '.join(x for x in (preset, rest) if x)})"
+            ax.plot(xs, ys, color=_color(k), linestyle=["-", "--", ":", "-."][j % 4],
+                    label=label, **_marker(j))
+            hollow = [(x, y) for (x, _, smp), y in zip(pts, ys) if smp]
+            if hollow:
+                ax.plot(*zip(*hollow), marker="o", markersize=13, fillstyle="none",
+                        color="#888888", linestyle="")
         xs_all = sorted(set(idx.values()))
         ax.plot(xs_all, [x / xs_all[0] for x in xs_all], color="#999999", linewidth=0.8,
                 linestyle=":", label="linear (ideal)")
+        if any(_sampled(recs[i]) for i in idx):
+            ax.plot([], [], marker="o", markersize=10, fillstyle="none", color="#888888",
+                    linestyle="", label="sampled run (extrapolated)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
@@ -559,13 +749,47 @@ KINDS: dict[str, Callable[..., list[Path]]] = {
 
 def plot(kind: str, recs: Sequence[Mapping[str, Any]], stem: str | os.PathLike,
          formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Draw figure `kind` from records into `stem`.png/.pdf; return the files written."""
+    """Draw figure `kind` from records into `stem`.png/.pdf; return the files written.
+
+    Records of several configurations (preset, config hash, `--set` overrides, seed: see
+    `configuration`) are never mixed in one figure: each gets its own,
+    ``<stem>-<configuration>.png``, titled with it; ceilings come from its records. Knob
+    settings are series within a figure. `scaling` plots across configurations by design
+    (its x axis is the swept parameter) and never joins runs that differ in anything else."""
     if kind not in KINDS:
         raise ValueError(f"unknown plot {kind!r} (known: {', '.join(KINDS)})")
     for f in formats:
         if f not in ("png", "pdf", "svg"):
             raise ValueError(f"unknown figure format {f!r} (png, pdf or svg)")
-    return KINDS[kind](recs, Path(stem), formats)
+    global _TITLE
+    ok = _ok(recs)
+    if kind == "scaling":       # the configurations are its x axis
+        groups = {("", "", "", ""): list(ok)}
+    else:
+        groups = configurations(ok)
+    out: list[Path] = []
+    keys = list(groups)
+    problems = []
+    for key, group in groups.items():
+        label = config_label(key, keys) if kind != "scaling" else ""
+        target = Path(stem)
+        if len(groups) > 1:     # one figure per configuration: stem-<configuration>
+            target = target.with_name(f"{target.name}-{_slug(label)}")
+        _TITLE = label
+        _shade_variants(group)
+        try:
+            out += KINDS[kind](group, target, formats)
+        except ValueError as exc:
+            if len(groups) == 1:
+                raise
+            problems.append(f"{label}: {exc}")     # e.g. no baseline under this configuration
+        finally:
+            _TITLE = ""
+    if not out:
+        raise ValueError(f"plot {kind}: no configuration has what the figure needs; "
+                         f"configurations found: {'; '.join(problems)}")
+    return out
 
 
-__all__ = ["KINDS", "load_results", "plot"]
+__all__ = ["CONFIG_FIELDS", "KINDS", "config_label", "configuration", "configurations",
+           "load_results", "plot"]

@@ -58,9 +58,12 @@ def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: st
 
 
 def reproduce_records(points: Sequence[Point], out: str | os.PathLike, *, jobs: int | None = None,
-                      dask: str | None = None, on_record=None) -> list[dict[str, Any]]:
-    """Run (or resume) the experiment into `out` (JSONL); return the records of `points`."""
-    run_sweep(points, out, jobs=jobs, dask=dask, resume=True, on_record=on_record)
+                      dask: str | None = None, on_record=None,
+                      fresh: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume; fresh: start afresh) the experiment into `out` (JSONL); return the
+    records of `points`."""
+    run_sweep(points, out, jobs=jobs, dask=dask, resume=not fresh, overwrite=fresh,
+              on_record=on_record)
     keys = {p.key for p in points}
     latest = {}
     for r in read_records(out):

@@ -10,16 +10,20 @@ program's counters (hash probes, collisions, spills, partial-product bytes...) a
 from __future__ import annotations
 
 import logging
+import os
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 import matrices
 import spgemm
+from matrices import hostmem
 from simulator.machine import Simulation, load_config
 from simulator.programs import KERNELS, Operands, get_kernel
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
+from simulator.sweep import AUTO_SAMPLE_OPS
 
 log = logging.getLogger(__name__)
 
@@ -97,68 +101,263 @@ _NO_SCALE = {"ipc", "ipc_pipeline_mean", "ipc_pipeline_max", "dram_bandwidth_uti
              "seed"}
 
 
+#: Knobs whose value scales host memory (hash tables are allocated on the host to execute the
+#: kernel functionally): largest accepted value. A knob of 0 means "from the machine".
+KNOB_LIMITS = {"load_factor": 64, "table_slots": 1 << 30, "fragment_max_slots": 1 << 30}
+
+Progress = Callable[..., None]
+"""A progress callback: ``progress(stage, done=None, total=None)``; the CLI draws it."""
+
+
+def check_knob_limits(knobs: Mapping[str, Any]) -> None:
+    """Refuse knob values that would scale host memory without bound (KNOB_LIMITS)."""
+    for key, hi in KNOB_LIMITS.items():
+        v = knobs.get(key)
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > hi:
+            raise ValueError(f"knob {key}: {v} is above the limit {hi} (it sizes hash tables "
+                             f"that are allocated on the host)")
+
+
+def machine_peaks(cfg) -> dict[str, Any]:
+    """The machine's ceilings, carried by every record (rooflines and utilization plots)."""
+    pipelines = cfg.core.pipelines * cfg.cores
+    return {
+        "peak_dram_gb_per_s": cfg.channels * cfg.dram.channel_bandwidth_gb_per_s,
+        "peak_issue_ginstr_per_s": pipelines * cfg.clock_ghz,
+        "clock_ghz": cfg.clock_ghz,
+        "machine_cores": cfg.cores,
+        "machine_threads": cfg.threads,
+        "machine_pipelines": pipelines,
+        "dram_channels": cfg.channels,
+    }
+
+
+def check_values(M: Any, what: str) -> None:
+    """Refuse operands the simulator cannot verify honestly (ValueError, one line): complex
+    values (the simulated kernels compute in float64; simulating real and imaginary parts as
+    two runs would change the traffic being measured), and NaN or Inf values (C could not be
+    compared with scipy's)."""
+    if np.iscomplexobj(M.data):
+        raise ValueError(f"{what} has complex values: the simulated kernels compute in real "
+                         f"float64 (give the real part as its own matrix)")
+    if M.data.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(M.data)))
+        if bad:
+            raise ValueError(f"{what} has {bad} non-finite values (NaN or Inf): the simulated "
+                             f"C could not be verified against scipy's")
+
+
+def _check_overflow(A: Any, B: Any, row_flops: np.ndarray, name: str) -> None:
+    """Refuse products whose entries could overflow float64 (they would be Inf)."""
+    amax = float(np.abs(A.data).max()) if A.nnz else 0.0
+    bmax = float(np.abs(B.data).max()) if B.nnz else 0.0
+    longest = int(row_flops.max()) if row_flops.size else 0
+    with np.errstate(over="ignore"):
+        bound = amax * bmax * longest
+    if not np.isfinite(bound) or bound > np.finfo(np.float64).max / 2:
+        raise ValueError(f"{name}: entries of C could overflow float64 (values up to "
+                         f"{max(amax, bmax):.3g}, up to {longest} products per row): scale the "
+                         f"matrix down")
+
+
+def bound_operands(A: Any, B: Any) -> tuple[Operands, Operands]:
+    """Cheap stand-ins for `Operands.build` (O(nnz(A) + rows), no symbolic pass): canonical A
+    and B with per-row flops, and C's row sizes bounded from above (min(flops, n_col)) and
+    from below (the longest row of B a row of A reaches). Both carry a real
+    `spgemm.Symbolic` whose nnz is that bound, so `estimate_ops` gives an upper and a lower
+    estimate of the work before the exact pass runs."""
+    from simulator.programs.base import _canonical
+    A, B = _canonical(A), _canonical(B)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"shapes {A.shape} and {B.shape} do not multiply")
+    n_row, n_col = A.shape[0], B.shape[1]
+    rf = matrices.row_flops(A, B)
+    hi = np.minimum(rf, n_col)
+    lo = np.zeros(n_row, dtype=np.int64)
+    b_len = np.diff(B.indptr).astype(np.int64)
+    nonempty = np.flatnonzero(np.diff(A.indptr))
+    if nonempty.size and A.nnz:
+        lo[nonempty] = np.maximum.reduceat(b_len[A.indices], A.indptr[nonempty])
+
+    def ops(row_nnz: np.ndarray) -> Operands:
+        nnz = int(row_nnz.sum())
+        sym = spgemm.Symbolic(rf, row_nnz, int(rf.sum()), nnz,
+                              spgemm.choose_index_dtype(max(nnz, n_row, n_col)), (n_row, n_col))
+        c_ptr = np.zeros(n_row + 1, dtype=np.int64)
+        np.cumsum(row_nnz, out=c_ptr[1:])
+        return Operands(A, B, sym, c_ptr)
+    return ops(lo), ops(hi)
+
+
+def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
+                      fraction: float = 1.0) -> int:
+    """Estimated peak host memory of `run_kernel` (bytes), from the upper-bound operands of
+    `bound_operands` (so before the exact symbolic pass), the knobs and the machine:
+
+    * operands: A and B as loaded, canonical (int64 indices, float64 values) and as the
+      program's copies (A transposed for the outer product, B for the inner product);
+    * the symbolic pass: per-row arrays, and one mark array per host thread over C's columns;
+    * C, about ten times over: the program's output, scipy's reference product and the
+      structural pattern built to verify it, and the copies the comparison makes;
+    * the outer product's partial products (16 bytes each), the host hash tables the kernel
+      executes (slots from `load_factor`, `table_slots` or the scratchpad share) or the dense
+      accumulator, sort scratch;
+    * the machine's state (threads, cache tags, DMA queues) and the trace buffers.
+
+    fraction: the share of rows simulated (--sample): C, partial products and traces shrink.
+    """
+    A, B = ops.A, ops.B
+    n_row, n_col = ops.sym.shape
+    rf = ops.sym.row_flops
+    operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
+    symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
+    c_bytes = int(10 * 16 * ops.nnz_c * fraction)
+    partials = int(16 * ops.flops * fraction) if kernel == "outer" else 0
+    longest = int(ops.sym.row_nnz.max()) if n_row else 1
+    lf = int(knobs.get("load_factor", 2) or 1)
+    slots = 1 << max(lf * max(longest, 1) - 1, 1).bit_length()   # spgemm's hash_table_size
+    threads = cfg.core.threads
+    if knobs.get("scope") == "thread":
+        share = int(knobs.get("table_slots") or cfg.spad.size_bytes // max(threads, 1) // 16)
+        slots = max(slots, 1 << max(share, 1).bit_length())
+    tables = 16 * slots + 8 * n_col + 16 * longest
+    sets = cfg.cache.size_bytes // max(cfg.cache.ways * cfg.cache.line_bytes, 1)
+    pipes = cfg.cores * cfg.core.pipelines
+    machine = (cfg.threads * (8 * cfg.core.max_outstanding_per_thread + 512)
+               + pipes * max(sets, 1) * cfg.cache.ways * 56
+               + cfg.cores * (cfg.dma.queue_depth * 8 + cfg.spad.banks * 8 + 64))
+    task_ops = 8 * (int(rf.max()) if n_row else 0) + (4 * n_col if kernel == "inner" else 0)
+    traces = 2 * (1 << 22) * 16 + 4 * 16 * task_ops
+    return int(operands + symbolic + c_bytes + partials + tables + machine + traces)
+
+
+def _auto_fraction(est: int, auto_ops: int, n_row: int) -> float | None:
+    """The row fraction that keeps an estimated `est` operations under `auto_ops` (None: run
+    the whole matrix). A sampled run simulates two seeds."""
+    if est <= auto_ops:
+        return None
+    frac = auto_ops / (2 * est)
+    return float(f"{max(frac, 1.0 / max(n_row, 1)):.2g}")     # short, reproducible
+
+
 def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
                overrides: Sequence[str] = (), knobs: Mapping[str, Any] | None = None,
-               max_ops: int | None = DEFAULT_MAX_OPS, sample: float | None = None,
-               seed: int = 0, B: Any = None) -> dict[str, Any]:
-    """Simulate C = A·B (B = A unless given) with `kernel` on the machine `preset`.
+               max_ops: int | None = DEFAULT_MAX_OPS, sample: float | str | None = None,
+               seed: int = 0, B: Any = None, auto_ops: int = AUTO_SAMPLE_OPS,
+               memory_limit: int | None = None,
+               progress: Progress | None = None) -> dict[str, Any]:
+    """Simulate C = A·B (B = A unless given; A·A^T when A is not square) with `kernel` on the
+    machine `preset`.
 
-    Refuses (ValueError) when the estimated operation count exceeds `max_ops` (None: no guard)
-    unless `sample` (a fraction of rows, simulated twice with seeds `seed`, `seed + 1` and
-    extrapolated by the flops ratio) is given. Raises VerificationError if C differs from scipy.
+    Guards, in order, before anything large is allocated: knob limits; operand values (complex,
+    NaN/Inf and float64 overflow are refused); the work estimate from per-row flops (O(nnz),
+    no symbolic pass): refused above `max_ops` (None: no guard) when even its lower bound is
+    above, run when its upper bound is below, and decided by the exact symbolic pass in
+    between; host memory (`host_memory_bytes` against `memory_limit`, default: the memory
+    available now). ValueError (one line) for each.
+
+    sample: a fraction of rows (simulated twice with seeds `seed`, `seed + 1` and extrapolated
+    by the flops ratio; `max_ops` does not apply), or "auto": the
+    whole matrix unless the estimate exceeds `auto_ops`, else the fraction that fits it.
+    progress: called as progress(stage, done, total) during the long steps (the CLI draws it).
+    Raises VerificationError if C differs from scipy.
     """
     t0 = time.perf_counter()
+    report = progress or (lambda *a, **k: None)
     k = get_kernel(kernel)
     kn = k.resolve_knobs(knobs)
+    check_knob_limits(kn)
+    cfg = load_config(preset, list(overrides))
     if isinstance(matrix, str):
         name = matrices.canonical_name(matrix)
+        report(f"loading {name}")
         A = matrices.load(matrix)
     else:
         name = "<array>"
         A = matrix
+    if not sp.issparse(A) or A.ndim != 2:
+        raise TypeError(f"{name}: expected a 2-D scipy sparse matrix, got {type(A).__name__}")
+    square = A.shape[0] == A.shape[1]
+    check_values(A, name)
     if B is None:
-        Bm = A if A.shape[0] == A.shape[1] else A.T     # A·A, or A·A^T when not square
+        Bm = A if square else A.T     # A·A, or A·A^T when not square
+        product = "A*A" if square else "A*A^T"
     else:
+        check_values(B, f"{name}'s B")
         Bm = B
-    cfg = load_config(preset, list(overrides))
-    ops = Operands.build(A, Bm)
-    est = estimate_ops(kernel, ops, cfg.core.threads)
-    if sample is not None:
-        if not 0 < sample <= 1:
-            raise ValueError(f"--sample: expected a fraction in (0, 1], got {sample}")
-    elif max_ops is not None and est > max_ops:
-        n_row = ops.sym.shape[0]
-        frac = max(min(0.5 * max_ops / est, 1.0), 1.0 / max(n_row, 1))
-        raise ValueError(
-            f"{kernel} on {name} needs about {est:.3g} simulated operations, above the budget "
-            f"{max_ops:.3g}: use a smaller matrix, raise --max-ops (e.g. --max-ops {int(est * 1.2)}), "
-            f"or simulate a sample of rows (e.g. --sample {frac:.2g})")
-    if sample is None or sample >= 1:
-        rec = _simulate(k, kn, ops, A, Bm, cfg)
+        product = "A*B"
+    report("estimating the work")
+    lo_ops, hi_ops = bound_operands(A, Bm)
+    _check_overflow(lo_ops.A, lo_ops.B, lo_ops.sym.row_flops, name)
+    A, Bm = lo_ops.A, lo_ops.B       # canonical float64: what the programs see and scipy checks
+    n_row = lo_ops.sym.shape[0]
+    threads = cfg.core.threads
+    est_lo = estimate_ops(kernel, lo_ops, threads)
+    est_hi = estimate_ops(kernel, hi_ops, threads)
+    if sample == "auto":
+        sample = _auto_fraction(est_hi, auto_ops, n_row)
+    if sample is not None and not (isinstance(sample, (int, float)) and not isinstance(sample, bool)
+                                   and 0 < sample <= 1):
+        raise ValueError(f"--sample: expected a fraction in (0, 1], got {sample}")
+    sampled = sample is not None and sample < 1
+    share = 2 * sample if sampled else 1.0          # two seeds
+    if not sampled and max_ops is not None and est_lo > max_ops:
+        _refuse_work(kernel, name, est_lo, max_ops, n_row)
+    hostmem.require(host_memory_bytes(kernel, kn, hi_ops, cfg, min(share, 1.0)),
+                    f"{kernel} on {name}", limit=memory_limit,
+                    hint="use a smaller matrix, --sample, or knobs that size smaller tables")
+    exact = None
+    if not sampled or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS):
+        report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds)")
+        exact = Operands.build(A, Bm)
+    est = estimate_ops(kernel, exact, threads) if exact is not None else est_hi
+    if not sampled and max_ops is not None and est > max_ops:
+        _refuse_work(kernel, name, est, max_ops, n_row)
+    if not sampled:
+        rec = _simulate(k, kn, exact, A, Bm, cfg, report)
         rec.update(sample_fraction=1.0, sample_error=0.0)
     else:
         recs = []
         for s in (seed, seed + 1):
-            sops = _sample_ops(ops, sample, s)
-            recs.append(_simulate(k, kn, sops, sops.A, sops.B, cfg))
-        rec = _extrapolate(recs, ops)
+            sops = _sample_ops(lo_ops, sample, s)
+            recs.append(_simulate(k, kn, sops, sops.A, sops.B, cfg, report,
+                                  label=f"sample {s - seed + 1} of 2: "))
+        rec = _extrapolate(recs, exact if exact is not None else lo_ops)
         rec["sample_fraction"] = float(sample)
-    rec_front = {"kernel": kernel, "matrix": name, "preset": cfg.name, "config_hash": rec.pop("config_hash"),
-                 "seed": seed, "estimated_ops": est}
+        if exact is None:       # nnz(C) extrapolated like the other counts
+            rec["nnz_c"] = int(round(0.5 * sum(r["nnz_c"] * lo_ops.flops / max(r["flops"], 1)
+                                               for r in recs)))
+            _derive(rec)
+        rec["nnz_c_exact"] = exact is not None
+    rec_front = {"kernel": kernel, "matrix": name, "product": product, "preset": cfg.name,
+                 "config_hash": rec.pop("config_hash"), "seed": seed,
+                 "overrides": " ".join(sorted(overrides)),
+                 "knobs": " ".join(f"{key}={v}" for key, v in sorted((knobs or {}).items())),
+                 "estimated_ops": est}
     out = {**rec_front, **{f"knob_{key}": v for key, v in kn.items()}, **rec}
     out["dram_bytes_read"] = out["dram_read_transferred_bytes"]
     out["dram_bytes_written"] = out["dram_write_transferred_bytes"]
-    out["compulsory_dram_bytes"] = compulsory_bytes(ops)
+    out["compulsory_dram_bytes"] = compulsory_bytes(exact if exact is not None else lo_ops,
+                                                    nnz_c=int(out["nnz_c"]))
+    out.update(machine_peaks(cfg))
     out["wall_seconds"] = time.perf_counter() - t0
     return out
 
 
-def compulsory_bytes(ops: Operands) -> int:
+def _refuse_work(kernel: str, name: str, est: float, max_ops: int, n_row: int) -> None:
+    frac = max(min(0.5 * max_ops / max(est, 1), 1.0), 1.0 / max(n_row, 1))
+    raise ValueError(
+        f"{kernel} on {name} needs about {est:.3g} simulated operations, above the budget "
+        f"{max_ops:.3g}: use a smaller matrix, raise --max-ops (e.g. --max-ops {int(est * 1.2)}), "
+        f"or simulate a sample of rows (e.g. --sample {frac:.2g})")
+
+
+def compulsory_bytes(ops: Operands, nnz_c: int | None = None) -> int:
     """Bytes any kernel must move: read A and B once, write C once (in this layout)."""
     def csr(nrow, nnz):
         return (nrow + 1) * PTR_BYTES + nnz * (IDX_BYTES + VAL_BYTES)
     return (csr(ops.A.shape[0], ops.A.nnz) + csr(ops.B.shape[0], ops.B.nnz)
-            + ops.nnz_c * (IDX_BYTES + VAL_BYTES))
+            + (ops.nnz_c if nnz_c is None else nnz_c) * (IDX_BYTES + VAL_BYTES))
 
 
 def _sample_ops(ops: Operands, fraction: float, seed: int) -> Operands:
@@ -170,9 +369,13 @@ def _sample_ops(ops: Operands, fraction: float, seed: int) -> Operands:
     return Operands.build(ops.A[rows], ops.B)
 
 
-def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg) -> dict[str, Any]:
+def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
+              label: str = "") -> dict[str, Any]:
     sim = Simulation(cfg)
+    sim.progress = lambda phase, done, total: report(f"{label}simulating phase {phase}",
+                                                     done, total)
     out = k.run(sim, ops, kn)
+    report(f"{label}verifying C against scipy")
     C = out.matrix(ops.sym.shape)
     ok = spgemm.compare(C, A, Bm)
     if not ok:
@@ -249,5 +452,6 @@ def kernel_table() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["DEFAULT_MAX_OPS", "DRAM_GROUPS", "DRAM_GROUP_LABELS", "dram_group", "dram_group_keys", "VerificationError", "compulsory_bytes", "estimate_ops",
+__all__ = ["AUTO_SAMPLE_OPS", "KNOB_LIMITS", "bound_operands", "check_knob_limits",
+           "check_values", "host_memory_bytes", "machine_peaks", "DEFAULT_MAX_OPS", "DRAM_GROUPS", "DRAM_GROUP_LABELS", "dram_group", "dram_group_keys", "VerificationError", "compulsory_bytes", "estimate_ops",
            "kernel_table", "run_kernel"]

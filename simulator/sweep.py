@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -92,59 +91,49 @@ class Point:
         return f"auto:{self.auto_ops}" if self.sample == "auto" else self.sample
 
 
-def _peaks(preset: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """The machine's ceilings, for rooflines and utilization plots."""
-    from simulator.machine import load_config
-    cfg = load_config(preset, list(overrides))
-    pipelines = cfg.core.pipelines * cfg.cores
-    return {
-        "peak_dram_gb_per_s": cfg.channels * cfg.dram.channel_bandwidth_gb_per_s,
-        "peak_issue_ginstr_per_s": pipelines * cfg.clock_ghz,
-        "clock_ghz": cfg.clock_ghz,
-        "machine_cores": cfg.cores,
-        "machine_threads": cfg.threads,
-        "machine_pipelines": pipelines,
-        "dram_channels": cfg.channels,
-    }
-
-
-def _auto_fraction(point: Point) -> float | None:
-    """The row fraction that keeps `point` under its operation budget (None: run it whole)."""
-    from simulator.machine import load_config
-    from simulator.programs import Operands
-    from simulator.run import estimate_ops
-    A = matrices.load(point.matrix)
-    B = A if A.shape[0] == A.shape[1] else A.T
-    cfg = load_config(point.preset, list(point.overrides))
-    est = estimate_ops(point.kernel, Operands.build(A, B), cfg.core.threads)
-    if est <= point.auto_ops:
-        return None
-    frac = point.auto_ops / (2 * est)       # a sampled run simulates two seeds
-    return float(f"{max(frac, 1.0 / max(A.shape[0], 1)):.2g}")     # short, reproducible
-
-
-def run_point(point: Point) -> dict[str, Any]:
+def run_point(point: Point, memory_limit: int | None = None) -> dict[str, Any]:
     """Simulate one point; the record carries `point_key`, the sweep axes and machine peaks.
 
-    A point that cannot run (bad spec, over the budget, bad override) gives a record with
-    `status = "error"` and the message in `error`, so one bad point does not stop a sweep.
+    Whatever makes a point fail (a bad spec, over the budget or the memory available, a bad
+    override, a matrix the simulator refuses, a failed verification, running out of memory)
+    gives a record with `status = "error"` and a one-line reason in `error`, so one bad point
+    never stops a sweep. memory_limit: the host memory this point may use (bytes; default: what
+    is available when it starts).
     """
     from simulator.run import run_kernel
     head = {"point_key": point.key, "overrides": " ".join(point.overrides),
             "requested_sample": point.sample}
     try:
-        sample = _auto_fraction(point) if point.sample == "auto" else point.sample
         kw = {} if point.max_ops is None else {"max_ops": point.max_ops}
         rec = run_kernel(point.kernel, point.matrix, preset=point.preset,
                          overrides=list(point.overrides), knobs=dict(point.knobs),
-                         sample=sample, seed=point.seed, **kw)
-        rec.update(_peaks(point.preset, point.overrides))
+                         sample=point.sample, auto_ops=point.auto_ops, seed=point.seed,
+                         memory_limit=memory_limit, **kw)
         rec["status"] = "ok"
-    except (ValueError, TypeError, OSError, KeyError) as exc:
-        msg = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
-        rec = {"kernel": point.kernel, "matrix": _safe_name(point.matrix), "preset": point.preset,
-               "seed": point.seed, "status": "error", "error": msg or type(exc).__name__}
+    except Exception as exc:            # noqa: BLE001 -- any failure is this point's record
+        log.debug("point %s failed", point.key, exc_info=True)
+        rec = error_record(point, failure_line(exc))
     return {**head, **_plain(rec)}
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for a failed point: the message of an error a user can cause (bad input,
+    budget, memory guard), the exception's type and message otherwise."""
+    msg = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
+    if isinstance(exc, MemoryError):
+        return "out of memory" + (f" ({msg})" if msg else "")
+    if isinstance(exc, (ValueError, TypeError, OSError, KeyError, OverflowError)):
+        return msg or type(exc).__name__
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def error_record(point: Point, message: str) -> dict[str, Any]:
+    """The record of a point that failed: its identity, status = "error" and the reason."""
+    return {"point_key": point.key, "overrides": " ".join(point.overrides),
+            "requested_sample": point.sample, "kernel": point.kernel,
+            "matrix": _safe_name(point.matrix), "preset": point.preset,
+            "knobs": " ".join(f"{k}={v}" for k, v in point.knobs), "seed": point.seed,
+            "status": "error", "error": message}
 
 
 def _safe_name(spec: str) -> str:
@@ -209,11 +198,19 @@ class Experiment:
         for k in self.kernels:
             if k not in KERNELS:
                 raise ValueError(f"kernels: unknown kernel {k!r} (known: {', '.join(KERNELS)})")
-        for k in self.knobs:
-            known = set().union(*(KERNELS[kn].knobs for kn in self.kernels))
-            if k not in known:
+        from simulator.run import check_knob_limits
+        for k, values in self.knobs.items():
+            owners = [kn for kn in self.kernels if k in KERNELS[kn].knobs]
+            if not owners:
+                known = set().union(*(KERNELS[kn].knobs for kn in self.kernels))
                 raise ValueError(f"knobs: {k!r} is not a knob of {', '.join(self.kernels)} "
                                  f"(knobs: {', '.join(sorted(known))})")
+            for v in values:                 # every value, for every kernel that has the knob
+                for kn in owners:
+                    try:
+                        check_knob_limits({k: KERNELS[kn].resolve_knobs({k: v})[k]})
+                    except ValueError as exc:
+                        raise ValueError(f"knobs.{k}: {exc}") from None
         self.matrices = matrices.resolve(self.matrices)
         for p in self.presets:
             for ov in self._override_sets():
@@ -228,12 +225,26 @@ class Experiment:
         return [tuple(f"{k}={_fmt(v)}" for k, v in zip(keys, c)) for c in combos]
 
     def points(self) -> list[Point]:
+        """Every combination, each kernel given only the knobs it has (so a knob grid over
+        SMASH's table sizes does not multiply the baselines' points); duplicates once."""
+        from simulator.programs import KERNELS
         keys = sorted(self.knobs)
         knob_sets = [tuple(zip(keys, c)) for c in itertools.product(*(self.knobs[k] for k in keys))]
-        return [Point(matrix=m, kernel=k, preset=p, overrides=ov, knobs=kn, seed=s,
-                      sample=self.sample, max_ops=self.max_ops)
-                for m in self.matrices for p in self.presets for ov in self._override_sets()
-                for kn in knob_sets for s in self.seeds for k in self.kernels]
+        out, seen = [], set()
+        for m in self.matrices:
+            for p in self.presets:
+                for ov in self._override_sets():
+                    for kn in knob_sets:
+                        for s in self.seeds:
+                            for k in self.kernels:
+                                have = KERNELS[k].knobs if k in KERNELS else {}
+                                pt = Point(matrix=m, kernel=k, preset=p, overrides=ov,
+                                           knobs=tuple(kv for kv in kn if kv[0] in have),
+                                           seed=s, sample=self.sample, max_ops=self.max_ops)
+                                if pt.key not in seen:
+                                    seen.add(pt.key)
+                                    out.append(pt)
+        return out
 
 
 def _fmt(v: Any) -> str:
@@ -412,73 +423,154 @@ def write_csv(path: str | os.PathLike, records: Sequence[Mapping[str, Any]]) -> 
 
 
 def finished_keys(path: str | os.PathLike) -> set[str]:
-    """Keys of the points already in a results file (for resume)."""
+    """Keys of the points that already succeeded in a results file (resume skips them and runs
+    failed points again: a worker killed by the OS is not the point's fault)."""
     if not os.path.exists(path):
         return set()
-    return {r["point_key"] for r in read_records(path) if "point_key" in r}
+    return {r["point_key"] for r in read_records(path)
+            if "point_key" in r and r.get("status", "ok") == "ok"}
+
+
+class ResultsFileBusy(ValueError):
+    """Another process (a running sweep) holds the results file."""
+
+
+def _lock(fd: int, path: Path) -> None:
+    """An exclusive advisory lock on the open results file (released when the process ends,
+    however it ends). Platforms without fcntl run unlocked."""
+    try:
+        import fcntl
+    except ImportError:                 # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ResultsFileBusy(f"results file {str(path)!r} is in use by another smash sweep "
+                              f"(or run): wait for it to finish, or choose another --out") from None
+    except OSError as exc:              # pragma: no cover - e.g. a file system without locks
+        log.debug("cannot lock %s: %s", path, exc)
+
+
+class ResultsFile:
+    """A JSONL results file held open and locked for one sweep: records are appended one
+    whole line per write and flushed to disk at once.
+
+    mode "new" refuses a non-empty file, "resume" keeps it (cutting a torn last line),
+    "overwrite" empties it *after* taking the lock, so a second sweep started on the same file
+    is refused instead of truncating the first one's records.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "new") -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        _lock(self.fd, self.path)
+        size = os.fstat(self.fd).st_size
+        if size and mode == "new":
+            self.close()
+            raise ValueError(f"results file {str(self.path)!r} exists: resume it (--resume) or "
+                             f"overwrite it (--overwrite)")
+        if mode == "overwrite":
+            os.ftruncate(self.fd, 0)
+        elif size:
+            _repair_tail(self.fd)
+
+    def append(self, rec: Mapping[str, Any]) -> None:
+        os.write(self.fd, (json.dumps(rec) + "\n").encode("utf-8"))
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)           # releases the lock
+            self.fd = -1
+
+    def __enter__(self) -> "ResultsFile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def append_record(path: str | os.PathLike, rec: Mapping[str, Any]) -> None:
+    """Append one record to a JSONL results file (`smash run --out`): one whole line, under
+    the file's lock (refused while a sweep holds it)."""
+    with ResultsFile(path, mode="resume") as f:
+        f.append(rec)
+
+
+def _repair_tail(fd: int) -> None:
+    """Cut a torn last line (no newline: the process died mid-write) so appends stay valid."""
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    step = 1 << 16
+    end = size
+    while end > 0:
+        lo = max(0, end - step)
+        chunk = os.pread(fd, end - lo, lo)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, lo + cut + 1)
+            return
+        end = lo
+    os.ftruncate(fd, 0)
 
 
 def run_sweep(points: Iterable[Point], out: str | os.PathLike, *, jobs: int | None = None,
               dask: str | None = None, resume: bool = False, overwrite: bool = False,
               csv_path: str | os.PathLike | None = None,
-              on_record: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              on_record: Callable[[dict[str, Any]], None] | None = None,
+              memory_limit: int | None = None) -> list[dict[str, Any]]:
     """Run `points`, appending each record to the JSONL file `out` as it finishes.
 
     jobs: worker processes (None: all cores; 1 runs in this process). dask: a scheduler address
-    (``tcp://host:port``) to run on a Dask distributed cluster instead. resume: skip points whose
-    key is already in `out`. Without resume or overwrite an existing non-empty `out` is refused.
-    csv_path: also keep a CSV copy of the whole file, rewritten after every record.
-    Returns the records of this run (in completion order).
+    (``tcp://host:port``) to run on a Dask distributed cluster instead. resume: skip points that
+    already succeeded in `out` (failed ones run again; their new record follows the old). overwrite: start `out` afresh. Without either, an existing
+    non-empty `out` is refused; with both, ValueError. `out` is locked for the whole sweep: a
+    second sweep on it is refused (ResultsFileBusy). csv_path: also keep a CSV copy of the whole
+    file, rewritten after every record. memory_limit: host memory for all points together
+    (default: what is available at the start), split evenly among the workers.
+
+    A point that fails, including one whose worker process dies (killed, out of memory), is
+    recorded with status = "error"; the others go on. Returns the records of this run (in
+    completion order).
     """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: give one")
     points = list(points)
     out = Path(out)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and out.stat().st_size and not resume:
-        if not overwrite:
-            raise ValueError(f"results file {str(out)!r} exists: resume it (--resume) or "
-                             f"overwrite it (--overwrite)")
-        out.unlink()
-    done = finished_keys(out) if resume else set()
-    if resume and out.exists():
-        _repair_tail(out)
-    todo, seen = [], set(done)
-    for p in points:
-        if p.key not in seen:           # duplicates in the grid run once
-            seen.add(p.key)
-            todo.append(p)
-    all_records = read_records(out) if (csv_path and out.exists()) else []
     new: list[dict[str, Any]] = []
+    with ResultsFile(out, "resume" if resume else "overwrite" if overwrite else "new") as rf:
+        done = finished_keys(out) if resume else set()
+        todo, seen = [], set(done)
+        for p in points:
+            if p.key not in seen:           # duplicates in the grid run once
+                seen.add(p.key)
+                todo.append(p)
+        all_records = read_records(out) if csv_path else []
 
-    def emit(rec: dict[str, Any]) -> None:
-        with open(out, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        new.append(rec)
-        if csv_path:
-            all_records.append(rec)
+        def emit(rec: dict[str, Any]) -> None:
+            rf.append(rec)
+            new.append(rec)
+            if csv_path:
+                all_records.append(rec)
+                write_csv(csv_path, all_records)
+            if on_record is not None:
+                on_record(rec)
+
+        for rec in _execute(todo, jobs=jobs, dask=dask, keep_fds=(rf.fd,),
+                            memory_limit=memory_limit):
+            emit(rec)
+        if csv_path and not todo:
             write_csv(csv_path, all_records)
-        if on_record is not None:
-            on_record(rec)
-
-    for rec in _execute(todo, jobs=jobs, dask=dask):
-        emit(rec)
-    if csv_path and not todo:
-        write_csv(csv_path, all_records)
     return new
 
 
-def _repair_tail(out: Path) -> None:
-    """Cut a torn last line (no newline: the process died mid-write) so appends stay valid."""
-    data = out.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with open(out, "r+b") as fh:
-            fh.truncate(cut)
-
-
-def _execute(points: list[Point], *, jobs: int | None, dask: str | None) -> Iterator[dict[str, Any]]:
+def _execute(points: list[Point], *, jobs: int | None, dask: str | None,
+             keep_fds: Sequence[int] = (), memory_limit: int | None = None
+             ) -> Iterator[dict[str, Any]]:
     if not points:
         return
     if dask:
@@ -489,32 +581,163 @@ def _execute(points: list[Point], *, jobs: int | None, dask: str | None) -> Iter
         raise ValueError(f"--jobs: expected a positive number of workers, got {jobs}")
     if jobs == 1 or len(points) == 1:
         for p in points:
-            yield run_point(p)
+            yield run_point(p, memory_limit)
         return
+    from matrices.hostmem import available_bytes
+    n = min(jobs, len(points))
+    total = memory_limit if memory_limit is not None else available_bytes()
     _warm_up(sorted({p.kernel for p in points}))
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)), initializer=_ignore_sigint)
-    done = False
-    try:
-        futures = [pool.submit(run_point, p) for p in points]
-        for fut in as_completed(futures):
-            yield fut.result()
-        done = True
-    finally:
-        if not done:
-            # Ctrl-C or an error: drop queued points and stop running ones (their records are
-            # not written; --resume runs them again). No public API to stop workers: _processes.
-            procs = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                proc.terminate()
-        else:
-            pool.shutdown()
+    with WorkerPool(n, close_fds=keep_fds,
+                    memory_limit=None if total is None else total // n) as pool:
+        yield from pool.map(points)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each worker)."""
+class _Worker:
+    """One worker process and the parent's end of its pipe; `point` is what it is running."""
+
+    def __init__(self, ctx, close_fds: Sequence[int], memory_limit: int | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main,
+                                args=(child, os.getpid(), tuple(close_fds), memory_limit),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.point: Point | None = None
+
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Worker processes that run points one at a time, survive each other's death and die with
+    their parent.
+
+    Unlike concurrent.futures' pool, whose every pending future fails with BrokenProcessPool
+    when one worker is killed, the parent knows which point each worker runs: a worker that
+    dies (killed by the OS, out of memory, crashed) gives that point an error record, a new
+    worker takes its place and the other points go on. Workers watch their parent and exit
+    when it dies (Linux: PR_SET_PDEATHSIG; elsewhere: a thread polling the parent's pid).
+    """
+
+    def __init__(self, n: int, *, close_fds: Sequence[int] = (),
+                 memory_limit: int | None = None) -> None:
+        import multiprocessing as mp
+        self.ctx = mp.get_context()
+        self.n = n
+        self.close_fds = tuple(close_fds)
+        self.memory_limit = memory_limit
+        self.workers: list[_Worker] = []
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # normal end, Ctrl-C or an error: stop every worker now (a killed point's record is not
+        # written; --resume runs it again)
+        for w in self.workers:
+            w.stop()
+        self.workers = []
+
+    def map(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
+        """Run `points`; yield their records in completion order (a dead worker's point gets an
+        error record)."""
+        from multiprocessing.connection import wait
+        queue = list(reversed(points))
+        while queue or any(w.point is not None for w in self.workers):
+            while queue and len(self.workers) < self.n:
+                self.workers.append(_Worker(self.ctx, self.close_fds, self.memory_limit))
+            for w in self.workers:
+                if w.point is None and queue:
+                    w.point = queue.pop()
+                    try:
+                        w.conn.send(w.point)
+                    except (BrokenPipeError, OSError):
+                        pass                # it died idle: noticed below
+            busy = [w for w in self.workers if w.point is not None]
+            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
+            for w in busy:
+                if w.conn in ready or w.proc.sentinel in ready:
+                    rec = self._collect(w)
+                    if rec is not None:
+                        yield rec
+
+    def _collect(self, w: _Worker) -> dict[str, Any] | None:
+        point = w.point
+        try:
+            if w.conn.poll():
+                rec = w.conn.recv()
+                w.point = None
+                return rec
+        except (EOFError, OSError):
+            pass
+        if w.proc.is_alive():
+            return None                 # spurious wake-up
+        w.proc.join()
+        w.stop()
+        self.workers.remove(w)
+        return _plain(error_record(point, f"worker process died ({_exit_reason(w.proc.exitcode)})"
+                                          f" while running this point"))
+
+
+def _exit_reason(code: int | None) -> str:
+    import signal
+    if code is None:
+        return "unknown exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = ": killed, e.g. by the out-of-memory killer" if -code == signal.SIGKILL else ""
+        return f"{name}{hint}"
+    return f"exit status {code}"
+
+
+def _worker_main(conn, parent: int, close_fds: tuple[int, ...], memory_limit: int | None) -> None:
+    """A worker: leave Ctrl-C to the parent, drop the parent's lock on the results file, die
+    with the parent, and run the points it is sent until the pipe closes."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _die_with_parent(parent)
+    while True:
+        try:
+            point = conn.recv()
+        except (EOFError, OSError):
+            return
+        if point is None:
+            return
+        conn.send(run_point(point, memory_limit))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit when the parent process dies: the kernel's parent-death signal on Linux, and a
+    thread that polls the parent's pid everywhere (a reparented worker sees another pid)."""
+    import signal
+    import threading
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)           # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):                         # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:          # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 #: A matrix small enough that running a kernel on it only compiles its code.
@@ -544,14 +767,18 @@ def _execute_dask(points: list[Point], address: str) -> Iterator[dict[str, Any]]
     except (OSError, TimeoutError) as exc:
         raise OSError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
-        futures = [client.submit(run_point, p, key=f"smash-{i}-{abs(hash(p.key))}", pure=False)
-                   for i, p in enumerate(points)]
-        for fut in dask_completed(futures):
-            yield fut.result()
+        futures = {client.submit(run_point, p, key=f"smash-{i}-{abs(hash(p.key))}", pure=False): p
+                   for i, p in enumerate(points)}
+        for fut in dask_completed(list(futures)):
+            try:
+                yield fut.result()
+            except Exception as exc:    # noqa: BLE001 -- e.g. KilledWorker: the point's record
+                yield _plain(error_record(futures[fut], f"Dask: {failure_line(exc)}"))
     finally:
         client.close()
 
 
-__all__ = ["AUTO_SAMPLE_OPS", "Experiment", "HOST_FIELDS", "Point", "deterministic",
-           "experiment_from_dict", "finished_keys", "load_experiment", "read_records",
-           "run_point", "run_sweep", "write_csv"]
+__all__ = ["AUTO_SAMPLE_OPS", "Experiment", "HOST_FIELDS", "Point", "ResultsFile",
+           "ResultsFileBusy", "WorkerPool", "append_record", "deterministic", "error_record",
+           "experiment_from_dict", "failure_line", "finished_keys", "load_experiment",
+           "read_records", "run_point", "run_sweep", "write_csv"]

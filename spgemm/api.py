@@ -25,11 +25,59 @@ def _operands(A: Any, B: Any):
     return a, b
 
 
+def _row_flops(a, b) -> np.ndarray:
+    """Multiply-adds of each row of C = A·B from the operands' arrays (O(nnz(A)), numpy)."""
+    if a.indices.size and (int(a.indices.max()) >= b.shape[0] or int(a.indices.min()) < 0):
+        raise ValueError("A or B has column indices outside its shape")
+    per = np.diff(b.indptr).astype(np.int64)[a.indices]
+    out = np.zeros(a.shape[0], dtype=np.int64)
+    starts = np.asarray(a.indptr[:-1], dtype=np.int64)
+    nonempty = np.flatnonzero(np.diff(a.indptr))
+    if nonempty.size:
+        out[nonempty] = np.add.reduceat(per, starts[nonempty])
+    return out
+
+
+def product_bytes(a, b, method: str, threads: int, nnz_c: int, flops: int) -> int:
+    """Estimated peak host memory of `multiply` (bytes) for C with `nnz_c` entries: C's arrays
+    (8-byte indices assumed), the planning arrays, per-thread accumulators over C's columns,
+    and per method the outer product's five partial-product arrays (``flops`` entries) and A
+    by columns, or the inner product's B by columns."""
+    val = a.data.itemsize
+    n_row, n_col = a.shape[0], b.shape[1]
+    out = nnz_c * (8 + val) + 5 * 8 * (n_row + 1) + threads * n_col * (8 + 8 + val)
+    if method == "outer":
+        out += flops * (3 * 8 + 2 * val) + 8 * threads * n_row + a.indices.size * (8 + val)
+    elif method == "inner":
+        out += b.indices.size * (8 + val)
+    return int(out)
+
+
+def _memory_guard(a, b, method: str, threads: int, limit: int | None) -> bool:
+    """Refuse (MemoryLimitError) a product that would not fit in host memory. The cheap bound
+    on nnz(C) (sum of min(row flops, n_col)) decides when it fits; otherwise the exact symbolic
+    pass counts nnz(C). Returns True when the exact count was needed (then allocate exactly)."""
+    from matrices import hostmem
+    rf = _row_flops(a, b)
+    flops = int(rf.sum())
+    cap = int(np.minimum(rf, b.shape[1]).sum())
+    avail = hostmem.available_bytes() if limit is None else limit
+    if avail is None or product_bytes(a, b, method, threads, cap, flops) <= hostmem.HEADROOM * avail:
+        return False
+    nnz = symbolic(sp.csr_array((a.data, a.indices, a.indptr), shape=a.shape),
+                   sp.csr_array((b.data, b.indices, b.indptr), shape=b.shape), threads).nnz
+    hostmem.require(product_bytes(a, b, method, threads, nnz, flops),
+                    f"C = A·B ({flops} multiply-adds, nnz(C) {nnz}, {method})", limit=avail,
+                    hint="use a smaller product or a machine with more memory")
+    return True
+
+
 def multiply(A: Any, B: Any, method: str = "rowwise", accumulator: str | None = None,
              sort_indices: bool = False, threads: int | None = None, *,
              index_dtype: Any = None, two_pass: bool | None = None,
              min_parallel_flops: int = MIN_PARALLEL_FLOPS,
-             table_factor: int = 2, chunks_per_thread: int = 1) -> sp.csr_array:
+             table_factor: int = 2, chunks_per_thread: int = 1,
+             memory_limit: int | None = None) -> sp.csr_array:
     """C = A·B natively (numba), returned as a ``scipy.sparse.csr_array``.
 
     Parameters
@@ -55,6 +103,10 @@ def multiply(A: Any, B: Any, method: str = "rowwise", accumulator: str | None = 
     table_factor : hash tables get at least this many slots per possible distinct column.
     chunks_per_thread : finer chunks balance better when threads run unevenly, but every chunk
         after the first is moved once more by the fused strategy's compaction.
+    memory_limit : host memory the product may use (bytes; default: what is available now,
+        ``matrices.hostmem``). A product estimated above it is refused before allocating
+        (``product_bytes``; the exact symbolic pass runs only when the cheap bound on nnz(C)
+        does not fit, and then C is allocated exactly).
 
     Returns
     -------
@@ -85,6 +137,8 @@ def multiply(A: Any, B: Any, method: str = "rowwise", accumulator: str | None = 
     forced = None if index_dtype is None else np.dtype(index_dtype)
     if chunks_per_thread < 1:
         raise ValueError(f"chunks_per_thread must be >= 1, got {chunks_per_thread}")
+    if _memory_guard(a, b, meth.name, n_threads, memory_limit) and two_pass is None:
+        two_pass = True
     opts = RunOptions(bool(sort_indices), n_threads, forced, two_pass, int(min_parallel_flops),
                       int(table_factor), int(chunks_per_thread))
     return meth.runner(a, b, acc, opts)

@@ -118,6 +118,7 @@ def _external_candidates(threads: Sequence[int]) -> list[tuple[str, int, Callabl
     except Exception:  # not installed or not usable: leave it out
         pass
     try:
+        _find_mkl()
         import sparse_dot_mkl as sdm  # type: ignore[import-not-found]
 
         def make_mkl(A, B, n):
@@ -133,6 +134,33 @@ def _external_candidates(threads: Sequence[int]) -> list[tuple[str, int, Callabl
     return out
 
 
+def _find_mkl() -> None:
+    """Point sparse_dot_mkl at the MKL runtime that pip's ``mkl`` wheel (the ``bench`` extra)
+    installs into ``<prefix>/lib``, where the dynamic loader does not look: set ``MKL_RT`` for
+    this process unless the user set it."""
+    import glob
+    import os
+    import sys
+    if "MKL_RT" in os.environ:
+        return
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        for pattern in ("libmkl_rt.so*", "libmkl_rt*.dylib", "mkl_rt*.dll"):
+            found = sorted(glob.glob(os.path.join(prefix, "lib", pattern))
+                           + glob.glob(os.path.join(prefix, "Library", "bin", pattern)))
+            if found:
+                os.environ["MKL_RT"] = found[-1]
+                return
+
+
+def bench_bytes(A: Any, B: Any, nnz_c: int, flops: int) -> int:
+    """Estimated peak host memory of benchmarking C = A·B (bytes): scipy's product kept as the
+    reference, one method's product and the comparison's temporaries (about six C's), plus the
+    outer product's partial products when it runs."""
+    val = np.result_type(A.dtype, B.dtype).itemsize
+    return int(6 * nnz_c * (8 + val) + flops * (3 * 8 + 2 * val)
+               + 4 * (A.nnz + B.nnz) * (8 + val) + 16 * (A.shape[0] + B.shape[0] + B.shape[1]))
+
+
 def _record(matrix: str, method: str, accumulator: str, threads: int, **kw: Any) -> dict:
     rec: dict[str, Any] = {"matrix": matrix, "method": method, "accumulator": accumulator,
                            "threads": threads, "seconds": None, "gflops": None,
@@ -146,15 +174,21 @@ def run(specs: Iterable[str], *, methods: Sequence[tuple[str, str]] | None = Non
         threads: Sequence[int] | None = None, repeats: int = 5, min_time: float = 0.02,
         inner_max_flops: int = INNER_MAX_FLOPS, sort_indices: bool = False,
         external: bool = True, loader: Callable[[str], Any] | None = None,
-        namer: Callable[[str], str] | None = None) -> Iterator[dict[str, Any]]:
+        namer: Callable[[str], str] | None = None,
+        progress: Callable[..., None] | None = None) -> Iterator[dict[str, Any]]:
     """Benchmark C = A·A for each matrix spec; yields one record per measurement.
 
     specs: matrix specs (``matrices.load`` syntax; resolve sets/folders first with
     ``matrices.resolve``). methods: (method, accumulator) pairs (default: every registered
     pair). threads: thread counts (default 1 and all cores). inner_max_flops: skip the inner
     product above this many multiply-adds (a "skipped" record says so). external: include
-    python-graphblas / sparse_dot_mkl when importable. Records carry RECORD_KEYS.
+    python-graphblas / sparse_dot_mkl when importable (pip's ``mkl`` wheel is found without
+    environment variables). A matrix whose product would not fit in host memory gives one
+    record with method "all" and status "skipped" (the note says why) and the run goes on.
+    progress: called as progress(stage) before each matrix's steps. Records carry RECORD_KEYS.
     """
+    from matrices import hostmem
+    report = progress or (lambda *a, **k: None)
     if loader is None or namer is None:
         import matrices
         loader = loader or matrices.load
@@ -167,11 +201,22 @@ def run(specs: Iterable[str], *, methods: Sequence[tuple[str, str]] | None = Non
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     extras = _external_candidates(thread_list) if external else []
-    for spec in specs:
+    for i, spec in enumerate(specs := list(specs)):
         name = namer(spec)
+        report(f"bench {name} ({i + 1}/{len(specs)}): loading")
         A = sp.csr_array(loader(spec))
-        B = A if A.shape[0] == A.shape[1] else sp.csr_array(A.T)
-        flops = symbolic(A, B, threads=1).flops
+        try:
+            if A.shape[0] != A.shape[1]:        # A^T as CSR: a row pointer per column of A
+                hostmem.require(A.nnz * 16 + 8 * A.shape[1], f"A^T of {name}")
+            B = A if A.shape[0] == A.shape[1] else sp.csr_array(A.T)
+            report(f"bench {name} ({i + 1}/{len(specs)}): symbolic pass")
+            sym = symbolic(A, B, threads=1)
+            hostmem.require(bench_bytes(A, B, sym.nnz, sym.flops), f"benchmarking C = A·A of {name}")
+        except hostmem.MemoryLimitError as exc:
+            yield _record(name, "all", "-", 0, status="skipped", note=str(exc))
+            continue
+        flops = sym.flops
+        report(f"bench {name} ({i + 1}/{len(specs)}): measuring")
         entries: list[tuple[str, str, int, Callable[[], Any], Callable[[Any], Any]]] = []
         skipped: list[dict[str, Any]] = []
         for method, acc in pairs:

@@ -43,15 +43,37 @@ def same_pattern(C: Any, P: Any) -> bool:
     return (np.array_equal(C.indptr, P.indptr) and np.array_equal(C.indices, P.indices))
 
 
+def _split_nonfinite(M: sp.csr_array) -> tuple[sp.csr_array, tuple[np.ndarray, ...]]:
+    """M with its NaN/Inf entries set to zero, and those entries as sorted (row, col, value)."""
+    M = sp.csr_array(M, copy=True)
+    M.sum_duplicates()
+    bad = ~np.isfinite(M.data)
+    if not bad.any():
+        return M, (np.zeros(0, np.int64), np.zeros(0, np.int64), M.data[:0])
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))[bad]
+    cols, vals = M.indices[bad].astype(np.int64), M.data[bad].copy()
+    M.data[bad] = 0
+    return M, (rows, cols, vals)
+
+
 def values_close(C: Any, R: Any, rtol: float | None = None, atol: float | None = None) -> bool:
     """Elementwise |C - R| <= atol + rtol * |R| over both patterns (absent entries are zero).
 
+    NaN-aware: non-finite entries (NaN, +-Inf) must sit at the same positions with the same
+    value in both (NaN equals NaN: a NaN in an operand propagates to the same entries of C
+    whatever the order of the sums); the finite entries are compared with the tolerance.
     Default tolerances by dtype: exact for integers, rtol 1e-4 for single precision, 1e-9 for
-    double; atol is relative to the largest |R| entry.
+    double; atol is relative to the largest finite |R| entry.
     """
     C, R = sp.csr_array(C), sp.csr_array(R)
     if C.shape != R.shape:
         return False
+    if C.dtype.kind in "fc" or R.dtype.kind in "fc":
+        C, c_bad = _split_nonfinite(C)
+        R, r_bad = _split_nonfinite(R)
+        if not (np.array_equal(c_bad[0], r_bad[0]) and np.array_equal(c_bad[1], r_bad[1])
+                and np.array_equal(c_bad[2], r_bad[2], equal_nan=True)):
+            return False
     d_rtol, d_atol = _tolerances(np.result_type(C.dtype, R.dtype))
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol

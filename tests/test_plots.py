@@ -25,16 +25,21 @@ def results(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_plot_renders(results, tmp_path, kind):
+    """Two channel counts are two configurations: one figure each (scaling: one over both)."""
     paths = plot(kind, load_results(results), tmp_path / kind)
-    assert sorted(p.suffix for p in paths) == [".pdf", ".png"]
+    figures = 1 if kind == "scaling" else 2
+    assert sorted(p.suffix for p in paths) == [".pdf"] * figures + [".png"] * figures
     assert all(p.stat().st_size > 1000 for p in paths)
+    if kind != "scaling":
+        assert {p.stem for p in paths} == {f"{kind}-piuma-core_dram.channels_per_die={c}"
+                                           for c in (1, 2)}
 
 
 def test_plot_cli_all_and_csv(results, tmp_path):
     res = CliRunner().invoke(main, ["plot", "all", str(results), "-o", str(tmp_path / "f"),
                                     "--format", "png"])
     assert res.exit_code == 0, res.output
-    assert len(res.output.split()) == len(KINDS) - 1
+    assert len(res.output.split()) == 2 * (len(KINDS) - 1)
     csv = tmp_path / "r.csv"
     write_csv(csv, load_results(results))
     res = CliRunner().invoke(main, ["plot", "speedup", str(csv), "-o", str(tmp_path / "s")])

@@ -7,6 +7,9 @@ import json
 import math
 import os
 import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import click
@@ -16,13 +19,19 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, 
 
 
 class SmashGroup(click.Group):
-    """A click group that prints user errors as one line (`Error: ...`) and exits 1."""
+    """A click group that prints user errors as one line (`Error: ...`) and exits 1, and turns
+    Ctrl-C into one line and exit status 130 (click's own "Aborted!" exits 1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:
+            if os.environ.get("SMASH_DEBUG"):
+                raise
+            echo_err("\ninterrupted (Ctrl-C)")
+            raise click.exceptions.Exit(130) from None
         except BrokenPipeError:
             # The reader went away (`smash ... | head`): not an error; silence the final flush.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -36,6 +45,12 @@ class SmashGroup(click.Group):
             if os.environ.get("SMASH_DEBUG"):
                 raise
             raise click.ClickException("out of memory (try a smaller matrix)") from None
+        except AssertionError as exc:
+            from simulator.run import VerificationError
+            if not isinstance(exc, VerificationError) or os.environ.get("SMASH_DEBUG"):
+                raise
+            raise click.ClickException(f"{error_line(exc)} (a bug in the model: please report "
+                                       f"it; SMASH_DEBUG=1 shows the traceback)") from None
 
 
 def error_line(exc: BaseException) -> str:
@@ -109,12 +124,41 @@ def records_to_csv(records: Sequence[dict[str, Any]]) -> str:
 
 
 def write_text(path: str, text: str) -> None:
-    """Write `text` to `path`, or to stdout when path is '-'."""
+    """Write `text` to `path` (whole: a temporary name renamed when complete), or to stdout
+    when path is '-'."""
     if path == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text if text.endswith("\n") else text + "\n")
+    from matrices.outputs import atomic_output
+    with atomic_output(path) as tmp:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def check_output(path: str | os.PathLike, option: str, *, create_dirs: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work is done (ValueError).
+
+    '-' (stdout) passes. create_dirs: a missing folder is created (default output folders such
+    as smash-out/); otherwise it is an error."""
+    if str(path) == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option}: {str(p)!r} is a directory, not a file")
+    parent = p.parent
+    if not parent.is_dir():
+        if parent.exists():
+            raise ValueError(f"{option}: {str(parent)!r} is not a directory")
+        if not create_dirs:
+            raise ValueError(f"{option}: no such directory {str(parent)!r}")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{option}: cannot create {str(parent)!r} "
+                             f"({exc.strerror or exc})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: cannot write into {str(parent)!r} (permission denied)")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ValueError(f"{option}: cannot write {str(p)!r} (permission denied)")
 
 
 def echo_err(msg: str) -> None:
@@ -123,3 +167,90 @@ def echo_err(msg: str) -> None:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+class Progress:
+    """A one-line status on stderr for long runs: drawn only on a terminal, and only once the
+    run has lasted `delay` seconds (short runs print nothing). The library reports through
+    callbacks; this is one: ``progress(stage, done, total)`` with a stage label ("symbolic
+    pass", "simulating phase merge"...) and, when known, units done of total.
+
+    A ticker thread redraws the elapsed time twice a second, so a long call that releases the
+    GIL (numba's nogil kernels) still shows that time passes. Use as a context manager: the
+    line is cleared on exit.
+    """
+
+    def __init__(self, delay: float = 2.0, *, stream: Any = None, enabled: bool | None = None,
+                 width: int = 24) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.delay = delay
+        self.width = width
+        self.t0 = time.perf_counter()
+        self.stage = ""
+        self.done: float | None = None
+        self.total: float | None = None
+        self._drawn = 0
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Progress":
+        if self.enabled:
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __call__(self, stage: str, done: float | None = None, total: float | None = None) -> None:
+        with self._lock:
+            self.stage, self.done, self.total = stage, done, total
+        if self.enabled and time.perf_counter() - self._last >= 0.1:
+            self._draw()
+
+    def line(self) -> str:
+        """The status text: stage, a bar and percentage when the total is known, elapsed time."""
+        with self._lock:
+            stage, done, total = self.stage, self.done, self.total
+        elapsed = time.perf_counter() - self.t0
+        parts = [stage]
+        if done is not None and total:
+            frac = min(max(done / total, 0.0), 1.0)
+            fill = int(round(frac * self.width))
+            parts.append(f"[{'#' * fill}{'-' * (self.width - fill)}] {100 * frac:3.0f}%")
+        parts.append(f"{elapsed:.0f} s")
+        return "  ".join(parts)
+
+    def _draw(self) -> None:
+        if time.perf_counter() - self.t0 < self.delay or not self.stage:
+            return
+        text = self.line()
+        with self._lock:
+            pad = max(self._drawn - len(text), 0)
+            self.stream.write("\r" + text + " " * pad)
+            self.stream.flush()
+            self._drawn = len(text)
+            self._last = time.perf_counter()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._draw()
+
+    def close(self) -> None:
+        """Stop the ticker and clear the line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Clear the line (before printing something else); drawing resumes on the next call."""
+        with self._lock:
+            if self._drawn:
+                self.stream.write("\r" + " " * self._drawn + "\r")
+                self.stream.flush()
+                self._drawn = 0

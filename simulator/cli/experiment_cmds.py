@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 import click
 
-from simulator.cli._common import echo_err
+from simulator.cli._common import check_output, echo_err
 
 
 def _grid(items: Sequence[str], option: str) -> dict[str, list[str]]:
@@ -117,6 +117,10 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
         data["max_ops"] = max_ops
     if not experiment and not (mats and kernels):
         raise click.UsageError("give an EXPERIMENT file, or --matrix and --kernel")
+    _refuse_contradictions(resume=resume, overwrite=overwrite, jobs=jobs, dask=dask)
+    check_output(out, "--out", create_dirs=True)
+    if csv_path:
+        check_output(csv_path, "--csv", create_dirs=True)
     exp = experiment_from_dict(data, source=source)
     points = exp.points()
     t0 = time.perf_counter()
@@ -130,6 +134,28 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
              f"{time.perf_counter() - t0:.1f} s -> {out}" + (f" and {csv_path}" if csv_path else ""))
     for r in bad[:5]:
         echo_err(f"  failed: {r['kernel']} on {r['matrix']}: {r['error']}")
+    if len(bad) > 5:
+        echo_err(f"  ... and {len(bad) - 5} more (status = error in {out})")
+    _exit_failed(len(bad))
+
+
+#: Exit status of a sweep or reproduce whose points failed: their number, capped here.
+MAX_FAILED_STATUS = 100
+
+
+def _exit_failed(n_failed: int) -> None:
+    """Exit status = number of failed points (0: all ran; capped at MAX_FAILED_STATUS)."""
+    if n_failed:
+        raise click.exceptions.Exit(min(n_failed, MAX_FAILED_STATUS))
+
+
+def _refuse_contradictions(*, resume: bool = False, overwrite: bool = False,
+                           jobs: int | None = None, dask: str | None = None) -> None:
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite contradict each other: give one")
+    if dask and jobs is not None:
+        raise click.UsageError("--jobs and --dask contradict each other: with --dask the "
+                               "cluster's workers run the points")
 
 
 def _fraction(text: str) -> float:
@@ -163,16 +189,17 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
       smash reproduce --matrices ../shared/matrices -j 2
     """
     from simulator.reproduce import default_points, format_report, reproduce_records, write_outputs
+    _refuse_contradictions(jobs=jobs, dask=dask)
     out = Path(out_dir or os.path.join("smash-out", "reproduce-quick" if quick else "reproduce"))
     records = out / "records.jsonl"
-    if fresh and records.exists():
-        records.unlink()
+    check_output(records, "--out", create_dirs=True)
     points = default_points(quick=quick, extra=list(extra))
     from simulator.sweep import finished_keys
-    have = len({p.key for p in points} & finished_keys(records)) if records.exists() else 0
+    have = 0 if fresh or not records.exists() else len({p.key for p in points} & finished_keys(records))
     t0 = time.perf_counter()
     with _progress(len(points) - have, "reproduce") as tick, _interrupt_note(records):
-        recs = reproduce_records(points, records, jobs=jobs, dask=dask, on_record=tick)
+        recs = reproduce_records(points, records, jobs=jobs, dask=dask, on_record=tick,
+                                 fresh=fresh)
     elapsed = time.perf_counter() - t0
     click.echo(format_report(recs), nl=False)
     written = [] if no_figures else write_outputs(recs, out)
@@ -183,6 +210,7 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
         figs = sorted({p.stem for p in written if p.parent.name == "figures"})
         click.echo(f"report: {out / 'report.txt'}; figures ({', '.join(figs)}): "
                    f"{out / 'figures'}/*.png, *.pdf")
+    _exit_failed(sum(r.get("status") == "error" for r in recs))
 
 
 @click.command("plot")

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import click
 
-from simulator.cli._common import format_table, format_value, records_to_json, to_jsonable
+from simulator.cli._common import (Progress, check_output, format_table, format_value,
+                                   records_to_json, to_jsonable)
 from simulator.run import DEFAULT_MAX_OPS, kernel_table, run_kernel
 
 
@@ -45,13 +46,18 @@ def _parse_knobs(items: Sequence[str]) -> dict[str, str]:
 def summary(rec: dict[str, Any]) -> str:
     f = format_value
     gb = lambda b: f"{b / 1e6:.3f} MB"
+    product = {"A*A": "C = A·A", "A*A^T": "C = A·Aᵀ (A is not square)",
+               "A*B": "C = A·B"}.get(rec.get("product", ""), "")
+    setting = ", ".join(x for x in (rec.get("overrides"), rec.get("knobs")) if x)
+    phases = [(k[6:-7], v) for k, v in rec.items() if k.startswith("phase_") and k.endswith("_cycles")]
     lines = [
-        f"{rec['kernel']} on {rec['matrix']} ({rec['preset']}, config {rec['config_hash']})"
+        f"{rec['kernel']} on {rec['matrix']}" + (f", {product}" if product else "")
+        + f" ({rec['preset']}" + (f" with {setting}" if setting else "")
+        + f", config {rec['config_hash']})"
         + (f"  [sample {f(rec['sample_fraction'])} of rows, extrapolated, "
            f"error ~{100 * rec['sample_error']:.1f}%]" if rec["sample_fraction"] < 1 else ""),
-        f"  time        {f(rec['cycles'])} cycles = {rec['seconds'] * 1e6:.2f} us at the clock; "
-        + ", ".join(f"{k[6:-7]} {f(v)}" for k, v in rec.items()
-                    if k.startswith("phase_") and k.endswith("_cycles")),
+        f"  time        {f(rec['cycles'])} cycles = {rec['seconds'] * 1e6:.2f} us at the clock"
+        + ("; phases: " + ", ".join(f"{name} {f(v)} cycles" for name, v in phases) if phases else ""),
         f"  DRAM        read {gb(rec['dram_read_transferred_bytes'])} "
         f"(useful {gb(rec['dram_read_useful_bytes'])}), written {gb(rec['dram_write_transferred_bytes'])} "
         f"(useful {gb(rec['dram_write_useful_bytes'])}), bandwidth utilization "
@@ -82,7 +88,7 @@ def summary(rec: dict[str, Any]) -> str:
 @click.command("run")
 @click.option("--kernel", "-k", required=True, help="Kernel program (see `smash kernels`).")
 @click.option("--matrix", "-m", required=True, help="Matrix spec; C = A·A (A·A^T if not square).")
-@click.option("--preset", default="piuma-die", show_default=True,
+@click.option("--preset", default="piuma-die", show_default=True, metavar="NAME|FILE",
               help="Machine preset name or TOML config file.")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
               help="Override a machine parameter (repeatable), e.g. dram.channels_per_die=4.")
@@ -90,7 +96,7 @@ def summary(rec: dict[str, Any]) -> str:
               help="Override a kernel knob (repeatable), e.g. granularity=4.")
 @click.option("--max-ops", type=click.IntRange(min=1), default=DEFAULT_MAX_OPS, show_default=True,
               help="Refuse runs estimated above this many simulated operations.")
-@click.option("--sample", type=float, default=None,
+@click.option("--sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               help="Simulate this fraction of rows (two seeds) and extrapolate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
@@ -100,22 +106,26 @@ def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tup
         max_ops: int, sample: float | None, seed: int, as_json: bool, out_path: str) -> None:
     """Simulate one kernel on one matrix, verify C against scipy, print a summary.
 
-    The operation count is estimated first; above --max-ops the run is refused with the
-    estimate (use a smaller matrix, --max-ops or --sample).
+    The operation count is estimated first (from per-row multiply-adds, before any exact
+    pass); above --max-ops the run is refused with the estimate (use a smaller matrix,
+    --max-ops or --sample). So is a run whose estimated host memory exceeds what is available.
+    Complex and non-finite matrices are refused. On a terminal, runs longer than two seconds
+    show their progress on stderr.
 
     \b
     Example:
       smash run --kernel smash-v3 --matrix rmat:scale=12,ef=16 --preset piuma-die
       smash run -k outer -m rmat:scale=8,ef=4 --preset piuma-core --json
     """
-    rec = run_kernel(kernel, matrix, preset=preset, overrides=list(sets), knobs=_parse_knobs(knobs),
-                     max_ops=max_ops, sample=sample, seed=seed)
     if out_path:
-        d = os.path.dirname(out_path)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(out_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(to_jsonable(rec)) + "\n")
+        check_output(out_path, "--out", create_dirs=True)
+    with Progress() as progress:
+        rec = run_kernel(kernel, matrix, preset=preset, overrides=list(sets),
+                         knobs=_parse_knobs(knobs), max_ops=max_ops, sample=sample, seed=seed,
+                         progress=progress)
+    if out_path:
+        from simulator.sweep import append_record
+        append_record(out_path, to_jsonable(rec))
     if as_json:
         click.echo(json.dumps(to_jsonable(rec), indent=2))
     else:

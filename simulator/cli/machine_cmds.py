@@ -13,10 +13,11 @@ from simulator.machine.config import (MachineConfig, dump_toml, load_config, pre
 
 def machine_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--preset / --config / --set, resolved into one `cfg: MachineConfig` argument."""
-    @click.option("--preset", "preset", default=None, metavar="NAME",
-                  help="Machine preset (see `smash config list`); default piuma-core.")
-    @click.option("--config", "config_file", default=None, metavar="FILE",
-                  type=click.Path(dir_okay=False), help="Machine config TOML file.")
+    @click.option("--preset", "preset", default=None, metavar="NAME|FILE",
+                  help="Machine preset (see `smash config list`) or TOML config file; "
+                       "default piuma-core.")
+    @click.option("--config", "config_file", default=None, metavar="FILE", hidden=True,
+                  type=click.Path(dir_okay=False), help="Old spelling of --preset FILE.")
     @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                   help="Override one config value, e.g. --set dram.channels_per_die=4 (repeatable).")
     @functools.wraps(func)
@@ -81,10 +82,11 @@ def config_show(name_or_file: str, overrides: tuple[str, ...], raw: bool) -> Non
 
 
 @click.command("validate")
-@click.option("--preset", "preset", default=None, metavar="NAME",
-              help="Machine preset; default piuma-core (piuma-die with --speed).")
-@click.option("--config", "config_file", default=None, metavar="FILE",
-              type=click.Path(dir_okay=False), help="Machine config TOML file.")
+@click.option("--preset", "preset", default=None, metavar="NAME|FILE",
+              help="Machine preset or TOML config file; default piuma-core (piuma-die with "
+                   "--speed).")
+@click.option("--config", "config_file", default=None, metavar="FILE", hidden=True,
+              type=click.Path(dir_okay=False), help="Old spelling of --preset FILE.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override one config value (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON record per check.")

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import click
 
 import matrices
-from simulator.cli._common import format_value, records_to_json
+from simulator.cli._common import Progress, format_value, records_to_json
 
 
 @click.group()
@@ -53,15 +53,26 @@ def info(specs: Sequence[str], as_json: bool, no_product: bool) -> None:
       smash matrix info smoke
       smash matrix info rmat:scale=12,ef=16 path/to/bcsstk08.mtx.gz --json
     """
+    from matrices.hostmem import require
+    from matrices.info import product_bytes
     records = []
-    for spec in matrices.resolve(list(specs)):
-        A = matrices.load(spec)
-        rec = {"name": matrices.canonical_name(spec), "spec": spec,
-               **matrices.matrix_info(A, product=not no_product)}
-        if as_json:
-            records.append(rec)
-        else:
-            click.echo(_info_block(rec))
+    with Progress() as progress:
+        for spec in matrices.resolve(list(specs)):
+            name = matrices.canonical_name(spec)
+            progress(f"loading {name}")
+            A = matrices.load(spec)
+            if not no_product:
+                require(product_bytes(A), f"the product statistics of {name}",
+                        hint="use --no-product for the matrix alone")
+            rec = {"name": name, "spec": spec,
+                   **matrices.matrix_info(A, product=not no_product,
+                                          progress=lambda d, n: progress(
+                                              f"counting nnz(C) of {name}", d, n))}
+            if as_json:
+                records.append(rec)
+            else:
+                progress.clear()
+                click.echo(_info_block(rec))
     if as_json:
         click.echo(records_to_json(records))
 

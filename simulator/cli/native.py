@@ -5,8 +5,8 @@ import time
 
 import click
 
-from simulator.cli._common import (echo_err, format_table, records_to_csv, records_to_json,
-                                   write_text)
+from simulator.cli._common import (Progress, check_output, echo_err, format_table,
+                                   records_to_csv, records_to_json, write_text)
 
 
 def _parse_threads(values: tuple[str, ...]) -> list[int] | None:
@@ -59,17 +59,27 @@ def multiply(a_spec: str, b_spec: str, output: str | None, method: str,
     if threads is not None and threads < 1:
         raise click.BadParameter(f"{threads} is not a positive thread count",
                                  param_hint="--threads")
-    A = matrices.load(a_spec)
-    B = matrices.load(b_spec)
     meth = spgemm.get_method(method)
     acc = meth.check_accumulator(accumulator)
-    t0 = time.perf_counter()
-    C = spgemm.multiply(A, B, method, acc, sort_indices=sort_indices, threads=threads)
-    seconds = time.perf_counter() - t0
-    flops = spgemm.symbolic(A, B).flops
-    n_threads = threads or spgemm.api.check_threads(None)
     if output:
-        matrices.write_mtx(output, C)
+        check_output(output, "--output")
+    with Progress() as progress:
+        progress(f"loading {a_spec}")
+        A = matrices.load(a_spec)
+        progress(f"loading {b_spec}")
+        B = matrices.load(b_spec)
+        if A.shape[1] != B.shape[0]:
+            raise ValueError(f"shape mismatch: A is {A.shape[0]}x{A.shape[1]} but B is "
+                             f"{B.shape[0]}x{B.shape[1]} (A's columns must equal B's rows)")
+        flops = int(matrices.row_flops(A, B).sum())
+        progress(f"multiplying ({flops:.3g} multiply-adds, {method}/{acc})")
+        t0 = time.perf_counter()
+        C = spgemm.multiply(A, B, method, acc, sort_indices=sort_indices, threads=threads)
+        seconds = time.perf_counter() - t0
+        n_threads = threads or spgemm.api.check_threads(None)
+        if output:
+            progress(f"writing {output} ({C.nnz} entries)")
+            matrices.write_mtx(output, C)
     dest = f" -> {output}" if output else ""
     click.echo(f"C = A·B: {C.shape[0]}x{C.shape[1]}, nnz {C.nnz}, {flops} multiply-adds, "
                f"{method}/{acc}, {n_threads} thread(s), {seconds * 1e3:.3f} ms "
@@ -137,18 +147,25 @@ def bench(matrices_: tuple[str, ...], methods: tuple[str, ...], threads: tuple[s
     import matrices
     from spgemm import bench as nb
 
+    if json_path == "-" and csv_path == "-":
+        raise click.UsageError("--json - and --csv - both write to stdout: give one of them a file")
+    for path, opt in ((json_path, "--json"), (csv_path, "--csv")):
+        if path:
+            check_output(path, opt)
     specs = matrices.resolve(list(matrices_) or ["default"])
     pairs = nb.select_methods(list(methods))
     thread_list = _parse_threads(threads)
     kwargs = {} if inner_max_flops is None else {"inner_max_flops": inner_max_flops}
     records = []
     names = [matrices.canonical_name(s) for s in specs]
-    for i, rec in enumerate(nb.run(specs, methods=pairs, threads=thread_list, repeats=repeats,
-                                   min_time=min_time, sort_indices=sort_indices,
-                                   external=not no_external, **kwargs)):
-        if rec["method"] == "scipy" and not quiet:
-            echo_err(f"bench: {rec['matrix']} ({names.index(rec['matrix']) + 1}/{len(names)})")
-        records.append(rec)
+    with Progress(enabled=None if not quiet else False) as progress:
+        for rec in nb.run(specs, methods=pairs, threads=thread_list, repeats=repeats,
+                          min_time=min_time, sort_indices=sort_indices,
+                          external=not no_external, progress=progress, **kwargs):
+            if rec["method"] == "scipy" and not quiet:
+                progress.clear()
+                echo_err(f"bench: {rec['matrix']} ({names.index(rec['matrix']) + 1}/{len(names)})")
+            records.append(rec)
     if json_path:
         write_text(json_path, records_to_json(records))
     if csv_path:
@@ -159,6 +176,10 @@ def bench(matrices_: tuple[str, ...], methods: tuple[str, ...], threads: tuple[s
     click.echo("")
     click.echo("Geometric means over matrices (speedup_vs_scipy = scipy seconds / seconds):")
     click.echo(format_table(nb.summarize(records), SUMMARY_COLUMNS, SUMMARY_HEADERS))
+    for r in records:
+        if r.get("status") == "skipped" and r.get("method") == "all":
+            echo_err(f"skipped {r['matrix']}: {r['note']}")
     bad = [r for r in records if r.get("status") == "ok" and r.get("verified") is False]
     if bad:
-        echo_err(f"warning: {len(bad)} product(s) differ from scipy's (verified = no)")
+        echo_err(f"error: {len(bad)} product(s) differ from scipy's (verified = no)")
+        raise click.exceptions.Exit(1)

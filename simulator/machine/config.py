@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 import importlib.resources
 import sys
 import typing
@@ -54,6 +55,8 @@ def _check_fields(obj: Any) -> None:
                 raise TypeError(f"{f.name}: expected a number, got {value!r}")
             object.__setattr__(obj, f.name, float(value))
             value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{f.name}: must be a finite number, got {value!r}")
         if kind is str and not isinstance(value, str):
             raise TypeError(f"{f.name}: expected a string, got {value!r}")
         if kind is bool and not isinstance(value, bool):

@@ -400,6 +400,9 @@ class Simulation:
         self.participated = np.zeros(self.n_threads, dtype=bool)
         self.engine_calls = 0
         self.host_seconds = 0.0
+        #: optional callback progress(phase name, tasks done, tasks) called from the engine
+        #: loop between engine calls (the CLI draws a progress line; the library never prints)
+        self.progress = None
 
     # ---- address map --------------------------------------------------------------------------
 
@@ -590,6 +593,8 @@ class Simulation:
             if rc == E.RET_DONE:
                 break
             if rc == E.RET_REFILL:
+                if self.progress is not None:
+                    self.progress(phase.name, int(self.cnt[E.C_TASKS]) - tasks0, phase.n_tasks)
                 q = int(self.sc[E.SC_ARG])
                 self._sources.take_window(q)      # dynamic windows: q's core is done, the next
                 low = np.nonzero((self.q_i[:, E.QI_EXHAUSTED] == 0)
@@ -597,6 +602,8 @@ class Simulation:
                 self._refill(np.union1d(low, [q]))
                 continue
             self._raise_engine_error(phase)
+        if self.progress is not None:
+            self.progress(phase.name, int(self.cnt[E.C_TASKS]) - tasks0, phase.n_tasks)
 
         work_end = float(th_f[threads, E.TF_FINISH].max()) if threads.size else start
         work_end = max(work_end, start)
