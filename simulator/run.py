@@ -20,26 +20,34 @@ import spgemm
 from simulator.machine import Simulation, load_config
 from simulator.programs import KERNELS, Operands, get_kernel
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
+from simulator.programs.prep import SYMBOLIC_PHASES
 
 log = logging.getLogger(__name__)
 
 #: The data structures the DRAM traffic is broken down into (record keys
 #: `dram_bytes_<group>_<read|written>_<useful|transferred>`), in plotting order.
-DRAM_GROUPS = ("A", "B", "C", "partials", "hash", "other")
+DRAM_GROUPS = ("A", "B", "C", "partials", "hash", "symbolic", "other")
 DRAM_GROUP_LABELS = {"A": "A", "B": "B", "C": "C", "partials": "partial products",
-                     "hash": "hash tables, spills, dense accumulators", "other": "other (counters)"}
+                     "hash": "hash tables, spills, dense accumulators",
+                     "symbolic": "bounds, symbolic phase, scans", "other": "other (counters)"}
 
 
 def dram_group(region: str) -> str:
     """The data structure a kernel program's DRAM region belongs to (see DRAM_GROUPS): A / At
     (A transposed), B / Bt, C, the outer product's partial products and their row pointers
-    ("pp.records", "pp.indptr"), accumulator state (hash tables, spill areas, dense accumulators
-    placed in DRAM), and "other": counters updated by atomics (C's allocation counter "C.alloc",
-    the outer product's bin cursors "pp.cursor", scheduler counters placed in DRAM) and any
-    region of unknown name. The outer product's merge phase prefixes its regions with "merge."."""
+    ("pp.records"), accumulator state (hash tables, spill areas, dense accumulators,
+    SMASH's fragment pool, row cursors and fragment descriptors when placed in DRAM), what the
+    machine computes before multiplying ("symbolic": the bounds "bounds.*", the scans' blocks
+    "scan.*", SMASH's window plan "plan.*", the symbolic phase "sym.*" and "mask.*" (the candidate inner product's), the outer product's bin
+    offsets "pp.indptr"), and "other": counters
+    updated by atomics (C's allocation counter "C.alloc", the outer product's bin counts and
+    cursors "pp.count", "pp.cursor", scheduler counters placed in DRAM) and any region of unknown
+    name. The outer product's merge phase prefixes its regions with "merge."."""
     name = region[len("merge."):] if region.startswith("merge.") else region
-    if name in ("C.alloc", "pp.cursor"):
+    if name in ("C.alloc", "pp.cursor", "pp.count"):
         return "other"
+    if name == "pp.indptr":          # the bins' offsets: the count's scan
+        return "symbolic"
     head = name.split(".", 1)[0]
     if head in ("A", "At"):
         return "A"
@@ -49,8 +57,10 @@ def dram_group(region: str) -> str:
         return "C"
     if head == "pp":
         return "partials"
-    if head in ("table", "spill", "spa", "pool"):
+    if head in ("table", "spill", "spa", "pool", "frag", "win"):
         return "hash"
+    if head in ("bounds", "scan", "plan", "sym", "mask"):
+        return "symbolic"
     return "other"
 
 
@@ -73,22 +83,36 @@ class VerificationError(AssertionError):
     """A simulated kernel's C differs from scipy's (a bug, never a user error)."""
 
 
-def estimate_ops(kernel: str, ops: Operands, threads: int = 66) -> int:
-    """About how many trace operations `kernel` emits on these operands (for the work guard)."""
+def estimate_ops(kernel: str, ops: Operands, threads: int = 66,
+                 knobs: Mapping[str, Any] | None = None) -> int:
+    """About how many trace operations `kernel` (with `knobs`) emits on these operands, for the
+    work guard. Coefficients fitted (non-negative least squares) on measured runs of every
+    kernel over R-MAT, Erdős–Rényi, Poisson, power-law and imbalanced matrices on piuma-die
+    (within ~10 %)."""
+    kn = get_kernel(kernel).resolve_knobs(knobs)
     n_row, n_col = ops.sym.shape
     flops, nnz_c, nnz_a = ops.flops, ops.nnz_c, int(ops.A.nnz)
-    rows_busy = int(np.count_nonzero(ops.sym.row_flops))
+    # the simulated symbolic phase (exact row nnz), where a kernel uses it
+    symbolic = kernel == "inner" or kn.get("offsets") == "symbolic" or kn.get("sizes") == "symbolic"
+    sym = 1.6 * flops + 1.5 * nnz_c + 40 * n_row if symbolic else 0
     if kernel == "inner":
         rows_a = int(np.count_nonzero(np.diff(ops.A.indptr)))
-        return int(rows_a * (2.2 * n_col + ops.B.nnz / 16) + 2 * flops + nnz_c / 4 + 8 * n_row)
+        return int(rows_a * (2.2 * n_col + ops.B.nnz / 16) + 2 * flops + nnz_c / 4 + 8 * n_row + sym)
+    if kernel == "inner-candidates":
+        return int(3.4 * flops + 4.9 * nnz_c + 34 * n_row)
     if kernel == "outer":
-        return int(3.5 * flops + 4 * nnz_a + nnz_c + 8 * n_row + 4 * ops.A.shape[1])
-    if kernel == "rowwise-dense":
-        return int(4 * flops + 4 * nnz_a + 2 * nnz_c + 6 * n_row)
+        return int(3.7 * flops + 1.7 * nnz_c + 67 * n_row + 4 * ops.A.shape[1] + sym)
+    if kernel.startswith("smash"):
+        if kn["table"] == "fragments":
+            return int(2.8 * flops + 2.7 * nnz_c + 83 * n_row + sym)
+        return int(3.5 * flops + 6.6 * nnz_c + 67 * n_row + sym)
+    if kn["accumulator"] == "dense":
+        return int(3.2 * flops + 2.5 * nnz_c + nnz_a + 32 * n_row + sym)
     scan = 0
-    if kernel in ("smash-v1", "smash-v2"):
+    if kn["scope"] == "thread":      # a fixed table per thread, scanned whole for every row
+        rows_busy = int(np.count_nonzero(ops.sym.row_flops))
         scan = rows_busy * (4 * 2**20 // threads // 16) // 4
-    return int(2.4 * flops + 4 * nnz_a + nnz_c + 8 * n_row + scan)
+    return int(2.5 * flops + 1.8 * nnz_c + 45 * n_row + scan + sym)
 
 
 # record fields that are ratios or identities: not extrapolated by --sample
@@ -122,7 +146,7 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
         Bm = B
     cfg = load_config(preset, list(overrides))
     ops = Operands.build(A, Bm)
-    est = estimate_ops(kernel, ops, cfg.core.threads)
+    est = estimate_ops(kernel, ops, cfg.core.threads, kn)
     if sample is not None:
         if not 0 < sample <= 1:
             raise ValueError(f"--sample: expected a fraction in (0, 1], got {sample}")
@@ -186,6 +210,7 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg) -> dict[str, Any]:
     row = res.to_row()
     row.update(dram_group_keys(res))
     row.update(cnt)
+    row["symbolic_cycles"] = sum(p.cycles for p in sim.phases if p.name in SYMBOLIC_PHASES)
     row["flops"] = ops.flops
     row["nnz_c"] = ops.nnz_c
     row["n_rows"] = int(ops.sym.shape[0])

@@ -1,6 +1,6 @@
 """The buddy allocator of SMASH V3's fragments: functional correctness (live blocks never
-overlap, stay aligned and inside the pool, coalesce back to an empty pool) and its operations
-in the trace."""
+overlap, stay aligned and inside the pool, coalesce back to an empty pool), its operations in
+the trace, and the fragment plans built from it."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from simulator.machine import trace as T
 from simulator.programs import buddy
+from simulator.programs import smash as S
 
 HEADS, TAGS = 1 << 40, 2 << 40            # region ids 1 and 2 as fake addresses
 AB = np.array([0, HEADS, TAGS], dtype=np.int64)
@@ -94,3 +95,31 @@ def test_a_full_pool_refuses_and_says_so_in_the_trace():
     b2, ops = p.alloc(0)
     assert b2 == -1
     assert np.count_nonzero(T.decode(ops)["code"] == T.LOAD) == buddy.n_orders(8)   # every head read
+
+
+def _plan(sizes, pool_slots=4096, frag_max=1024, batches=4, lf=2, cores=2):
+    sizes = np.asarray(sizes, np.int64)
+    fptr = np.concatenate([[0], np.cumsum(3 * sizes)])
+    return S.plan_fragments(sizes, fptr, pool_slots, frag_max, lf, 64, batches, AB, cores=cores)
+
+
+def test_fragment_plan_keeps_live_fragments_apart_and_waits_when_the_pool_is_full():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(0, 300, size=600)
+    sizes[::37] = 500                          # fragments of 1024 slots: the pool holds 4
+    plan = _plan(sizes)
+    S.check_live_fragments(plan)
+    got = plan.att_ok == 1
+    assert set(plan.att_row[got]) == set(range(600))       # every row got its fragment once
+    assert np.count_nonzero(got) == 600
+    assert np.count_nonzero(~got) > 0                       # ... some after waiting
+    # every allocation freed, once
+    assert np.count_nonzero(np.diff(plan.fops_ptr)) == np.count_nonzero(plan.fs)
+
+
+def test_overlapping_fragments_are_caught():
+    """Fault injection: a plan whose fragments were all placed at offset 0 must fail the check."""
+    plan = _plan(np.full(50, 40))
+    plan.frag_off[:] = 0
+    with pytest.raises(AssertionError, match="overlap"):
+        S.check_live_fragments(plan)

@@ -1,4 +1,5 @@
-"""What kernels compute before multiplying, as simulated phases: bounds and scans."""
+"""What kernels compute before multiplying, as simulated phases: bounds, scans, the symbolic
+phase."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 import matrices
 from simulator.machine import Simulation, load_config
-from simulator.programs import Operands, prep
+from simulator.programs import Operands, prep, rowwise
+from simulator.programs.base import KernelOutput
 
 
 @pytest.mark.parametrize("spec", ["rmat:scale=8,ef=8", "imbalanced:n=300,nnz_per_row=3,n_long=2,long_len=290",
@@ -56,3 +58,19 @@ def test_scan(n):
     res = sim.result()
     assert [p.name for p in sim.phases] == ["scan"] * 3
     assert res.dram_region_bytes["p0"]["written_useful"] == 8 * n
+
+
+def test_symbolic_phase_counts_and_pattern():
+    A = matrices.load("powerlaw:n=200,nnz_per_row=5")
+    ops = Operands.build(A, A)
+    sim = Simulation(load_config("piuma-die"))
+    nnz, base = rowwise.run_symbolic(sim, ops)
+    assert np.array_equal(nnz, ops.sym.row_nnz)
+    assert sim.result().dram_region_bytes["sym.nnz"]["written_useful"] == 8 * ops.A.shape[0]
+    st = rowwise.run_pattern(sim, ops)
+    C = KernelOutput(st.c_start[:200], st.c_idx, np.ones(st.c_idx.size), st.ct,
+                     c_end=st.c_end[:200]).matrix(ops.sym.shape)
+    ref = (ops.A @ ops.B).tocsr()
+    ref.sort_indices()
+    C.sort_indices()
+    assert np.array_equal(C.indptr, ref.indptr) and np.array_equal(C.indices, ref.indices)
