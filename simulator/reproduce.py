@@ -61,7 +61,7 @@ QUICK_MATRICES = [
 ]
 #: Runs estimated above this many simulated operations simulate a sample of rows and
 #: extrapolate (inner product on the larger matrices; marked `*` in the tables).
-AUTO_SAMPLE_OPS = 100_000_000
+AUTO_SAMPLE_OPS = 150_000_000
 
 
 def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,

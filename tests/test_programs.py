@@ -7,8 +7,7 @@ import pytest
 
 from simulator.programs import KERNELS, get_kernel
 from simulator.programs.base import RECORD_BYTES
-from simulator.run import (DRAM_GROUPS, VerificationError, dram_group, estimate_ops,  # noqa: F401
-                           run_kernel)
+from simulator.run import DRAM_GROUPS, dram_group, run_kernel
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "matrices")
 FAMILIES = ["rmat:scale=6,ef=4", "er:n=96,nnz_per_row=4", "banded:n=80,bandwidth=3",
@@ -103,14 +102,23 @@ def test_rowwise_spills_whole_rows():
                                    {"scope": "thread", "placement": "spad"},
                                    {"accumulator": "dense", "placement": "spad"},
                                    {"accumulator": "dense", "offsets": "symbolic", "writeback": "sorted"}])
-def test_rowwise_knob_variants_verify(knobs):
-    assert _run("rowwise-hash", "powerlaw:n=128,nnz_per_row=4", knobs=knobs)["verified"]
+@pytest.mark.parametrize("spec", FAMILIES)
+def test_rowwise_knob_variants_verify(knobs, spec):
+    r = _run("rowwise-hash", spec, knobs=knobs)
+    assert r["verified"] and r["muladds"] == r["flops"]
 
 
 @pytest.mark.parametrize("knobs", [{"offsets": "symbolic"}, {"writeback": "sorted"},
-                                   {"token_scope": "die", "granularity": "2"}])
-def test_outer_knob_variants_verify(knobs):
-    assert _run("outer", "powerlaw:n=128,nnz_per_row=4", knobs=knobs, preset="piuma-die")["verified"]
+                                   {"token_scope": "die", "granularity": "2"},
+                                   {"scope": "thread", "placement": "dram", "table_slots": "64"}])
+@pytest.mark.parametrize("spec", FAMILIES)
+def test_outer_knob_variants_verify(knobs, spec):
+    assert _run("outer", spec, knobs=knobs, preset="piuma-die")["verified"]
+
+
+@pytest.mark.parametrize("kernel", ["inner", "inner-candidates"])
+def test_inner_granularity_verifies(kernel):
+    assert _run(kernel, "powerlaw:n=128,nnz_per_row=4", knobs={"granularity": "3"})["verified"]
 
 
 def test_knob_errors():
@@ -135,8 +143,9 @@ def test_guard_refuses_and_sample_extrapolates():
     assert isinstance(r["loads"], int) and isinstance(r["dram_requests"], int)
 
 
-def test_rectangular_uses_a_times_a_transpose():
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_rectangular_uses_a_times_a_transpose(kernel):
     import scipy.sparse as sp
     A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
-    r = run_kernel("smash-v3", A, preset="piuma-core")
+    r = run_kernel(kernel, A, preset="piuma-core")
     assert r["verified"] and r["nnz_c"] > 0

@@ -2,8 +2,6 @@
 core's threads, entry-wise spills, windows, knob combinations, and what breaks on purpose."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -213,3 +211,14 @@ def test_cut_groups():
     fl = np.array([1, 1, 100, 1, 1, 1, 1, 1, 1, 1])
     b2 = S.cut_groups(np.ones(10, np.int64), 1000, 100, flops=fl, flop_step=50)
     assert 3 in b2                                           # the flop prefix crosses 100
+
+
+def test_home_slot_is_spgemms_hash_on_power_of_two_tables():
+    """SMASH's tables take any size; on a power of two its hash is the native kernels'."""
+    from simulator.programs.smash_gen import home_slot
+    from spgemm.accumulators import hash_slot
+    for size in (4, 64, 1024):
+        for hid in (0, 1):
+            for key in range(0, 5000, 7):
+                assert home_slot(key, size, hid) == hash_slot(key, np.uint64(size - 1), hid)
+    assert all(0 <= home_slot(k, 1000, 0) < 1000 for k in range(0, 10**6, 997))

@@ -29,7 +29,6 @@ State arrays (int64, owned by the caller; `buddy_init` fills them):
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from simulator.machine.trace import ATOMIC_CAS, DEP, emit_atomic, emit_compute, emit_load, emit_store

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from simulator.machine import DynamicTokens, Phase, Simulation
-from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load, emit_store
+from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load
 from simulator.programs import base as B
 from simulator.programs import prep, rowwise
 from simulator.programs.base import (CT_INTERSECTIONS, CT_MULADDS, CT_NNZ, I_CMP, I_ROW,

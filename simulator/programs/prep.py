@@ -21,7 +21,7 @@ from numba import njit
 from simulator.machine import DynamicTokens, Phase, Simulation
 from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load, emit_store
 from simulator.programs import base as B
-from simulator.programs.base import (I_NNZ_A, I_ROW, I_SCAN_ROW, IDX_BYTES, LINE, PTR_BYTES,
+from simulator.programs.base import (I_ROW, I_SCAN_ROW, IDX_BYTES, LINE, PTR_BYTES,
                                      emit_stream, grow)
 
 #: Phases whose cycles are `symbolic_cycles`.

@@ -52,8 +52,12 @@ from simulator.machine.trace import OP_WIDTH
 from simulator.programs import base as B
 from simulator.programs import buddy, prep
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, SLOT_BYTES, VAL_BYTES, KernelOutput, Knob
-from simulator.programs.smash_gen import *  # noqa: F401,F403  (task kinds, indices, generator)
-from simulator.programs.smash_gen import smash_generate
+from simulator.programs.smash_gen import (  # task kinds, table and index layouts, the generator
+    AD_AIDX, AD_APTR, AD_AVAL, AD_BIDX, AD_BPTR, AD_BVAL, AD_CALLOC, AD_CEND, AD_CIDX, AD_CSTART,
+    AD_CUR, AD_CVAL, AD_N, AD_NEXT, AD_QCUM, AD_SIZES, AD_SPILL, AD_TAB, AD_WIN, K_ALLOC, K_FREE,
+    K_INIT, K_INSERT, K_ROWEND, K_SCATTER, K_SLICE, K_WB, P_ATOMIC, P_ATOMIC_OFFSETS, P_CUR_OFF,
+    P_CUR_STRIDE, P_DYNWIN, P_FRAG, P_HASH, P_MAXP, P_N, P_NCOL, P_S, P_SORTED, P_SS, TK_W, W_HOST,
+    W_N, W_OVER, W_R0, W_R1, W_SIZE, smash_generate)
 from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE
 
 SLICE = 256              # table slots per write-back task
@@ -61,7 +65,7 @@ ROWS_PER_TASK = 256      # rows per row-end / free task
 ATTEMPTS_PER_TASK = 32   # allocation attempts per allocation task
 WINDOW_ROWS = 4096       # rows per window at most (cursors / descriptors in the scratchpad)
 MIN_CHUNK = 32           # multiply-adds per task at least ...
-TASKS_PER_THREAD = 16    # ... and smaller than `chunk` when a thread would get fewer tasks
+TASKS_PER_THREAD = 64    # ... and smaller than `chunk` when a thread would get fewer tasks
 WINDOWS_PER_CORE = 4     # small matrices: windows cut so that each core gets at least this many
 SPILL_ROTATION = 4       # fragments: batches that may hold a spill table at once (insert -> wb)
 
@@ -212,175 +216,195 @@ def plan_shared(sizes, fptr, S, lf, chunk, need_rowend, cores=1):
 
 
 class FragPlan:
-    """The fragments' pipeline, planned by running the allocator (see `plan_fragments`)."""
+    """The fragments' pipeline, planned by running the allocator (`plan_fragments`): per row
+    its fragment (fs slots at frag_off; overfull rows spill; frag_rot picks their spill table);
+    the tasks (TK, stage, window bounds, WIN, cost); the allocation attempts (att_row, att_ok,
+    and their operations aops[att_ptr[a]:att_ptr[a + 1]]); each row's free operations
+    (fops[fops_ptr[r]:fops_ptr[r + 1]]); the rows of WB / FREE tasks (rowlist); the spill
+    tables' slots (SS); and the rows live at each allocation (live, for check_live_fragments)."""
 
 
-def plan_fragments(sizes, fptr, pool_slots, frag_max, lf, chunk, batches, AB, cores=1):
+class _FragPlanner:
+    """Runs each window's pipeline of batches stage by stage: stage k allocates batch k (the
+    rows that could not get a fragment before first), then frees the large rows of batch k-3,
+    writes back batch k-2 (small rows whole and freed), and inserts batch k-1 — the order of the
+    tasks in the stage, which is the order the allocator sees them in."""
+
+    def __init__(self, sizes, fptr, pool_slots, frag_max, lf, chunk, AB):
+        self.MIN = buddy.MIN_SLOTS
+        self.n_min = pool_slots // self.MIN
+        n_row = sizes.size
+        self.sizes, self.fptr, self.chunk, self.AB = sizes, fptr, chunk, AB
+        self.fs = np.minimum(B.hash_slots(sizes, lf, self.MIN), frag_max)
+        self.fs[sizes == 0] = 0
+        self.over = (sizes * lf > frag_max).astype(np.int64)
+        self.large = (self.fs > SLICE) | (self.over == 1)   # written back in slices, freed later
+        no = buddy.n_orders(self.n_min)
+        m = max(self.n_min, 1)
+        self.heads = np.zeros(no, np.int64)
+        self.nxt, self.prv, self.tag = (np.zeros(m, np.int64) for _ in range(3))
+        self.empty = np.zeros(no, np.int64)
+        buddy.buddy_init(self.empty, self.nxt, self.prv, self.tag, self.n_min)
+        self.scratch = np.zeros((16 * no + 64, OP_WIDTH), np.int64)
+        self.frag_off = np.zeros(max(n_row, 1), np.int64)
+        self.frag_rot = np.zeros(max(n_row, 1), np.int64)
+        self.att_row: list[int] = []
+        self.att_ok: list[int] = []
+        self.att_ops: list[np.ndarray] = []
+        self.free_ops: list[np.ndarray | None] = [None] * n_row
+        self.rowlist: list[int] = []
+        self.spill_need = 0
+        self.live: list[list[int]] = []
+        self.T = _Tasks()
+
+    def window(self, w: int, batches: list[range]) -> None:
+        buddy.buddy_init(self.heads, self.nxt, self.prv, self.tag, self.n_min)
+        E: dict[int, list[int]] = {}          # rows that got their fragment at stage k
+        deferred: list[int] = []
+        k = 0
+        while True:
+            tries = deferred + (list(batches[k]) if k < len(batches) else [])
+            freeing = [r for r in E.get(k - 3, []) if self.large[r]]
+            busy = E.get(k - 1) or E.get(k - 2) or freeing
+            if k > 0 and not tries and not busy:
+                break
+            got, deferred = self._allocate(w, k, tries)
+            if tries and not got and not busy:
+                raise AssertionError("fragment allocator: an empty pool refused a fragment")
+            E[k] = [r for r in got if self.fs[r] > 0]
+            self.live.append([r for s in (k, k - 1, k - 2) for r in E.get(s, [])] + freeing)
+            self._free(w, k, freeing)
+            self._write_back(w, k, E.get(k - 2, []))
+            self._insert(w, k, E.get(k - 1, []))
+            k += 1
+        self.T.end_window()
+        if not np.array_equal(self.heads, self.empty):
+            raise AssertionError("fragment allocator: the pool is not whole at the end of a window")
+
+    def _allocate(self, w, k, tries):
+        """Allocation attempts of stage k (tasks of ATTEMPTS_PER_TASK, the window's first one
+        flagged): (rows that got a fragment, rows that wait)."""
+        a_start = len(self.att_row)
+        got, wait = [], []
+        for r in tries:
+            m, blk = 0, 0
+            if self.fs[r]:
+                blk, m = buddy.buddy_alloc(self.heads, self.nxt, self.prv, self.tag,
+                                           buddy.order_of(self.fs[r]), self.scratch, 0, self.AB)
+            self.att_row.append(r)
+            self.att_ops.append(self.scratch[:m].copy())
+            self.att_ok.append(int(blk >= 0))
+            if blk < 0:
+                wait.append(r)
+                continue
+            self.frag_off[r] = blk * self.MIN
+            self.frag_rot[r] = k % SPILL_ROTATION
+            got.append(r)
+        if len(self.att_row) > a_start:
+            lo = np.arange(a_start, len(self.att_row), ATTEMPTS_PER_TASK)
+            first = np.zeros(lo.size, np.int64)
+            first[0] = 1 if k == 0 else 0
+            self.T.add(K_ALLOC, lo, np.minimum(lo + ATTEMPTS_PER_TASK, len(self.att_row)), w,
+                       first, 0, stage=k)
+        over = [r for r in got if self.over[r]]
+        if over:
+            self.spill_need = max(self.spill_need, int(self.sizes[over].sum()))
+        return got, wait
+
+    def _free_row(self, r):
+        m = buddy.buddy_free(self.heads, self.nxt, self.prv, self.tag, self.frag_off[r] // self.MIN,
+                             buddy.order_of(self.fs[r]), self.n_min, self.scratch, 0, self.AB)
+        self.free_ops[r] = self.scratch[:m].copy()
+
+    def _free(self, w, k, rows):
+        """Large rows written back in the stage before: their ends, then their frees."""
+        for r in rows:
+            self._free_row(r)
+        if rows:
+            i0 = len(self.rowlist)
+            self.rowlist.extend(rows)
+            lo = np.arange(i0, i0 + len(rows), ATTEMPTS_PER_TASK)
+            self.T.add(K_FREE, lo, np.minimum(lo + ATTEMPTS_PER_TASK, i0 + len(rows)), w, stage=k)
+
+    def _write_back(self, w, k, rows):
+        """Small rows whole (grouped up to SLICE slots a task, freed by it), large rows in
+        slices, and the spill table of the batch if it has overfull rows."""
+        small = [r for r in rows if not self.large[r]]
+        for r in small:
+            self._free_row(r)
+        if small:
+            cs = np.cumsum(self.fs[small])
+            grp = np.concatenate([[0], np.nonzero(np.diff(cs // SLICE))[0] + 1, [len(small)]])
+            i0 = len(self.rowlist)
+            self.rowlist.extend(small)
+            self.T.add(K_WB, i0 + grp[:-1], i0 + grp[1:], w, stage=k)
+        for r in rows:
+            if self.large[r]:
+                s0, s1 = _slices(int(self.fs[r]))
+                self.T.add(K_SLICE, s0, s1, w, r, 0, stage=k)
+        if any(self.over[r] for r in rows):     # its slices are set once SS is known
+            self.T.add(K_SCATTER, -1, -1, w, 1, (k - 2) % SPILL_ROTATION, stage=k)
+
+    def _insert(self, w, k, rows):
+        """Insert tasks of a batch, run by run of consecutive rows."""
+        if not rows:
+            return
+        rr = np.asarray(rows, dtype=np.int64)
+        brk = np.concatenate([[0], np.nonzero(np.diff(rr) != 1)[0] + 1, [rr.size]])
+        for i in range(brk.size - 1):
+            ra, rb = int(rr[brk[i]]), int(rr[brk[i + 1] - 1]) + 1
+            fb = _chunks(int(self.fptr[ra]), int(self.fptr[rb]), self.chunk)
+            self.T.add(K_INSERT, fb[:-1], fb[1:], w, ra, rb, stage=k)
+
+
+def plan_fragments(sizes, fptr, pool_slots, frag_max, lf, chunk, batches, AB, cores=1) -> FragPlan:
     """Windows of batches of rows with per-row fragments; runs the buddy allocator in the order
     the machine will (allocations of a stage before its frees) and records its operations.
 
-    sizes: rows' sizes; fptr: flop prefix; pool_slots: the pool (a multiple of MIN_SLOTS);
-    frag_max: largest fragment; AB: [pool, heads, tags] encoded addresses."""
+    sizes: rows' sizes; fptr: flop prefix (n_row + 1); pool_slots: the pool (a multiple of
+    MIN_SLOTS); frag_max: largest fragment; batches: batches per window; AB: [pool, heads,
+    tags] encoded addresses; cores: cores of the machine (small matrices: smaller batches)."""
     n_row = sizes.size
-    MIN = buddy.MIN_SLOTS
-    n_min = pool_slots // MIN
-    fs = np.minimum(B.hash_slots(sizes, lf, MIN), frag_max)
-    fs[sizes == 0] = 0
-    over = (sizes * lf > frag_max).astype(np.int64)
-    large = (fs > SLICE) | (over == 1)       # written back in slices, freed a stage later
-    # a batch takes at most a quarter of the pool (about three are live at once); small
-    # matrices: batches small enough for WINDOWS_PER_CORE windows per core
-    small = -(-int(fs.sum()) // (WINDOWS_PER_CORE * cores * batches))
+    pl = _FragPlanner(sizes, fptr, pool_slots, frag_max, lf, chunk, AB)
+    # a batch takes about a quarter of the pool (three are live at once), less on small
+    # matrices; a soft budget (the allocator has the last word): only overfull rows are alone
+    small = -(-int(pl.fs.sum()) // (WINDOWS_PER_CORE * cores * batches))
     budget = min(pool_slots // 4, max(4 * SLICE, small))
-    # a batch is a soft budget (the allocator has the last word): only overfull rows are alone
-    bcuts = cut_groups(fs, budget, max(1, WINDOW_ROWS // batches), alone=over == 1)
+    bcuts = cut_groups(pl.fs, budget, max(1, WINDOW_ROWS // batches), alone=pl.over == 1)
     # windows: `batches` batches, fewer where the flops reach a window's share
     nb_all = bcuts.size - 1
     bi = np.arange(nb_all)
     fg = fptr[bcuts[:-1]] // window_flops(fptr, cores)
     wstart = np.ones(nb_all, dtype=bool)
     wstart[1:] = (bi[1:] // batches != bi[:-1] // batches) | (fg[1:] != fg[:-1])
-    wcuts = np.concatenate([bcuts[:-1][wstart], [n_row]]).astype(np.int64)
-    nw = wcuts.size - 1
-
-    no = buddy.n_orders(n_min)
-    heads = np.zeros(no, np.int64)
-    nxt = np.zeros(max(n_min, 1), np.int64)
-    prv = np.zeros(max(n_min, 1), np.int64)
-    tag = np.zeros(max(n_min, 1), np.int64)
-    scratch = np.zeros((16 * no + 64, OP_WIDTH), np.int64)
-    frag_off = np.zeros(max(n_row, 1), np.int64)
-    frag_rot = np.zeros(max(n_row, 1), np.int64)
-    att_row, att_ok, att_ops = [], [], []
-    free_ops = [None] * n_row
-    rowlist: list[int] = []
-    spill_need = [0]
-    T = _Tasks()
+    first_batch = np.concatenate([np.nonzero(wstart)[0], [nb_all]])
+    nw = first_batch.size - 1
     WIN = np.zeros((nw, W_N), dtype=np.int64)
-    WIN[:, W_R0] = wcuts[:-1]
-    WIN[:, W_R1] = wcuts[1:]
+    WIN[:, W_R0] = bcuts[first_batch[:-1]]
+    WIN[:, W_R1] = bcuts[first_batch[1:]]
     WIN[:, W_HOST] = -1
-    live_log = []                     # (stage key, rows live) for the overlap check
-
-    def free_row(r):
-        o = buddy.order_of(fs[r])
-        m = buddy.buddy_free(heads, nxt, prv, tag, frag_off[r] // MIN, o, n_min, scratch, 0, AB)
-        free_ops[r] = scratch[:m].copy()
-
-    def rows_tasks(kind, rows, k, w, per):
-        i0 = len(rowlist)
-        rowlist.extend(rows)
-        lo = np.arange(i0, i0 + len(rows), per)
-        T.add(kind, lo, np.minimum(lo + per, i0 + len(rows)), w, stage=k)
-
     for w in range(nw):
-        buddy.buddy_init(heads, nxt, prv, tag, n_min)
-        b0, b1 = int(np.searchsorted(bcuts, wcuts[w])), int(np.searchsorted(bcuts, wcuts[w + 1]))
-        E: dict[int, list[int]] = {}
-        deferred: list[int] = []
-        k = 0
-        first = True
-        while True:
-            nbk = b0 + k
-            tries = deferred + (list(range(int(bcuts[nbk]), int(bcuts[nbk + 1]))) if nbk < b1 else [])
-            sliced_prev = [r for r in E.get(k - 3, []) if large[r]]
-            if not tries and not E.get(k - 1) and not E.get(k - 2) and not sliced_prev:
-                if k > 0:
-                    break
-            # allocations (they see the frees of earlier stages only)
-            a_start = len(att_row)
-            got, deferred = [], []
-            for r in tries:
-                if fs[r] == 0:
-                    att_row.append(r); att_ok.append(1); att_ops.append(scratch[:0].copy())
-                    got.append(r)
-                    continue
-                blk, m = buddy.buddy_alloc(heads, nxt, prv, tag, buddy.order_of(fs[r]), scratch, 0, AB)
-                att_row.append(r); att_ops.append(scratch[:m].copy())
-                if blk < 0:
-                    att_ok.append(0)
-                    deferred.append(r)
-                else:
-                    att_ok.append(1)
-                    frag_off[r] = blk * MIN
-                    frag_rot[r] = k % SPILL_ROTATION
-                    got.append(r)
-            if tries and not got and not E.get(k - 1) and not E.get(k - 2) and not sliced_prev:
-                raise AssertionError("fragment allocator: an empty pool refused a fragment")
-            if len(att_row) > a_start:
-                lo = np.arange(a_start, len(att_row), ATTEMPTS_PER_TASK)
-                flag = np.zeros(lo.size, np.int64)
-                flag[0] = 1 if first else 0
-                T.add(K_ALLOC, lo, np.minimum(lo + ATTEMPTS_PER_TASK, len(att_row)), w, flag, 0, stage=k)
-                first = False
-            E[k] = [r for r in got if fs[r] > 0]
-            ov = [r for r in E[k] if over[r]]
-            if ov:
-                spill_need[0] = max(spill_need[0], int(sizes[ov].sum()))
-            live_log.append([r for s in (k, k - 1, k - 2) for r in E.get(s, [])] + sliced_prev)
-            # frees of large rows written back in the stage before
-            for r in sliced_prev:
-                free_row(r)
-            if sliced_prev:
-                rows_tasks(K_FREE, sliced_prev, k, w, ATTEMPTS_PER_TASK)
-            # write-back of batch k - 2: small rows whole (grouped), large rows in slices
-            wbk = E.get(k - 2, [])
-            small = [r for r in wbk if not large[r]]
-            for r in small:
-                free_row(r)
-            if small:
-                cs = np.cumsum(fs[small])
-                grp = np.concatenate([[0], np.nonzero(np.diff(cs // SLICE))[0] + 1, [len(small)]])
-                i0 = len(rowlist)
-                rowlist.extend(small)
-                T.add(K_WB, i0 + grp[:-1], i0 + grp[1:], w, stage=k)
-            for r in wbk:
-                if large[r]:
-                    s0, s1 = _slices(int(fs[r]))
-                    T.add(K_SLICE, s0, s1, w, r, 0, stage=k)
-            if any(over[r] for r in wbk):
-                T.add(K_SCATTER, -1, -1, w, 1, (k - 2) % SPILL_ROTATION, stage=k)   # slots set below
-            # inserts of batch k - 1, run by run of consecutive rows
-            ins = E.get(k - 1, [])
-            if ins:
-                rr = np.asarray(ins, dtype=np.int64)
-                brk = np.concatenate([[0], np.nonzero(np.diff(rr) != 1)[0] + 1, [rr.size]])
-                for i in range(brk.size - 1):
-                    ra, rb = int(rr[brk[i]]), int(rr[brk[i + 1] - 1]) + 1
-                    fb = _chunks(int(fptr[ra]), int(fptr[rb]), chunk)
-                    T.add(K_INSERT, fb[:-1], fb[1:], w, ra, rb, stage=k)
-            k += 1
-        T.end_window()
-        if not np.array_equal(heads, _empty_heads(n_min, no)):
-            raise AssertionError("fragment allocator: the pool is not whole at the end of a window")
+        pl.window(w, [range(int(bcuts[b]), int(bcuts[b + 1]))
+                      for b in range(first_batch[w], first_batch[w + 1])])
 
-    TK, stage, bounds = T.arrays()
-    SS = int(B.hash_slots(np.array([max(spill_need[0], 1)]), lf, 4)[0])
-    # spill scatter placeholders -> one task per slice of the spill table
-    TK, stage, bounds = _expand_spill_slices(TK, stage, bounds, SS)
     plan = FragPlan()
-    plan.fs, plan.over, plan.frag_off, plan.frag_rot = fs, over, frag_off, frag_rot
-    plan.TK, plan.stage, plan.bounds, plan.WIN, plan.SS = TK, stage, bounds, WIN, SS
-    plan.att_row = np.asarray(att_row, np.int64)
-    plan.att_ok = np.asarray(att_ok, np.int64)
-    plan.att_ptr = np.concatenate([[0], np.cumsum([len(x) for x in att_ops])]).astype(np.int64)
-    plan.aops = (np.concatenate(att_ops) if att_ops else np.zeros((0, OP_WIDTH), np.int64))
-    lens = np.array([0 if f is None else len(f) for f in free_ops], dtype=np.int64)
+    TK, stage, bounds = pl.T.arrays()
+    plan.SS = int(B.hash_slots(np.array([max(pl.spill_need, 1)]), lf, 4)[0])
+    plan.TK, plan.stage, plan.bounds = _expand_spill_slices(TK, stage, bounds, plan.SS)
+    plan.WIN = WIN
+    plan.fs, plan.over, plan.frag_off, plan.frag_rot = pl.fs, pl.over, pl.frag_off, pl.frag_rot
+    plan.att_row = np.asarray(pl.att_row, np.int64)
+    plan.att_ok = np.asarray(pl.att_ok, np.int64)
+    plan.att_ptr = np.concatenate([[0], np.cumsum([len(x) for x in pl.att_ops])]).astype(np.int64)
+    plan.aops = np.concatenate(pl.att_ops) if pl.att_ops else np.zeros((0, OP_WIDTH), np.int64)
+    lens = np.array([0 if f is None else len(f) for f in pl.free_ops], dtype=np.int64)
     plan.fops_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    got_ops = [f for f in free_ops if f is not None and len(f)]
-    plan.fops = np.concatenate(got_ops) if got_ops else np.zeros((0, OP_WIDTH), np.int64)
-    plan.rowlist = np.asarray(rowlist if rowlist else [0], np.int64)
-    plan.live = live_log
-    plan.cost = np.array([fptr[WIN[w, W_R1]] - fptr[WIN[w, W_R0]] for w in range(nw)],
-                         dtype=np.float64) + pool_slots / 8
+    got = [f for f in pl.free_ops if f is not None and len(f)]
+    plan.fops = np.concatenate(got) if got else np.zeros((0, OP_WIDTH), np.int64)
+    plan.rowlist = np.asarray(pl.rowlist if pl.rowlist else [0], np.int64)
+    plan.live = pl.live
+    plan.cost = (fptr[WIN[:, W_R1]] - fptr[WIN[:, W_R0]]).astype(np.float64) + pool_slots / 8
     return plan
-
-
-def _empty_heads(n_min: int, no: int) -> np.ndarray:
-    heads = np.zeros(no, np.int64)
-    m = max(n_min, 1)
-    buddy.buddy_init(heads, np.zeros(m, np.int64), np.zeros(m, np.int64), np.zeros(m, np.int64), n_min)
-    return heads
 
 
 def _expand_spill_slices(TK, stage, bounds, SS):
@@ -470,108 +494,123 @@ def _geometry(sim: Simulation, knobs: dict, sizes: np.ndarray, lf: int, spad: bo
     return pool, fmax
 
 
-def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
+def _prepare(sim: Simulation, ops: B.Operands, knobs: dict, AD: np.ndarray):
+    """What the machine computes before multiplying: the bounds (flop prefix), the symbolic
+    phase when exact sizes or C's row pointers are asked for. Returns (bounds, rows' sizes,
+    symbolic counts and their DRAM base or None); sets AD's qcum and sizes."""
     from simulator.programs import rowwise
-    cfg = sim.cfg
-    n_row, n_col = ops.sym.shape
-    a = B.csr_arrays(ops.A)
-    b = B.csr_arrays(ops.B)
-    lf = max(1, int(knobs["load_factor"]))
-    frag = knobs["table"] == "fragments"
-    spad = knobs["placement"] == "spad" and cfg.spad.size_bytes > 0
-    atomic_offsets = knobs["offsets"] == "atomic"
-    sorted_wb = knobs["writeback"] == "sorted"
-    AD = np.zeros(AD_N, np.int64)
-    opr = B.operand_regions(sim, ops)
-    for key, name in ((AD_APTR, "A.indptr"), (AD_AIDX, "A.indices"), (AD_AVAL, "A.data"),
-                      (AD_BPTR, "B.indptr"), (AD_BIDX, "B.indices"), (AD_BVAL, "B.data")):
-        AD[key] = opr[name]
-
-    # what the machine computes first: bounds, (symbolic), scan
     bd = prep.run_bounds(sim, ops)
     AD[AD_QCUM] = bd.qcum_base
-    fptr = bd.qcum[a[0]]                      # row r's partial products start at fptr[r]
     sym = None
-    if knobs["sizes"] == "symbolic" or not atomic_offsets:
+    if knobs["sizes"] == "symbolic" or knobs["offsets"] == "symbolic":
         sym = rowwise.run_symbolic(sim, ops)
     if knobs["sizes"] == "symbolic":
         sizes, AD[AD_SIZES] = sym[0], sym[1]
-    else:
-        sizes, AD[AD_SIZES] = np.minimum(bd.row_flops, n_col), bd.flops_base
-    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
-    AD[AD_WIN] = sim.dram_region("plan.windows", B.nbytes(n_row + 1, 16)).base
-    AD[AD_NEXT] = (sim.spad_region("smash.next", 8, core=0).base if cfg.spad.size_bytes > 0 else
-                   sim.dram_region("smash.next", 8, access_class="random").base)
-    if frag:
-        AD[AD_CUR] = B.local_region(sim, "frag.desc", WINDOW_ROWS * 16).base
-    else:
-        AD[AD_CUR] = B.local_region(sim, "win.cursor", WINDOW_ROWS * 8).base
-    S, fmax = _geometry(sim, knobs, sizes, lf, spad)
-    if frag:
-        units = np.minimum(B.hash_slots(sizes, lf, buddy.MIN_SLOTS), fmax)
-        units[sizes == 0] = 0
-    else:
-        units = sizes
-    arrays = [(units, int(AD[AD_SIZES]), "plan.prefix")]
-    if not atomic_offsets:
-        arrays.append((sym[0], sym[1], "C.indptr"))
-    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3)
+    else:                              # the threads take min(flops, n_col) as they load them
+        sizes, AD[AD_SIZES] = np.minimum(bd.row_flops, ops.sym.shape[1]), bd.flops_base
+    return bd, np.ascontiguousarray(sizes, dtype=np.int64), sym
 
-    # tables and the plan; small matrices: smaller chunks, so that every thread gets a few
-    chunk = max(1, min(int(knobs["chunk"]),
-                       max(MIN_CHUNK, int(fptr[-1]) // (TASKS_PER_THREAD * cfg.threads))))
+
+def _plan(sim: Simulation, knobs: dict, AD: np.ndarray, sizes, fptr, chunk: int, S: int,
+          fmax: int) -> dict:
+    """The table of S slots (or the pool, fragments of at most fmax) and the windows' tasks:
+    the arrays the generator needs, plus TK, stage, bounds, WIN, cost and the table's and
+    spill tables' slots (S, SS, spill_rows)."""
+    cfg = sim.cfg
+    lf = max(1, int(knobs["load_factor"]))
+    spad = knobs["placement"] == "spad" and cfg.spad.size_bytes > 0
+    n_row = sizes.size
+    tab_region = (lambda name, nbytes: sim.spad_region(name, nbytes).base) if spad else \
+        (lambda name, nbytes: sim.dram_region(name, nbytes, per="core", access_class="random").base)
+    m = max(n_row, 1)
+    out = dict(frag_off=np.zeros(m, np.int64), frag_slots=np.zeros(m, np.int64),
+               frag_over=np.zeros(m, np.int64), frag_rot=np.zeros(m, np.int64),
+               rowlist=np.zeros(1, np.int64), att_row=np.zeros(1, np.int64),
+               att_ok=np.zeros(1, np.int64), att_ptr=np.zeros(2, np.int64),
+               aops=np.zeros((0, OP_WIDTH), np.int64), fops_ptr=np.zeros(n_row + 1, np.int64),
+               fops=np.zeros((0, OP_WIDTH), np.int64), S=S)
+    if knobs["table"] == "fragments":
+        n_min = S // buddy.MIN_SLOTS
+        heads = B.local_region(sim, "frag.heads", buddy.n_orders(n_min) * 8).base
+        tags = B.local_region(sim, "frag.tags", n_min).base
+        AD[AD_TAB] = tab_region("pool", S * SLOT_BYTES)
+        plan = plan_fragments(sizes, fptr, S, fmax, lf, chunk, max(1, int(knobs["batches"])),
+                              np.array([AD[AD_TAB], heads, tags], np.int64), cores=cfg.cores)
+        check_live_fragments(plan)
+        out["frag_off"][:n_row] = plan.frag_off[:n_row]
+        out["frag_slots"][:n_row] = plan.fs
+        out["frag_over"][:n_row] = plan.over
+        out["frag_rot"][:n_row] = plan.frag_rot[:n_row]
+        for key in ("rowlist", "att_row", "att_ok", "att_ptr", "aops", "fops_ptr", "fops", "TK",
+                    "stage", "bounds", "WIN", "cost", "SS"):
+            out[key] = getattr(plan, key)
+        out["spill_rows"] = SPILL_ROTATION * plan.SS
+    else:
+        AD[AD_TAB] = tab_region("table", S * SLOT_BYTES)
+        need_rowend = knobs["offsets"] == "atomic" or knobs["writeback"] == "sorted"
+        (out["TK"], out["stage"], out["bounds"], out["WIN"], out["cost"],
+         out["SS"]) = plan_shared(sizes, fptr, S, lf, chunk, need_rowend, cfg.cores)
+        out["spill_rows"] = out["SS"]
+    AD[AD_SPILL] = sim.dram_region("spill", out["spill_rows"] * SLOT_BYTES, per="core",
+                                   access_class="random").base
+    return out
+
+
+def _params(knobs: dict, n_col: int, pl: dict) -> np.ndarray:
+    frag = knobs["table"] == "fragments"
     P = np.zeros(P_N, np.int64)
     P[P_NCOL] = n_col
     P[P_HASH] = HASH_FUNCTIONS[knobs["hash"]]
     P[P_ATOMIC] = 1 if knobs["atomics"] else 0
     P[P_MAXP] = max(1, int(knobs["max_probes"]))
     P[P_FRAG] = 1 if frag else 0
-    P[P_ATOMIC_OFFSETS] = 1 if atomic_offsets else 0
-    P[P_SORTED] = 1 if sorted_wb else 0
+    P[P_ATOMIC_OFFSETS] = 1 if knobs["offsets"] == "atomic" else 0
+    P[P_SORTED] = 1 if knobs["writeback"] == "sorted" else 0
     P[P_DYNWIN] = 1 if knobs["windows"] == "dynamic" else 0
     P[P_CUR_STRIDE], P[P_CUR_OFF] = (16, 8) if frag else (8, 0)
-    tab_region = (lambda name, nbytes: sim.spad_region(name, nbytes).base) if spad else \
-        (lambda name, nbytes: sim.dram_region(name, nbytes, per="core", access_class="random").base)
-    n_rows1 = max(n_row, 1)
-    frag_off = np.zeros(n_rows1, np.int64)
-    frag_slots = np.zeros(n_rows1, np.int64)
-    frag_over = np.zeros(n_rows1, np.int64)
-    frag_rot = np.zeros(n_rows1, np.int64)
-    empty_ops = np.zeros((0, OP_WIDTH), np.int64)
-    att_row = att_ok = np.zeros(1, np.int64)
-    att_ptr = np.zeros(2, np.int64)
-    aops = fops = empty_ops
-    fops_ptr = np.zeros(n_row + 1, np.int64)
-    rowlist = np.zeros(1, np.int64)
+    P[P_S], P[P_SS] = pl["S"], pl["SS"]
+    return P
+
+
+def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
+    cfg = sim.cfg
+    n_row, n_col = ops.sym.shape
+    a = B.csr_arrays(ops.A)
+    b = B.csr_arrays(ops.B)
+    frag = knobs["table"] == "fragments"
+    atomic_offsets = knobs["offsets"] == "atomic"
+    AD = np.zeros(AD_N, np.int64)
+    opr = B.operand_regions(sim, ops)
+    for key, name in ((AD_APTR, "A.indptr"), (AD_AIDX, "A.indices"), (AD_AVAL, "A.data"),
+                      (AD_BPTR, "B.indptr"), (AD_BIDX, "B.indices"), (AD_BVAL, "B.data")):
+        AD[key] = opr[name]
+    bd, sizes, sym = _prepare(sim, ops, knobs, AD)
+    fptr = bd.qcum[a[0]]                      # row r's partial products start at fptr[r]
+    AD[AD_WIN] = sim.dram_region("plan.windows", B.nbytes(n_row + 1, 16)).base
+    AD[AD_NEXT] = (sim.spad_region("smash.next", 8, core=0).base if cfg.spad.size_bytes > 0 else
+                   sim.dram_region("smash.next", 8, access_class="random").base)
+    AD[AD_CUR] = B.local_region(sim, "frag.desc" if frag else "win.cursor",
+                                WINDOW_ROWS * (16 if frag else 8)).base
+    # the scan of the rows' table sizes cuts the windows (and gives C.indptr if asked)
+    lf = max(1, int(knobs["load_factor"]))
+    S, fmax = _geometry(sim, knobs, sizes, lf, knobs["placement"] == "spad" and cfg.spad.size_bytes > 0)
+    units = sizes
     if frag:
-        n_min = S // buddy.MIN_SLOTS
-        heads_base = B.local_region(sim, "frag.heads", buddy.n_orders(n_min) * 8).base
-        tags_base = B.local_region(sim, "frag.tags", n_min).base
-        AD[AD_TAB] = tab_region("pool", S * SLOT_BYTES)
-        AB = np.array([AD[AD_TAB], heads_base, tags_base], np.int64)
-        plan = plan_fragments(sizes, fptr, S, fmax, lf, chunk, max(1, int(knobs["batches"])), AB,
-                              cores=cfg.cores)
-        check_live_fragments(plan)
-        TK, stage, bounds, WIN, SS, cost = plan.TK, plan.stage, plan.bounds, plan.WIN, plan.SS, plan.cost
-        frag_off[:n_row] = plan.frag_off[:n_row]
-        frag_slots[:n_row] = plan.fs
-        frag_over[:n_row] = plan.over
-        frag_rot[:n_row] = plan.frag_rot[:n_row]
-        att_row, att_ok, att_ptr, aops = plan.att_row, plan.att_ok, plan.att_ptr, plan.aops
-        fops_ptr, fops, rowlist = plan.fops_ptr, plan.fops, plan.rowlist
-        spill_rows = SPILL_ROTATION * SS
-    else:
-        AD[AD_TAB] = tab_region("table", S * SLOT_BYTES)
-        TK, stage, bounds, WIN, cost, SS = plan_shared(sizes, fptr, S, lf, chunk,
-                                                       atomic_offsets or sorted_wb, cfg.cores)
-        spill_rows = SS
-    P[P_S], P[P_SS] = S, SS
-    AD[AD_SPILL] = sim.dram_region("spill", spill_rows * SLOT_BYTES, per="core",
-                                   access_class="random").base
-    # C
+        units = np.minimum(B.hash_slots(sizes, lf, buddy.MIN_SLOTS), fmax)
+        units[sizes == 0] = 0
+    arrays = [(units, int(AD[AD_SIZES]), "plan.prefix")]
+    if not atomic_offsets:
+        arrays.append((sym[0], sym[1], "C.indptr"))
+    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3)
+    # small matrices: smaller chunks, so that every thread gets a few
+    chunk = max(1, min(int(knobs["chunk"]),
+                       max(MIN_CHUNK, int(fptr[-1]) // (TASKS_PER_THREAD * cfg.threads))))
+    pl = _plan(sim, knobs, AD, sizes, fptr, chunk, S, fmax)
+    P = _params(knobs, n_col, pl)
+    # C: 4-array, each row given its size (atomic offsets), or CSR from the scan
     c_total = int(sizes.sum()) if atomic_offsets else int(ops.nnz_c)
-    c_start = np.zeros(n_rows1, np.int64)
-    c_end = np.zeros(n_rows1, np.int64)
+    c_start = np.zeros(max(n_row, 1), np.int64)
+    c_end = np.zeros(max(n_row, 1), np.int64)
     if atomic_offsets:
         AD[AD_CSTART] = sim.dram_region("C.rowstart", B.nbytes(n_row, PTR_BYTES), access_class="output").base
         AD[AD_CEND] = sim.dram_region("C.rowend", B.nbytes(n_row, PTR_BYTES), access_class="output").base
@@ -584,41 +623,48 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     c_idx = np.zeros(max(c_total, 1), np.int64)
     c_val = np.zeros(max(c_total, 1), np.float64)
     c_cur = c_start.copy()
-    calloc = np.zeros(1, np.int64)
-    longest = max(int(sizes.max()) if n_row else 1, SLICE)
+    ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
+                                               c_start, c_cur, c_end, c_idx, c_val,
+                                               np.zeros(1, np.int64)), sizes)
+    if not atomic_offsets:
+        if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
+            raise AssertionError("smash: rows did not fill C as the symbolic phase said")
+        return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
+    return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])
+
+
+def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes) -> np.ndarray:
+    """The phase `numeric` on a Windows schedule; each window in flight gets a host table.
+    Returns the counters."""
+    TK, WIN, bounds = pl["TK"], pl["WIN"], pl["bounds"]
+    longest = max(int(sizes.max()) if sizes.size else 1, SLICE)
     tk = np.zeros(longest, np.uint64)
     tv = np.zeros(longest, np.float64)
     work = np.zeros(WORK_SIZE, np.int64)
     ct = np.zeros(B.CT_N, np.int64)
-    host = _HostTables(S, spill_rows)
-    last_of = np.full(TK.shape[0], -1, np.int64)
-    ends = bounds[1:] - 1
+    host = _HostTables(pl["S"], pl["spill_rows"])
+    last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
-    last_of[ends[nonempty]] = np.nonzero(nonempty)[0]
-    args = (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes, c_start, c_cur, c_end, c_idx,
-            c_val, calloc)
+    last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
 
     def gen(ids):
         ids = np.asarray(ids, dtype=np.int64)
         for w in np.unique(TK[ids, 3]):
             if WIN[w, W_HOST] < 0:
                 WIN[w, W_HOST] = host.take()
-        out = smash_generate(ids, TK, WIN, *args, host.hk, host.hv, host.sk, host.sv, frag_off,
-                             frag_slots, frag_over, frag_rot, rowlist, att_row, att_ok, att_ptr,
-                             aops, fops_ptr, fops, tk, tv, work, P, AD, ct)
+        out = smash_generate(ids, TK, WIN, *args, host.hk, host.hv, host.sk, host.sv,
+                             pl["frag_off"], pl["frag_slots"], pl["frag_over"], pl["frag_rot"],
+                             pl["rowlist"], pl["att_row"], pl["att_ok"], pl["att_ptr"], pl["aops"],
+                             pl["fops_ptr"], pl["fops"], tk, tv, work, P, AD, ct)
         for w in last_of[ids][last_of[ids] >= 0]:
             host.give(int(WIN[w, W_HOST]))
             WIN[w, W_HOST] = -1
         return out
 
     if TK.shape[0]:
-        sched = Windows(bounds=bounds, stage=stage, assign=knobs["windows"], order=knobs["order"],
-                        cost=cost, within="dynamic")
+        sched = Windows(bounds=bounds, stage=pl["stage"], assign=knobs["windows"],
+                        order=knobs["order"], cost=pl["cost"], within="dynamic")
         sim.run_phase(Phase("numeric", TK.shape[0], gen, sched))
     if np.any(WIN[:, W_HOST] >= 0):
         raise AssertionError("smash: a window's tasks were not all generated")
-    if not atomic_offsets:
-        if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
-            raise AssertionError("smash: rows did not fill C as the symbolic phase said")
-        return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
-    return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])
+    return ct

@@ -8,18 +8,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.machine import Phase, Simulation, Windows
 from simulator.machine.trace import (ATOMIC_ADD, ATOMIC_CAS, ATOMIC_FADD, ATOMIC_SWAP, DEP, NORET,
                                      OP_WIDTH, emit_atomic, emit_compute, emit_load, emit_store)
-from simulator.programs import base as B
-from simulator.programs import buddy, prep
 from simulator.programs.base import (CHUNK, CT_CAS_RETRIES, CT_COLLISIONS, CT_FRAG_ALLOCS,
                                      CT_FRAG_FREES, CT_FRAG_WAITS, CT_LOCKS, CT_MULADDS, CT_NNZ,
                                      CT_PROBES, CT_SLOTS_SCANNED, CT_SPILLED_ENTRIES, CT_WINDOWS,
                                      I_MAC, I_NNZ_A, I_PROBE, I_ROW, I_SCAN, I_SCAN_ROW, I_SORT,
                                      I_STORE_OUT, I_WB, IDX_BYTES, LINE, PTR_BYTES, SLOT_BYTES,
-                                     VAL_BYTES, KernelOutput, Knob, emit_stream, grow)
-from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE, sort_pairs
+                                     VAL_BYTES, emit_stream, grow)
+from spgemm.accumulators import EMPTY, sort_pairs
 
 # task kinds (TK[:, 0]) and their arguments (TK[:, 1:6])
 K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
@@ -32,6 +29,7 @@ K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
 #   SLICE    a=s0, b=s1 (slots of the row's fragment), c=row
 #   FREE     a=i0, b=i1 (into the row list): large rows' ends and frees
 TK_W = 6
+GROUP = 4    # write-back scans: lines whose instructions are issued as one block
 # window table (WIN[w, :])
 W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_N = range(6)
 # parameters
@@ -250,8 +248,9 @@ def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, ct):
     for ls in range(s0, s1, per):
         le = min(ls + per, s1)
         buf = grow(buf, n, 3)
+        if (ls - s0) % (GROUP * per) == 0:      # the scan's instructions, GROUP lines at a time
+            n = emit_compute(buf, n, I_SCAN * (min(ls + GROUP * per, s1) - ls))
         n = emit_load(buf, n, base + ls * SLOT_BYTES, (le - ls) * SLOT_BYTES, 0)
-        n = emit_compute(buf, n, I_SCAN * (le - ls))
         dirty = False
         for s in range(ls, le):
             key = hk[hoff + s]
@@ -291,9 +290,15 @@ def _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD
     stride = P[P_CUR_STRIDE]
     for ls in range(s0, s1, per):
         le = min(ls + per, s1)
-        buf = grow(buf, n, 3 + 4 * per)
+        buf = grow(buf, n, 3 + 3 * per)
+        if (ls - s0) % (GROUP * per) == 0:      # instructions for GROUP lines at a time
+            ge = min(ls + GROUP * per, s1)
+            occupied = 0
+            for s in range(ls, ge):
+                if keys[off + s] != EMPTY:
+                    occupied += 1
+            n = emit_compute(buf, n, I_SCAN * (ge - ls) + I_WB * occupied)
         n = emit_load(buf, n, base + ls * SLOT_BYTES, (le - ls) * SLOT_BYTES, 0)
-        n = emit_compute(buf, n, I_SCAN * (le - ls))
         dirty = False
         for s in range(ls, le):
             key = keys[off + s]
@@ -307,7 +312,6 @@ def _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD
             keys[off + s] = EMPTY
             dirty = True
             ct[CT_NNZ] += 1
-            n = emit_compute(buf, n, I_WB)
             n = emit_atomic(buf, n, AD[AD_CUR] + (r - r0) * stride + P[P_CUR_OFF], ATOMIC_ADD, DEP)
             n = emit_store(buf, n, AD[AD_CIDX] + pos * IDX_BYTES, IDX_BYTES, DEP)
             n = emit_store(buf, n, AD[AD_CVAL] + pos * VAL_BYTES, VAL_BYTES, 0)
