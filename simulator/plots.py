@@ -572,7 +572,7 @@ def plot_ablation(recs, stem, formats=("png", "pdf")) -> list[Path]:
     w = 0.8 / len(labels)
     for ax, field, ylabel, log in ((axes[0], "vs_base", "speedup over the row-wise\nbaseline (x, log)", True),
                                    (axes[1], "dram_mb", "DRAM traffic (MB, log)", True),
-                                   (axes[2], "stall_mcycles", "atomic stall\n(M cycles summed)", False)):
+                                   (axes[2], "stall_mcycles", "atomic stall (M cycles\nsummed over atomics, log)", True)):
         for i, lab in enumerate(labels):
             vals = []
             for m in mats:

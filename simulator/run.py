@@ -104,8 +104,8 @@ def estimate_ops(kernel: str, ops: Operands, threads: int = 66,
         return int(3.7 * flops + 1.7 * nnz_c + 67 * n_row + 4 * ops.A.shape[1] + sym)
     if kernel.startswith("smash"):
         if kn["table"] == "fragments":
-            return int(2.8 * flops + 2.7 * nnz_c + 83 * n_row + sym)
-        return int(3.5 * flops + 6.6 * nnz_c + 67 * n_row + sym)
+            return int(2.6 * flops + 2.5 * nnz_c + 83 * n_row + sym)
+        return int(2.9 * flops + 5.4 * nnz_c + 67 * n_row + sym)
     if kn["accumulator"] == "dense":
         return int(3.2 * flops + 2.5 * nnz_c + nnz_a + 32 * n_row + sym)
     scan = 0

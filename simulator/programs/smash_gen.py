@@ -1,7 +1,7 @@
 """SMASH's task generators (numba): the traces of its tasks, executed functionally.
 
-Kept apart from the planning in `smash` so that numba's cache survives edits to the planner.
-The task kinds, the window table and the parameter / region indices are shared with it.
+The host-side planning (windows, tasks, the fragment allocator's schedule) is in `smash`; the
+task kinds, the window table and the parameter / region indices below are shared with it.
 """
 from __future__ import annotations
 
