@@ -146,21 +146,22 @@ def _bt(ops: B.Operands):
     return Bt, (Bt.indptr.astype(np.int64), Bt.indices.astype(np.int64), Bt.data.astype(np.float64))
 
 
-def _regions(sim: Simulation, ops: B.Operands, Bt, AD: np.ndarray) -> None:
+def _setup(sim: Simulation, ops: B.Operands):
+    """A (CSR) and B (CSC) as arrays and their regions: (a, bt, AD)."""
+    Bt, bt = _bt(ops)
+    AD = np.zeros(AD_N, dtype=np.int64)
     opr = B.operand_regions(sim, ops)
     AD[AD_APTR], AD[AD_AIDX], AD[AD_AVAL] = opr["A.indptr"], opr["A.indices"], opr["A.data"]
     AD[AD_BTPTR] = sim.dram_region("Bt.indptr", B.nbytes(Bt.shape[1] + 1, PTR_BYTES)).base
     AD[AD_BTIDX] = sim.dram_region("Bt.indices", B.nbytes(Bt.nnz, IDX_BYTES)).base
     AD[AD_BTVAL] = sim.dram_region("Bt.data", B.nbytes(Bt.nnz, VAL_BYTES)).base
+    return B.csr_arrays(ops.A), bt, AD
 
 
 def run_inner(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     """Every (i, j): C's row offsets from the symbolic phase and its scan."""
     n_row = ops.sym.shape[0]
-    Bt, bt = _bt(ops)
-    a = B.csr_arrays(ops.A)
-    AD = np.zeros(AD_N, dtype=np.int64)
-    _regions(sim, ops, Bt, AD)
+    a, bt, AD = _setup(sim, ops)
     nnz, base = rowwise.run_symbolic(sim, ops)
     (c_ptr, AD[AD_CSTART]), = prep.run_scan(sim, [(nnz, base, "C.indptr")])
     AD[AD_CIDX] = sim.dram_region("C.indices", B.nbytes(ops.nnz_c, IDX_BYTES), access_class="output").base
@@ -181,10 +182,7 @@ def run_inner(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
 def run_inner_candidates(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     """Only C's structural nonzeros: the symbolic phase writes the pattern, then dot products."""
     n_row = ops.sym.shape[0]
-    Bt, bt = _bt(ops)
-    a = B.csr_arrays(ops.A)
-    AD = np.zeros(AD_N, dtype=np.int64)
-    _regions(sim, ops, Bt, AD)
+    a, bt, AD = _setup(sim, ops)
     st = rowwise.run_pattern(sim, ops)
     AD[AD_CSTART] = st.AD[rowwise.AD_CSTART]
     AD[AD_CEND] = st.AD[rowwise.AD_CEND]
