@@ -14,6 +14,8 @@ Reads records only, never the simulator: every number on a figure is a record fi
 - ``roofline`` arithmetic intensity vs achieved GFLOP/s under the preset's bandwidth and issue
                ceilings
 - ``scaling``  cycles / speedup against a swept `--set` parameter (threads, cores, bandwidth)
+- ``ablation`` SMASH's ingredients on one at a time from the row-wise baseline (the records of
+               `smash reproduce`): speedup over the baseline, DRAM traffic, atomic stall cycles
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-KERNEL_ORDER = ["inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"]
-COLORS = {"inner": "#7f7f7f", "outer": "#bcbd22", "rowwise-dense": "#17becf",
+KERNEL_ORDER = ["inner", "inner-candidates", "outer", "rowwise-dense", "rowwise-hash", "smash-v1",
+                "smash-v2", "smash-v3"]
+COLORS = {"inner": "#7f7f7f", "inner-candidates": "#c7c7c7", "outer": "#bcbd22", "rowwise-dense": "#17becf",
           "rowwise-hash": "#9467bd", "smash-v1": "#1f77b4", "smash-v2": "#ff7f0e",
           "smash-v3": "#2ca02c"}
 REQUIRED = ("kernel", "matrix", "cycles")
@@ -265,7 +268,7 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     tab = _table(recs)
     mats = _matrices(recs)
     versions = [k for k in _kernels(recs) if _base(k).startswith("smash")]
-    bases = [b for b in _kernels(recs) if _base(b) in ("inner", "outer")
+    bases = [b for b in _kernels(recs) if _base(b) in ("inner", "inner-candidates", "outer")
              and any((m, b) in tab for m in mats)]
     if not versions or not bases:
         raise ValueError("plot speedup: needs records of smash-v* and of inner or outer product "
@@ -328,6 +331,7 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
 DRAM_STRUCTURES = [("A", "A", "#1f77b4"), ("B", "B", "#ff7f0e"), ("C", "C", "#2ca02c"),
                    ("partials", "partial products", "#d62728"),
                    ("hash", "hash tables, spills, dense accumulators", "#9467bd"),
+                   ("symbolic", "bounds, symbolic phase, scans", "#8c564b"),
                    ("other", "other (counters)", "#7f7f7f")]
 
 
@@ -741,9 +745,48 @@ def plot_scaling(recs, stem, formats=("png", "pdf")) -> list[Path]:
     return _save(fig, stem, formats)
 
 
+def plot_ablation(recs, stem, formats=("png", "pdf")) -> list[Path]:
+    """Per matrix, one bar per ablation step (simulator.reproduce.ABLATION, matched to records
+    by kernel and the knobs of their point): speedup over the row-wise baseline, DRAM bytes,
+    atomic stall cycles."""
+    from simulator.reproduce import ABLATION, ablation_rows
+    rows = ablation_rows(_ok(recs))
+    if not rows:
+        raise ValueError("plot ablation: needs the ablation's records (smash reproduce)")
+    mats = list(rows)
+    labels = [label for label, _, _ in ABLATION]
+    cmap = plt.get_cmap("viridis")
+    colors = {lab: cmap(i / max(len(labels) - 1, 1)) for i, lab in enumerate(labels)}
+    fig, axes = plt.subplots(3, 1, figsize=(max(8, 2.2 * len(mats) + 3), 10))
+    x = np.arange(len(mats))
+    w = 0.8 / len(labels)
+    for ax, field, ylabel, log in ((axes[0], "vs_base", "speedup over the row-wise\nbaseline (x, log)", True),
+                                   (axes[1], "dram_mb", "DRAM traffic (MB, log)", True),
+                                   (axes[2], "stall_mcycles", "atomic stall (M cycles\nsummed over atomics, log)", True)):
+        for i, lab in enumerate(labels):
+            vals = []
+            for m in mats:
+                got = [r for r in rows[m] if r["step"].rstrip(" *") == lab]
+                vals.append(got[0][field] if got else np.nan)
+            ax.bar(x - 0.4 + w * (i + 0.5), vals, w, color=colors[lab], label=lab,
+                   edgecolor="black", linewidth=0.3)
+        if log:
+            ax.set_yscale("log")
+            _plain_log_ticks(ax)
+        if field == "vs_base":
+            ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(x, [_short(m) for m in mats], fontsize=8)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper left", framealpha=0.9)
+    axes[0].set_title("Ablation: SMASH's ingredients turned on one at a time (the first six bars "
+                      "cumulative; the last two vary v3)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem, formats)
+
+
 KINDS: dict[str, Callable[..., list[Path]]] = {
     "speedup": plot_speedup, "dram": plot_dram, "workload": plot_workload, "ipc": plot_ipc,
-    "roofline": plot_roofline, "scaling": plot_scaling,
+    "roofline": plot_roofline, "scaling": plot_scaling, "ablation": plot_ablation,
 }
 
 

@@ -11,6 +11,7 @@ per-matrix tables and the summary; plots come from simulator.plots. Nothing here
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -20,10 +21,26 @@ import matrices
 from simulator.sweep import Point, read_records, run_sweep
 
 #: Kernels of the experiment, baselines first.
-KERNELS = ["inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"]
+KERNELS = ["inner", "inner-candidates", "outer", "rowwise-dense", "rowwise-hash", "smash-v1",
+           "smash-v2", "smash-v3"]
 SMASH = ["smash-v1", "smash-v2", "smash-v3"]
-BASELINES = ["inner", "outer"]
+BASELINES = ["inner", "inner-candidates", "outer"]
 PRESET = "piuma-die"
+
+#: The ablation: SMASH's ingredients turned on one at a time from the row-wise baseline
+#: (cumulative steps), then two variations of the whole (label, kernel, knobs). The steps with
+#: a preset's own knobs are the experiment's main runs (their records are shared).
+ABLATION: list[tuple[str, str, dict[str, str]]] = [
+    ("row-wise, private tables in DRAM", "rowwise-hash", {}),
+    ("+ tables in the scratchpad", "rowwise-hash", {"placement": "spad"}),
+    ("+ windows, shared table, locks", "smash-v1", {"atomics": "false"}),
+    ("+ atomics (= v1)", "smash-v1", {}),
+    ("+ dynamic windows (= v2)", "smash-v2", {}),
+    ("+ fragments (= v3)", "smash-v3", {}),
+    ("v3, heaviest window first", "smash-v3", {"order": "heaviest"}),
+    ("v3, tables in DRAM", "smash-v3", {"placement": "dram"}),
+]
+ABLATION_STEPS = 6          # the first six rows are cumulative
 
 #: Built-in matrices: generated so the full run takes a few minutes on 2 cores. The families the
 #: thesis' question needs: skewed power-law graphs (R-MAT), uniform random (Erdős–Rényi),
@@ -44,17 +61,42 @@ QUICK_MATRICES = [
 ]
 #: Runs estimated above this many simulated operations simulate a sample of rows and
 #: extrapolate (inner product on the larger matrices; marked `*` in the tables).
-AUTO_SAMPLE_OPS = 100_000_000
+AUTO_SAMPLE_OPS = 150_000_000
 
 
 def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,
-                   kernels: Sequence[str] = KERNELS, auto_ops: int = AUTO_SAMPLE_OPS) -> list[Point]:
-    """The experiment's points: built-in matrices (+ `extra` specs, sets or folders) x kernels."""
+                   kernels: Sequence[str] = KERNELS, auto_ops: int = AUTO_SAMPLE_OPS,
+                   ablation: bool = True) -> list[Point]:
+    """The experiment's points: built-in matrices (+ `extra` specs, sets or folders) x kernels,
+    and the ablation's variants (kernels with knobs) on every matrix."""
     mats = list(QUICK_MATRICES if quick else DEFAULT_MATRICES)
     if extra:
         mats += matrices.resolve(list(extra))
-    return [Point(matrix=m, kernel=k, preset=preset, sample="auto", auto_ops=auto_ops)
-            for m in mats for k in kernels]
+    pts = [Point(matrix=m, kernel=k, preset=preset, sample="auto", auto_ops=auto_ops)
+           for m in mats for k in kernels]
+    if ablation:
+        have = {p.key for p in pts}
+        for m in mats:
+            for _, k, kn in ABLATION:
+                p = Point(matrix=m, kernel=k, preset=preset, knobs=tuple(kn.items()),
+                          sample="auto", auto_ops=auto_ops)
+                if p.key not in have:
+                    have.add(p.key)
+                    pts.append(p)
+    return pts
+
+
+def point_knobs(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The knobs a record's point asked for (from its `point_key`; {} for a preset's own)."""
+    try:
+        return {k: v for k, v in json.loads(rec["point_key"])[4]}
+    except (KeyError, ValueError, TypeError, IndexError):
+        return {}
+
+
+def main_records(recs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The runs of kernels with their presets' knobs (the ablation's variants left out)."""
+    return [r for r in recs if not point_knobs(r)]
 
 
 def reproduce_records(points: Sequence[Point], out: str | os.PathLike, *, jobs: int | None = None,
@@ -95,7 +137,7 @@ def geomean(values: Iterable[float]) -> float:
 def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Per matrix, one row per kernel: time, speedups over inner/outer, traffic, rates."""
     out = {}
-    for m, by_k in _by_matrix(_ok(recs)).items():
+    for m, by_k in _by_matrix(_ok(main_records(recs))).items():
         rows = []
         for k, r in sorted(by_k.items(), key=lambda kv: _kernel_order(kv[0])):
             sampled = r.get("sample_fraction", 1.0) < 1
@@ -103,6 +145,7 @@ def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, A
                 "kernel": k + (" *" if sampled else ""),
                 "time_us": r["seconds"] * 1e6,
                 "vs_inner": _speedup(by_k, "inner", r),
+                "vs_inner_c": _speedup(by_k, "inner-candidates", r),
                 "vs_outer": _speedup(by_k, "outer", r),
                 "dram_read_mb": r["dram_bytes_read"] / 1e6,
                 "dram_written_mb": r["dram_bytes_written"] / 1e6,
@@ -119,10 +162,12 @@ def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, A
     return out
 
 
-TABLE_COLUMNS = ["kernel", "time_us", "vs_inner", "vs_outer", "dram_read_mb", "dram_written_mb",
-                 "useful_pct", "flop_per_byte", "cache_hit_pct", "imbalance", "ipc", "bw_util_pct"]
-TABLE_HEADERS = ["kernel", "time us", "x inner", "x outer", "DRAM rd MB", "DRAM wr MB",
-                 "useful %", "flop/B", "cache hit %", "imbalance", "IPC", "BW util %"]
+TABLE_COLUMNS = ["kernel", "time_us", "vs_inner", "vs_inner_c", "vs_outer", "dram_read_mb",
+                 "dram_written_mb", "useful_pct", "flop_per_byte", "cache_hit_pct", "imbalance",
+                 "ipc", "bw_util_pct"]
+TABLE_HEADERS = ["kernel", "time us", "x inner", "x inner-c", "x outer", "DRAM rd MB",
+                 "DRAM wr MB", "useful %", "flop/B", "cache hit %", "imbalance", "IPC",
+                 "BW util %"]
 
 
 def _kernel_order(k: str) -> tuple[int, str]:
@@ -139,7 +184,7 @@ def speedup_rows(recs: Sequence[Mapping[str, Any]], versions: Sequence[str] = SM
     """The thesis summary: speedup of each SMASH version over each baseline per matrix, and the
     geometric mean over matrices (last row, matrix = "geomean")."""
     rows = []
-    for m, by_k in _by_matrix(_ok(recs)).items():
+    for m, by_k in _by_matrix(_ok(main_records(recs))).items():
         row: dict[str, Any] = {"matrix": m}
         for v in versions:
             for b in baselines:
@@ -158,7 +203,7 @@ def metric_rows(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per kernel, averaged over matrices: DRAM MB, arithmetic intensity (geomean), cache hit
     rate, load imbalance, IPC, bandwidth utilization (arithmetic means)."""
     by_k: dict[str, list[Mapping[str, Any]]] = {}
-    for r in _ok(recs):
+    for r in _ok(main_records(recs)):
         by_k.setdefault(r["kernel"], []).append(r)
     rows = []
     for k in sorted(by_k, key=_kernel_order):
@@ -177,9 +222,53 @@ def metric_rows(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def ablation_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per matrix, one row per ablation step (ABLATION): cycles, speedup over the step before
+    (the variations: over v3) and over the row-wise baseline, DRAM traffic, atomics, their
+    stall cycles, failed claims, spilled entries, load imbalance."""
+    found: dict[str, dict[int, Mapping[str, Any]]] = {}
+    for r in _ok(recs):
+        kn = point_knobs(r)
+        for i, (_, k, want) in enumerate(ABLATION):
+            if r["kernel"] == k and kn == want:
+                found.setdefault(r["matrix"], {})[i] = r
+    out = {}
+    for m, steps in found.items():
+        rows = []
+        base = steps.get(0)
+        for i, (label, k, kn) in enumerate(ABLATION):
+            r = steps.get(i)
+            if r is None:
+                continue
+            prev = steps.get(i - 1 if i < ABLATION_STEPS else ABLATION_STEPS - 1)
+            rows.append({
+                "step": label + (" *" if r.get("sample_fraction", 1.0) < 1 else ""),
+                "mcycles": r["cycles"] / 1e6,
+                "vs_prev": prev["cycles"] / r["cycles"] if prev and i and r["cycles"] else float("nan"),
+                "vs_base": base["cycles"] / r["cycles"] if base and r["cycles"] else float("nan"),
+                "dram_mb": (r["dram_bytes_read"] + r["dram_bytes_written"]) / 1e6,
+                "matomics": r.get("atomics", 0) / 1e6,
+                "stall_mcycles": r.get("atomic_stall_cycles", 0.0) / 1e6,
+                "cas_retries": r.get("cas_retries", 0),
+                "spilled": r.get("spilled_entries", 0),
+                "imbalance": r["load_imbalance"],
+            })
+        out[m] = rows
+    return out
+
+
+ABLATION_COLUMNS = ["step", "mcycles", "vs_prev", "vs_base", "dram_mb", "matomics",
+                    "stall_mcycles", "cas_retries", "spilled", "imbalance"]
+ABLATION_HEADERS = ["step", "Mcycles", "x prev", "x base", "DRAM MB", "M atomics",
+                    "stall Mcyc", "CAS retries", "spilled", "imbalance"]
+
+
 def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
-    """The printed report: a table per matrix, then the speedup summary and per-kernel means."""
+    """The printed report: a table per matrix, then the speedup summary, per-kernel means and
+    the ablation per matrix."""
     from simulator.cli._common import format_table      # a pure text helper
+    everything = recs
+    recs = main_records(recs)
     parts = []
     for m, rows in matrix_rows(recs).items():
         # an unsampled record, when there is one: a sampled record's n_rows is extrapolated
@@ -196,10 +285,12 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
         parts.append("")
     sp = speedup_rows(recs)
     if sp:
-        parts.append("== Speedup of SMASH over inner and outer product (cycles of the baseline / "
-                     "cycles of SMASH; geomean over matrices)")
+        parts.append("== Speedup of SMASH over the inner product (every (i, j), and candidates "
+                     "only) and the outer product (cycles of the baseline / cycles of SMASH; "
+                     "geomean over matrices)")
         cols = list(sp[0])
-        parts.append(format_table(sp, cols, [c.replace("smash-", "") for c in cols]))
+        parts.append(format_table(sp, cols, [c.replace("smash-", "").replace("inner-candidates", "inner-c")
+                                             for c in cols]))
         parts.append("")
         parts.append("== Per kernel over the matrices: DRAM traffic, arithmetic intensity "
                      "(geomean), cache hit rate, load imbalance (max/mean thread busy), IPC")
@@ -208,7 +299,15 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
                                    "cache_hit_pct", "imbalance", "ipc", "bw_util_pct"],
                                   ["kernel", "DRAM rd MB", "DRAM wr MB", "flop/B", "cache hit %",
                                    "imbalance", "IPC", "BW util %"]))
-    if any(r.get("sample_fraction", 1.0) < 1 for r in _ok(recs)):
+    abl = ablation_rows(everything)
+    if abl:
+        parts.append("")
+        parts.append("== Ablation: SMASH's ingredients on one at a time from the row-wise baseline "
+                     "(x prev: speedup over the step before; the last two rows vary v3)")
+        for m, rows in abl.items():
+            parts.append(f"-- {m}")
+            parts.append(format_table(rows, ABLATION_COLUMNS, ABLATION_HEADERS))
+    if any(r.get("sample_fraction", 1.0) < 1 for r in _ok(everything)):
         parts.append("")
         parts.append("* simulated on a sample of rows (two seeds) and extrapolated by flops; "
                      "see sample_fraction and sample_error in the records")
@@ -226,14 +325,22 @@ def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
     written = []
     (out / "report.txt").write_text(format_report(recs), encoding="utf-8")
     written.append(out / "report.txt")
-    write_csv(out / "speedup.csv", speedup_rows(recs))
+    main = main_records(recs)
+    write_csv(out / "speedup.csv", speedup_rows(main))
     written.append(out / "speedup.csv")
+    abl = [dict(matrix=m, **row) for m, rows in ablation_rows(recs).items() for row in rows]
+    if abl:
+        write_csv(out / "ablation.csv", abl)
+        written.append(out / "ablation.csv")
     fig_dir = out / "figures"
     for kind in ("speedup", "dram", "workload", "ipc", "roofline"):
-        written += plots.plot(kind, recs, fig_dir / kind, formats=formats)
+        written += plots.plot(kind, main, fig_dir / kind, formats=formats)
+    if abl:
+        written += plots.plot("ablation", recs, fig_dir / "ablation", formats=formats)
     return written
 
 
-__all__ = ["AUTO_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES", "default_points",
-           "format_report", "geomean", "matrix_rows", "metric_rows", "reproduce_records",
-           "speedup_rows", "write_outputs"]
+__all__ = ["ABLATION", "AUTO_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES",
+           "ablation_rows", "default_points", "format_report", "geomean", "main_records",
+           "matrix_rows", "metric_rows", "point_knobs", "reproduce_records", "speedup_rows",
+           "write_outputs"]

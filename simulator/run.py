@@ -24,26 +24,34 @@ from simulator.machine import Simulation, load_config
 from simulator.programs import KERNELS, Operands, get_kernel
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
 from simulator.sweep import AUTO_SAMPLE_OPS
+from simulator.programs.prep import SYMBOLIC_PHASES
 
 log = logging.getLogger(__name__)
 
 #: The data structures the DRAM traffic is broken down into (record keys
 #: `dram_bytes_<group>_<read|written>_<useful|transferred>`), in plotting order.
-DRAM_GROUPS = ("A", "B", "C", "partials", "hash", "other")
+DRAM_GROUPS = ("A", "B", "C", "partials", "hash", "symbolic", "other")
 DRAM_GROUP_LABELS = {"A": "A", "B": "B", "C": "C", "partials": "partial products",
-                     "hash": "hash tables, spills, dense accumulators", "other": "other (counters)"}
+                     "hash": "hash tables, spills, dense accumulators",
+                     "symbolic": "bounds, symbolic phase, scans", "other": "other (counters)"}
 
 
 def dram_group(region: str) -> str:
     """The data structure a kernel program's DRAM region belongs to (see DRAM_GROUPS): A / At
     (A transposed), B / Bt, C, the outer product's partial products and their row pointers
-    ("pp.records", "pp.indptr"), accumulator state (hash tables, spill areas, dense accumulators
-    placed in DRAM), and "other": counters updated by atomics (C's allocation counter "C.alloc",
-    the outer product's bin cursors "pp.cursor", scheduler counters placed in DRAM) and any
-    region of unknown name. The outer product's merge phase prefixes its regions with "merge."."""
+    ("pp.records"), accumulator state (hash tables, spill areas, dense accumulators,
+    SMASH's fragment pool, row cursors and fragment descriptors when placed in DRAM), what the
+    machine computes before multiplying ("symbolic": the bounds "bounds.*", the scans' blocks
+    "scan.*", SMASH's window plan "plan.*", the symbolic phase "sym.*" and "mask.*" (the candidate inner product's), the outer product's bin
+    offsets "pp.indptr"), and "other": counters
+    updated by atomics (C's allocation counter "C.alloc", the outer product's bin counts and
+    cursors "pp.count", "pp.cursor", scheduler counters placed in DRAM) and any region of unknown
+    name. The outer product's merge phase prefixes its regions with "merge."."""
     name = region[len("merge."):] if region.startswith("merge.") else region
-    if name in ("C.alloc", "pp.cursor"):
+    if name in ("C.alloc", "pp.cursor", "pp.count"):
         return "other"
+    if name == "pp.indptr":          # the bins' offsets: the count's scan
+        return "symbolic"
     head = name.split(".", 1)[0]
     if head in ("A", "At"):
         return "A"
@@ -53,8 +61,10 @@ def dram_group(region: str) -> str:
         return "C"
     if head == "pp":
         return "partials"
-    if head in ("table", "spill", "spa", "pool"):
+    if head in ("table", "spill", "spa", "pool", "frag", "win"):
         return "hash"
+    if head in ("bounds", "scan", "plan", "sym", "mask"):
+        return "symbolic"
     return "other"
 
 
@@ -77,22 +87,36 @@ class VerificationError(AssertionError):
     """A simulated kernel's C differs from scipy's (a bug, never a user error)."""
 
 
-def estimate_ops(kernel: str, ops: Operands, threads: int = 66) -> int:
-    """About how many trace operations `kernel` emits on these operands (for the work guard)."""
+def estimate_ops(kernel: str, ops: Operands, threads: int = 66,
+                 knobs: Mapping[str, Any] | None = None) -> int:
+    """About how many trace operations `kernel` (with `knobs`) emits on these operands, for the
+    work guard. Coefficients fitted (non-negative least squares) on measured runs of every
+    kernel over R-MAT, Erdős–Rényi, Poisson, power-law and imbalanced matrices on piuma-die
+    (within ~10 %)."""
+    kn = get_kernel(kernel).resolve_knobs(knobs)
     n_row, n_col = ops.sym.shape
     flops, nnz_c, nnz_a = ops.flops, ops.nnz_c, int(ops.A.nnz)
-    rows_busy = int(np.count_nonzero(ops.sym.row_flops))
+    # the simulated symbolic phase (exact row nnz), where a kernel uses it
+    symbolic = kernel == "inner" or kn.get("offsets") == "symbolic" or kn.get("sizes") == "symbolic"
+    sym = 1.6 * flops + 1.5 * nnz_c + 40 * n_row if symbolic else 0
     if kernel == "inner":
         rows_a = int(np.count_nonzero(np.diff(ops.A.indptr)))
-        return int(rows_a * (2.2 * n_col + ops.B.nnz / 16) + 2 * flops + nnz_c / 4 + 8 * n_row)
+        return int(rows_a * (2.2 * n_col + ops.B.nnz / 16) + 2 * flops + nnz_c / 4 + 8 * n_row + sym)
+    if kernel == "inner-candidates":
+        return int(3.4 * flops + 4.9 * nnz_c + 34 * n_row)
     if kernel == "outer":
-        return int(3.5 * flops + 4 * nnz_a + nnz_c + 8 * n_row + 4 * ops.A.shape[1])
-    if kernel == "rowwise-dense":
-        return int(4 * flops + 4 * nnz_a + 2 * nnz_c + 6 * n_row)
+        return int(3.7 * flops + 1.7 * nnz_c + 67 * n_row + 4 * ops.A.shape[1] + sym)
+    if kernel.startswith("smash"):
+        if kn["table"] == "fragments":
+            return int(2.6 * flops + 2.5 * nnz_c + 83 * n_row + sym)
+        return int(2.9 * flops + 5.4 * nnz_c + 67 * n_row + sym)
+    if kn["accumulator"] == "dense":
+        return int(3.2 * flops + 2.5 * nnz_c + nnz_a + 32 * n_row + sym)
     scan = 0
-    if kernel in ("smash-v1", "smash-v2"):
+    if kn["scope"] == "thread":      # a fixed table per thread, scanned whole for every row
+        rows_busy = int(np.count_nonzero(ops.sym.row_flops))
         scan = rows_busy * (4 * 2**20 // threads // 16) // 4
-    return int(2.4 * flops + 4 * nnz_a + nnz_c + 8 * n_row + scan)
+    return int(2.5 * flops + 1.8 * nnz_c + 45 * n_row + scan + sym)
 
 
 # record fields that are ratios or identities: not extrapolated by --sample
@@ -292,8 +316,8 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     A, Bm = lo_ops.A, lo_ops.B       # canonical float64: what the programs see and scipy checks
     n_row = lo_ops.sym.shape[0]
     threads = cfg.core.threads
-    est_lo = estimate_ops(kernel, lo_ops, threads)
-    est_hi = estimate_ops(kernel, hi_ops, threads)
+    est_lo = estimate_ops(kernel, lo_ops, threads, kn)
+    est_hi = estimate_ops(kernel, hi_ops, threads, kn)
     if sample == "auto":
         sample = _auto_fraction(est_hi, auto_ops, n_row)
     if sample is not None and not (isinstance(sample, (int, float)) and not isinstance(sample, bool)
@@ -310,7 +334,7 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     if not sampled or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS):
         report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds)")
         exact = Operands.build(A, Bm)
-    est = estimate_ops(kernel, exact, threads) if exact is not None else est_hi
+    est = estimate_ops(kernel, exact, threads, kn) if exact is not None else est_hi
     if not sampled and max_ops is not None and est > max_ops:
         _refuse_work(kernel, name, est, max_ops, n_row)
     if not sampled:
@@ -389,6 +413,7 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     row = res.to_row()
     row.update(dram_group_keys(res))
     row.update(cnt)
+    row["symbolic_cycles"] = sum(p.cycles for p in sim.phases if p.name in SYMBOLIC_PHASES)
     row["flops"] = ops.flops
     row["nnz_c"] = ops.nnz_c
     row["n_rows"] = int(ops.sym.shape[0])

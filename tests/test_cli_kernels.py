@@ -13,21 +13,26 @@ def test_kernels_json_lists_every_kernel():
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     names = {r["kernel"] for r in rows}
-    assert {"inner", "outer", "rowwise-dense", "rowwise-hash", "smash-v1", "smash-v2", "smash-v3"} <= names
+    assert {"inner", "inner-candidates", "outer", "rowwise-dense", "rowwise-hash", "smash-v1",
+            "smash-v2", "smash-v3"} <= names
     v3 = next(r for r in rows if r["kernel"] == "smash-v3")
-    assert v3["knobs"]["scope"]["default"] == "row"
+    assert v3["knobs"]["table"]["default"] == "fragments"
+    assert next(r for r in rows if r["kernel"] == "smash-v1")["knobs"]["windows"]["default"] == "static"
     assert CliRunner().invoke(main, ["kernels"]).exit_code == 0
 
 
 def test_run_json_record(tmp_path):
     out = tmp_path / "runs.jsonl"
     res = CliRunner().invoke(main, ["run", "-k", "smash-v2", "-m", "rmat:scale=6,ef=4", "--preset",
-                                    "piuma-core", "--json", "--out", str(out), "--knob", "granularity=2"])
+                                    "piuma-core", "--json", "--out", str(out), "--knob", "chunk=32"])
     assert res.exit_code == 0, res.output
     rec = json.loads(res.output)
     for key in ("kernel", "matrix", "preset", "cycles", "dram_bytes_read", "dram_bytes_written", "verified"):
         assert key in rec
-    assert rec["verified"] is True and rec["knob_granularity"] == 2
+    assert rec["verified"] is True and rec["knob_chunk"] == 32
+    for key in ("atomics", "atomic_stall_cycles", "cas_retries", "symbolic_cycles", "spilled_entries",
+                "fragment_allocs", "fragment_waits"):
+        assert key in rec
     assert json.loads(out.read_text().splitlines()[-1])["cycles"] == rec["cycles"]
 
 

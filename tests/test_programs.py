@@ -7,8 +7,7 @@ import pytest
 
 from simulator.programs import KERNELS, get_kernel
 from simulator.programs.base import RECORD_BYTES
-from simulator.run import (DRAM_GROUPS, VerificationError, dram_group, estimate_ops,  # noqa: F401
-                           run_kernel)
+from simulator.run import DRAM_GROUPS, dram_group, run_kernel
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "matrices")
 FAMILIES = ["rmat:scale=6,ef=4", "er:n=96,nnz_per_row=4", "banded:n=80,bandwidth=3",
@@ -34,7 +33,7 @@ def test_every_kernel_matches_scipy_and_symbolic(kernel, spec):
 
 
 @pytest.mark.parametrize("name", SHARED_SMALL)
-@pytest.mark.parametrize("kernel", ["inner", "outer", "rowwise-dense", "smash-v1", "smash-v3"])
+@pytest.mark.parametrize("kernel", list(KERNELS))
 def test_shared_matrices(kernel, name):
     path = os.path.join(SHARED, name)
     if not os.path.exists(path):
@@ -73,49 +72,60 @@ def test_dram_bytes_by_structure_sum_to_the_totals(kernel, preset):
 
 def test_dram_groups_of_region_names():
     assert [dram_group(n) for n in ("A.indptr", "At.data", "Bt.indices", "B.data", "C.indices",
-                                    "merge.C.data", "pp.records", "pp.indptr", "table",
-                                    "merge.spill", "spa", "C.alloc", "pp.cursor",
-                                    "multiply#0.token0")] == [
-        "A", "A", "B", "B", "C", "C", "partials", "partials", "hash", "hash", "hash", "other",
-        "other", "other"]
-
-
-def test_v2_balances_better_than_v1():
-    spec = "imbalanced:n=512,nnz_per_row=6,n_long=4,long_len=200"
-    v1 = _run("smash-v1", spec)
-    v2 = _run("smash-v2", spec)
-    assert v2["load_imbalance"] <= v1["load_imbalance"]
-    assert v2["cycles"] < v1["cycles"]
+                                    "merge.C.data", "C.rowend", "pp.records", "pp.indptr", "table",
+                                    "merge.spill", "spa", "pool", "frag.desc", "bounds.qcum",
+                                    "scan.blocks", "plan.windows", "sym.table", "C.alloc",
+                                    "pp.cursor", "pp.count", "multiply#0.token0")] == [
+        "A", "A", "B", "B", "C", "C", "C", "partials", "symbolic", "hash", "hash", "hash", "hash",
+        "hash", "symbolic", "symbolic", "symbolic", "symbolic", "other", "other", "other", "other"]
 
 
 def test_scratchpad_faster_than_dram():
     spad = _run("smash-v3", "rmat:scale=7,ef=8")
     dram = _run("smash-v3", "rmat:scale=7,ef=8", knobs={"placement": "dram"})
     assert spad["cycles"] < dram["cycles"]
-    assert spad["spad_atomics"] > 0 and dram["mc_atomics"] > 0
+    assert spad["spad_atomics"] > 0 and dram["mc_atomics"] > dram["spad_atomics"]
 
 
-@pytest.mark.parametrize("kernel,knobs", [("smash-v1", {"table_slots": "16"}),
-                                          ("smash-v3", {"fragment_max_slots": "8"})])
-def test_spills_are_counted_and_correct(kernel, knobs):
-    r = _run(kernel, "rmat:scale=7,ef=8", knobs=knobs)
+def test_rowwise_spills_whole_rows():
+    """The row-wise baseline: a row whose table does not fit the thread's slice goes, whole, to
+    the thread's DRAM table."""
+    r = _run("rowwise-hash", "rmat:scale=7,ef=8", knobs={"placement": "spad", "table_slots": "16"})
     assert r["verified"] and r["spilled_rows"] > 0 and r["spilled_products"] > 0
-    assert r["mc_atomics"] > 0      # spilled tables live in DRAM
+    assert r["dram_bytes_hash_read_useful"] > 0      # the spilled tables, in DRAM
 
 
-@pytest.mark.parametrize("knobs", [{"writeback": "sorted"}, {"offsets": "atomic"}, {"hash": "mod"},
-                                   {"atomics": "false"}, {"distribution": "static", "balance": "flops"},
+@pytest.mark.parametrize("knobs", [{"writeback": "sorted"}, {"offsets": "symbolic"},
+                                   {"sizes": "symbolic"}, {"hash": "mod"}, {"atomics": "true"},
+                                   {"distribution": "static", "balance": "flops"},
                                    {"granularity": "4", "token_scope": "core"},
-                                   {"accumulator": "dense", "placement": "spad"}])
-def test_knob_variants_verify(knobs):
-    assert _run("smash-v2", "powerlaw:n=128,nnz_per_row=4", knobs=knobs)["verified"]
+                                   {"scope": "thread", "placement": "spad"},
+                                   {"accumulator": "dense", "placement": "spad"},
+                                   {"accumulator": "dense", "offsets": "symbolic", "writeback": "sorted"}])
+@pytest.mark.parametrize("spec", FAMILIES)
+def test_rowwise_knob_variants_verify(knobs, spec):
+    r = _run("rowwise-hash", spec, knobs=knobs)
+    assert r["verified"] and r["muladds"] == r["flops"]
+
+
+@pytest.mark.parametrize("knobs", [{"offsets": "symbolic"}, {"writeback": "sorted"},
+                                   {"token_scope": "die", "granularity": "2"},
+                                   {"scope": "thread", "placement": "dram", "table_slots": "64"}])
+@pytest.mark.parametrize("spec", FAMILIES)
+def test_outer_knob_variants_verify(knobs, spec):
+    assert _run("outer", spec, knobs=knobs, preset="piuma-die")["verified"]
+
+
+@pytest.mark.parametrize("kernel", ["inner", "inner-candidates"])
+def test_inner_granularity_verifies(kernel):
+    assert _run(kernel, "powerlaw:n=128,nnz_per_row=4", knobs={"granularity": "3"})["verified"]
 
 
 def test_knob_errors():
     with pytest.raises(ValueError, match="unknown knob"):
         get_kernel("smash-v1").resolve_knobs({"nope": 1})
     with pytest.raises(ValueError, match="not one of"):
-        get_kernel("smash-v1").resolve_knobs({"scope": "galaxy"})
+        get_kernel("smash-v1").resolve_knobs({"table": "galaxy"})
     with pytest.raises(ValueError, match="unknown kernel"):
         get_kernel("middle")
 
@@ -133,8 +143,9 @@ def test_guard_refuses_and_sample_extrapolates():
     assert isinstance(r["loads"], int) and isinstance(r["dram_requests"], int)
 
 
-def test_rectangular_uses_a_times_a_transpose():
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_rectangular_uses_a_times_a_transpose(kernel):
     import scipy.sparse as sp
     A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
-    r = run_kernel("smash-v3", A, preset="piuma-core")
+    r = run_kernel(kernel, A, preset="piuma-core")
     assert r["verified"] and r["nnz_c"] > 0

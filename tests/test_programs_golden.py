@@ -13,10 +13,11 @@ STABLE = ["flops", "nnz_c", "muladds", "nnz_written", "hash_probes", "hash_colli
           "spilled_rows", "partial_bytes_written", "instructions", "operations", "loads", "stores",
           "atomics", "spad_atomics", "mc_atomics", "dram_read_useful_bytes",
           "dram_write_useful_bytes", "dram_read_transferred_bytes", "dram_write_transferred_bytes",
-          "cache_hits", "cache_misses", "tasks", "cycles"]
+          "cache_hits", "cache_misses", "tasks", "cycles", "cas_retries", "spilled_entries",
+          "fragment_allocs", "fragment_waits", "lock_acquires", "windows", "symbolic_cycles"]
 
 
-@pytest.mark.parametrize("kernel", ["smash-v1", "outer"])
+@pytest.mark.parametrize("kernel", ["smash-v1", "smash-v3", "outer"])
 def test_golden(kernel):
     rec = run_kernel(kernel, "rmat:scale=6,ef=4", preset="piuma-core")
     got = {k: (round(rec[k], 3) if isinstance(rec[k], float) else rec[k]) for k in STABLE}

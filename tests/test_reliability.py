@@ -201,7 +201,7 @@ def test_verification_error_is_one_line(monkeypatch):
 def test_summary_names_the_product_and_labels_phases():
     A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
     from simulator.cli.kernel_cmds import summary
-    text = summary(run_kernel("smash-v3", A, preset="piuma-core"))
+    text = summary(run_kernel("rowwise-hash", A, preset="piuma-core"))
     assert "C = A·Aᵀ (A is not square)" in text
     assert "phases: rows" in text and " cycles" in text.split("phases:")[1]
 
@@ -346,7 +346,7 @@ def test_contradictory_flags_refused(tmp_path):
 
 
 def test_knob_grid_validated_up_front_and_applied_where_it_exists(tmp_path):
-    for bad, needle in (("granularity=1,x", "knobs.granularity"),
+    for bad, needle in (("chunk=256,x", "knobs.chunk"),
                         ("load_factor=2,1000", "above the limit")):
         res = CliRunner().invoke(main, ["sweep", "-m", SMALL, "-k", "smash-v1", "--knob", bad,
                                         "-o", str(tmp_path / "k.jsonl")])

@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import main
-from simulator.reproduce import (QUICK_MATRICES, default_points, format_report, geomean,
+from simulator.reproduce import (ABLATION, KERNELS, QUICK_MATRICES, ablation_rows,
+                                 default_points, format_report, geomean, main_records,
                                  speedup_rows)
 
 
@@ -36,9 +37,35 @@ def test_speedup_rows_and_geomean():
 
 def test_default_points():
     pts = default_points(quick=True)
-    assert len(pts) == 7 * len(QUICK_MATRICES)
+    # every kernel, plus the ablation steps that are not a kernel with its preset's knobs
+    extra = sum(1 for _, _, kn in ABLATION if kn)
+    assert len(pts) == (len(KERNELS) + extra) * len(QUICK_MATRICES)
     assert {p.preset for p in pts} == {"piuma-die"} and {p.sample for p in pts} == {"auto"}
-    assert len(default_points(quick=True, extra=["er:n=64"])) == len(pts) + 7
+    assert len(default_points(quick=True, extra=["er:n=64"])) == len(pts) + len(KERNELS) + extra
+    assert len(default_points(quick=True, ablation=False)) == len(KERNELS) * len(QUICK_MATRICES)
+
+
+def _keyed(matrix, kernel, cycles, knobs=(), **kw):
+    import json
+    r = _rec(matrix, kernel, cycles, **kw)
+    r["point_key"] = json.dumps([matrix, kernel, "piuma-die", [], [list(x) for x in knobs], 0, None])
+    return r
+
+
+def test_ablation_rows_and_main_records():
+    recs = [_keyed("a", "rowwise-hash", 1000), _keyed("a", "rowwise-hash", 800, [("placement", "spad")]),
+            _keyed("a", "smash-v1", 600, [("atomics", "false")]), _keyed("a", "smash-v1", 400),
+            _keyed("a", "smash-v2", 200), _keyed("a", "smash-v3", 100),
+            _keyed("a", "smash-v3", 125, [("placement", "dram")])]
+    rows = ablation_rows(recs)["a"]
+    steps = [r["step"] for r in rows]
+    assert steps[0] == ABLATION[0][0] and len(rows) == 7
+    assert rows[1]["vs_prev"] == pytest.approx(1.25) and rows[5]["vs_base"] == pytest.approx(10)
+    assert rows[-1]["vs_prev"] == pytest.approx(0.8)          # a variation: compared with v3
+    # the main tables ignore the variants: rowwise-hash is the 1000-cycle run
+    main = main_records(recs)
+    assert [r["cycles"] for r in main if r["kernel"] == "rowwise-hash"] == [1000]
+    assert "Ablation" in format_report(recs)
 
 
 def test_reproduce_quick_cli(tmp_path):
@@ -47,15 +74,17 @@ def test_reproduce_quick_cli(tmp_path):
     assert res.exit_code == 0, res.output
     for m in QUICK_MATRICES:
         assert f"== {m}" in res.output
-    assert "Speedup of SMASH over inner and outer" in res.output and "geomean" in res.output
+    assert "Speedup of SMASH over the inner product" in res.output and "geomean" in res.output
+    assert "x inner-c" in res.output and "Ablation" in res.output
     assert (out / "records.jsonl").exists() and (out / "report.txt").exists()
-    assert (out / "speedup.csv").exists()
-    for kind in ("speedup", "dram", "workload", "ipc", "roofline"):
+    assert (out / "speedup.csv").exists() and (out / "ablation.csv").exists()
+    for kind in ("speedup", "dram", "workload", "ipc", "roofline", "ablation"):
         assert (out / "figures" / f"{kind}.png").stat().st_size > 1000
         assert (out / "figures" / f"{kind}.pdf").exists()
     # a second run reuses every record
     res = CliRunner().invoke(main, ["reproduce", "--quick", "--no-figures", "--out", str(out)])
-    assert res.exit_code == 0 and "(28 reused" in res.output
+    n = len(default_points(quick=True))
+    assert res.exit_code == 0 and f"({n} reused" in res.output
 
 
 def test_reproduce_bad_matrices(tmp_path):

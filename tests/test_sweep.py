@@ -120,7 +120,7 @@ presets = ["piuma-core"]
 [set]
 "dram.channels_per_die" = [1, 2]
 [knobs]
-granularity = [1, 2]
+chunk = [64, 128]
 """
 
 

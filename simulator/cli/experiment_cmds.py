@@ -179,9 +179,11 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
 
     Runs every kernel on the built-in matrix set (generated R-MAT, Erdős–Rényi, 2-D Poisson,
     power-law and imbalance matrices), prints a table per matrix and the summary (speedup of
-    each SMASH version over inner and outer product with geometric means, DRAM traffic,
-    arithmetic intensity, cache hit rate, load imbalance, IPC), and writes records.jsonl,
-    report.txt, speedup.csv and figures/ into --out. Records already in --out are reused.
+    each SMASH version over both inner products and the outer product with geometric means,
+    DRAM traffic, arithmetic intensity, cache hit rate, load imbalance, IPC) and the ablation
+    (SMASH's ingredients one at a time from the row-wise baseline), and writes records.jsonl,
+    report.txt, speedup.csv, ablation.csv and figures/ into --out. Records already in --out
+    are reused.
 
     \b
     Example:
@@ -215,7 +217,7 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
 
 @click.command("plot")
 @click.argument("kind", type=click.Choice(["speedup", "dram", "workload", "ipc", "roofline",
-                                           "scaling", "all"]))
+                                           "scaling", "ablation", "all"]))
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", "out", default=None,
               help="Output path without suffix [default: next to RESULTS, named KIND].")
@@ -228,7 +230,8 @@ def plot(kind: str, results: str, out: str | None, formats) -> None:
     structure: A, B, C, partial products, hash tables; useful vs transferred, read vs
     written), workload (per-thread load imbalance),
     ipc (IPC and bandwidth utilization), roofline, scaling (over a swept --set parameter),
-    or all (every kind the file supports).
+    ablation (SMASH's ingredients one at a time; records of smash reproduce), or all (every
+    kind but scaling and ablation).
 
     \b
     Example:
@@ -239,7 +242,7 @@ def plot(kind: str, results: str, out: str | None, formats) -> None:
     from simulator.plots import plot as draw
     recs = load_results(results)
     base = Path(results).parent
-    kinds = [k for k in KINDS if k != "scaling"] if kind == "all" else [kind]
+    kinds = [k for k in KINDS if k not in ("scaling", "ablation")] if kind == "all" else [kind]
     for k in kinds:
         stem = Path(out) / k if (out and kind == "all") else Path(out) if out else base / k
         for p in draw(k, recs, stem, formats=list(formats)):

@@ -68,8 +68,12 @@ def summary(rec: dict[str, Any]) -> str:
         f"(hit rate {100 * rec['cache_hit_rate']:.1f}%), {rec['cache_bypassed']} bypassed",
         f"  atomics     {rec['atomics']} ({rec['spad_atomics']} scratchpad, {rec['mc_atomics']} "
         f"memory-side, {rec['token_atomics']} tokens), stall {f(rec['atomic_stall_cycles'])} cycles",
-        f"  hashing     {rec['hash_probes']} probes, {rec['hash_collisions']} collisions, "
-        f"{rec['spilled_rows']} rows spilled ({rec['spilled_products']} products)",
+        f"  hashing     {rec['hash_probes']} probes, {rec['hash_collisions']} collisions "
+        f"({rec['cas_retries']} claims found another key), {rec['spilled_entries']} entries "
+        f"spilled to DRAM, {rec['spilled_rows']} rows spilled whole ({rec['spilled_products']} "
+        f"products); {rec['windows']} windows, {rec['fragment_allocs']} fragments "
+        f"({rec['fragment_waits']} waits), {rec['lock_acquires']} lock acquisitions",
+        f"  symbolic    {f(rec['symbolic_cycles'])} cycles (bounds, symbolic phase, scans)",
         f"  issue       {rec['instructions']} instructions, IPC {f(rec['ipc'])} "
         f"(per pipeline mean {f(rec['ipc_pipeline_mean'])})",
         f"  threads     busy max {f(rec['thread_busy_cycles_max'])} / mean "

@@ -491,6 +491,20 @@ class Simulation:
         row[E.RG_PER] = E.PER_THREAD if per == "thread" else E.PER_NONE
         return self._add_region(name, "spad", size, "default", "-", core, per, row)
 
+    def spad_mark(self) -> np.ndarray:
+        """Each core's scratchpad allocation point, for `spad_release`."""
+        return self._spad_used.copy()
+
+    def spad_release(self, mark: np.ndarray) -> None:
+        """Give back the scratchpad space of the regions registered since `mark`, so that later
+        regions reuse it (e.g. a phase's private tables once the phase is over). The released
+        regions keep their names and addresses, but must not be accessed again: their bytes
+        now belong to the regions that follow."""
+        mark = np.asarray(mark, dtype=np.int64)
+        if mark.shape != self._spad_used.shape or np.any(mark > self._spad_used) or np.any(mark < 0):
+            raise ValueError("spad_release: not a mark of this simulation's scratchpads")
+        self._spad_used[:] = mark
+
     def region(self, name: str) -> Region:
         for r in self.regions:
             if r.name == name:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from numba import njit
 
 import spgemm
-from simulator.machine.trace import OP_WIDTH
+from simulator.machine.trace import OP_WIDTH, emit_load, emit_store
 
 # Byte sizes of the arrays as laid out in the simulated memory (a reconstruction: 8-byte row
 # pointers and values, 4-byte column indices; a partial product record is (row, col, value)).
@@ -36,10 +36,18 @@ CT_PP_WRITE_BYTES = 6    # outer product: partial-product bytes written
 CT_PP_READ_BYTES = 7     # outer product: partial-product bytes read back
 CT_SLOTS_SCANNED = 8     # hash-table slots scanned by write-back
 CT_INTERSECTIONS = 9     # inner product: (row, column) dot products attempted
-CT_N = 10
+CT_CAS_RETRIES = 10      # shared tables: claims (CAS or lock) that found another key in the slot
+CT_SPILLED_ENTRIES = 11  # entries placed in a DRAM overflow table (one by one)
+CT_FRAG_ALLOCS = 12      # fragments allocated by the buddy allocator
+CT_FRAG_FREES = 13       # fragments freed
+CT_FRAG_WAITS = 14       # allocations that found no free block: the row waits for the next batch
+CT_LOCKS = 15            # lock acquisitions (atomics=false on a shared table)
+CT_WINDOWS = 16          # windows of rows run by a core
+CT_N = 17
 COUNTER_NAMES = ("hash_probes", "hash_collisions", "spilled_rows", "spilled_products", "muladds",
                  "nnz_written", "partial_bytes_written", "partial_bytes_read",
-                 "hash_slots_scanned", "dot_products")
+                 "hash_slots_scanned", "dot_products", "cas_retries", "spilled_entries",
+                 "fragment_allocs", "fragment_frees", "fragment_waits", "lock_acquires", "windows")
 
 # Instruction costs of an in-order core (a reconstruction; not public): counted per event.
 I_ROW = 8         # per task / row: loop setup, pointer arithmetic
@@ -50,6 +58,11 @@ I_SCAN = 1        # per table slot scanned at write-back
 I_SORT = 2        # per element per sort pass (n log2 n)
 I_CMP = 2         # per step of a two-pointer index intersection
 I_STORE_OUT = 1   # per output entry written
+I_WB = 3          # per entry of a row-tagged table at write-back: split the key, address C
+I_SCAN_ROW = 2    # per row of a scan / prefix sum pass
+
+CHUNK = 8         # elements per streamed load of B (8 indices = 32 B, 8 values = 64 B)
+LINE = 64         # bytes per streamed load or store of a table / C / records
 
 
 @dataclass(frozen=True)
@@ -159,14 +172,28 @@ def csr_arrays(M: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @dataclass
 class KernelOutput:
-    """What a kernel program leaves behind: C (CSR arrays) and its counters."""
+    """What a kernel program leaves behind: C and its counters.
+
+    C is CSR (`c_ptr` of n_row + 1 row pointers) or, when `c_end` is given, 4-array CSR: row i
+    holds `c_idx/c_val[c_ptr[i]:c_end[i]]` (`c_ptr` then has n_row row starts), rows in any
+    order and possibly with gaps between them (rows claimed by an atomic allocator)."""
     c_ptr: np.ndarray
     c_idx: np.ndarray
     c_val: np.ndarray
     counters: np.ndarray
+    c_end: np.ndarray | None = None
 
     def matrix(self, shape: tuple[int, int]) -> sp.csr_array:
-        return sp.csr_array((self.c_val, self.c_idx, self.c_ptr), shape=shape)
+        if self.c_end is None:
+            return sp.csr_array((self.c_val, self.c_idx, self.c_ptr), shape=shape)
+        start = np.asarray(self.c_ptr[:shape[0]], dtype=np.int64)
+        lens = np.asarray(self.c_end[:shape[0]], dtype=np.int64) - start
+        if np.any(lens < 0):
+            raise AssertionError("4-array CSR: a row ends before it starts")
+        ptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        take = np.repeat(start - ptr[:-1], lens) + np.arange(int(ptr[-1]))
+        return sp.csr_array((self.c_val[take], self.c_idx[take], ptr), shape=shape)
 
     def counter_dict(self) -> dict[str, int]:
         return {name: int(self.counters[i]) for i, name in enumerate(COUNTER_NAMES)}
@@ -181,6 +208,31 @@ def pow2_floor(x: int) -> int:
     return 1 << (max(int(x), 1).bit_length() - 1)
 
 
+def hash_slots(need: np.ndarray, load_factor: int, minimum: int = 2) -> np.ndarray:
+    """Power-of-two table sizes >= load_factor x need (and >= minimum), vectorized
+    (the host-side twin of spgemm.accumulators.hash_table_size)."""
+    want = np.maximum(np.asarray(need, dtype=np.int64) * int(load_factor), int(minimum))
+    return (1 << np.ceil(np.log2(want)).astype(np.int64)).astype(np.int64)
+
+
+@njit(cache=True)
+def emit_stream(buf, n, addr, nbytes, store, flags):
+    """Loads (or stores) of `nbytes` contiguous bytes in LINE-sized pieces (the first one
+    carries `flags`). Returns (buf, n)."""
+    buf = grow(buf, n, nbytes // LINE + 2)
+    off = 0
+    first = True
+    while off < nbytes:
+        size = min(LINE, nbytes - off)
+        if store:
+            n = emit_store(buf, n, addr + off, size, flags if first else 0)
+        else:
+            n = emit_load(buf, n, addr + off, size, flags if first else 0)
+        first = False
+        off += size
+    return buf, n
+
+
 @njit(cache=True)
 def grow(buf, n, need):
     """`buf` with room for `need` more rows after row n (a doubled copy when full)."""
@@ -189,3 +241,41 @@ def grow(buf, n, need):
     new = np.zeros((max(2 * buf.shape[0], n + need + 1024), OP_WIDTH), dtype=np.int64)
     new[:n] = buf[:n]
     return new
+
+
+def operand_regions(sim, ops: "Operands") -> dict[str, int]:
+    """The DRAM regions of A and B (CSR; A streamed, B through the cache), registered once per
+    simulation and shared by its phases: {"A.indptr": base, ...}."""
+    out = {}
+    for name, n, elem, cls in (("A.indptr", ops.A.shape[0] + 1, PTR_BYTES, "stream"),
+                               ("A.indices", ops.A.nnz, IDX_BYTES, "stream"),
+                               ("A.data", ops.A.nnz, VAL_BYTES, "stream"),
+                               ("B.indptr", ops.B.shape[0] + 1, PTR_BYTES, "default"),
+                               ("B.indices", ops.B.nnz, IDX_BYTES, "default"),
+                               ("B.data", ops.B.nnz, VAL_BYTES, "default")):
+        out[name] = dram(sim, name, nbytes(n, elem), access_class=cls)
+    return out
+
+
+def dram(sim, name: str, size_bytes: int, **kw) -> int:
+    """Base of the DRAM region `name`: the existing one (phases of a run share their data), or
+    a new one of `size_bytes`."""
+    for r in sim.regions:
+        if r.name == name:
+            if r.kind != "dram" or r.size_bytes < size_bytes:
+                raise ValueError(f"region {name!r} exists with another kind or a smaller size")
+            return r.base
+    return sim.dram_region(name, size_bytes, **kw).base
+
+
+def local_region(sim, name: str, size_bytes: int, *, spad: bool = True):
+    """A core's own working area: in its scratchpad, or (no scratchpad, or `spad` false) a
+    per-core slice of DRAM (access class "random")."""
+    if spad and sim.cfg.spad.size_bytes > 0:
+        return sim.spad_region(name, size_bytes)
+    return sim.dram_region(name, size_bytes, per="core", access_class="random")
+
+
+def spad_free(sim) -> int:
+    """Bytes of each core's scratchpad not yet given to a region."""
+    return int(sim.cfg.spad.size_bytes - int(sim._spad_used.max()))

@@ -1,12 +1,14 @@
-"""Outer-product SpGEMM on the machine: a multiply phase, a barrier, a merge phase.
+"""Outer-product SpGEMM on the machine: count, scan, multiply, merge.
 
-Multiply: one task per inner index k (column k of A, stored CSC, times row k of B). For each
-A[i, k] the task reserves room in output row i's bin of partial products by an atomic fetch-add
-on the bin's cursor (DRAM, at the memory controller), then writes the (row, column, value)
-records (16 bytes each) to DRAM. Bins are laid out from the symbolic pass (row i's bin holds
-row_flops[i] records). Merge: one task per output row reads its bin back and merges it with the
-row-wise program's hash accumulator (per-row fragments in the scratchpad, spilling to DRAM).
-Partial-product traffic is therefore exactly flops x 16 bytes each way.
+Count (phase ``bounds``): one task per inner index k (A stored CSC): for each A[i, k] an atomic
+add of len(B[k, :]) to row i's partial-product count (memory-side, no return). Scan: the counts'
+prefix gives each row's bin of partial products. Multiply: one task per inner index k; for each
+A[i, k] the task reads row i's bin offset, reserves room by an atomic fetch-add on the bin's
+cursor (DRAM, at the memory controller), then writes the (row, column, value) records (16 bytes
+each) to DRAM. Merge: one task per output row reads its bin back and merges it with the
+row-wise program's hash accumulator (a table sized for the bin in the thread's scratchpad slice,
+the whole row in DRAM when it does not fit); C's rows are claimed by fetch-add (4-array CSR) or
+placed by the symbolic phase's scan. Partial-product traffic is exactly flops x 16 bytes each way.
 """
 from __future__ import annotations
 
@@ -15,13 +17,48 @@ import scipy.sparse as sp
 from numba import njit
 
 from simulator.machine import DynamicTokens, Phase, Simulation
-from simulator.machine.trace import ATOMIC_ADD, DEP, OP_WIDTH, emit_atomic, emit_compute, emit_load, emit_store
+from simulator.machine.trace import (ATOMIC_ADD, DEP, NORET, OP_WIDTH, emit_atomic, emit_compute,
+                                     emit_load, emit_store)
 from simulator.programs import base as B
+from simulator.programs import prep
 from simulator.programs.base import (CT_MULADDS, CT_PP_WRITE_BYTES, I_MAC, I_NNZ_A, I_ROW, IDX_BYTES,
                                      PTR_BYTES, RECORD_BYTES, VAL_BYTES, Knob, KernelOutput, grow)
 from simulator.programs import rowwise as R
 
 PER_LINE = 64 // RECORD_BYTES
+# region bases
+(AD_ATPTR, AD_ATIDX, AD_ATVAL, AD_BPTR, AD_BIDX, AD_BVAL, AD_CURSOR, AD_PP, AD_COUNT,
+ AD_PPPTR, AD_N) = range(11)
+
+
+@njit(cache=True)
+def count_generate(ids, at_ptr, at_idx, b_ptr, AD, count):
+    """Count tasks `ids` (inner indices k): count[i] += len(B[k, :]) for every A[i, k]."""
+    est = 16
+    for t in range(ids.size):
+        est += 6 + 2 * (at_ptr[ids[t] + 1] - at_ptr[ids[t]])
+    buf = np.zeros((est, OP_WIDTH), dtype=np.int64)
+    ptr = np.zeros(ids.size + 1, dtype=np.int64)
+    n = 0
+    for t in range(ids.size):
+        k = ids[t]
+        lb = b_ptr[k + 1] - b_ptr[k]
+        q0 = at_ptr[k]
+        q1 = at_ptr[k + 1]
+        buf = grow(buf, n, 4)
+        n = emit_compute(buf, n, I_ROW)
+        n = emit_load(buf, n, AD[AD_ATPTR] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
+        n = emit_load(buf, n, AD[AD_BPTR] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
+        if lb > 0 and q1 > q0:
+            buf, n = B.emit_stream(buf, n, AD[AD_ATIDX] + q0 * IDX_BYTES, (q1 - q0) * IDX_BYTES, False, DEP)
+            buf = grow(buf, n, q1 - q0 + 1)
+            n = emit_compute(buf, n, 2 * (q1 - q0))
+            for q in range(q0, q1):
+                i = at_idx[q]
+                count[i] += lb
+                n = emit_atomic(buf, n, AD[AD_COUNT] + i * 8, ATOMIC_ADD, NORET)
+        ptr[t + 1] = n
+    return buf[:n], ptr
 
 
 @njit(cache=True)
@@ -29,14 +66,14 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
                    pp_val, AD, ct):
     """Multiply tasks `ids` (inner indices k): write A[:, k] x B[k, :] into the row bins.
 
-    at_*: A in CSC (column pointers, row indices, values); pp_ptr: bin offsets (int64[n_row+1]);
-    cursor: int64[n_row] records written so far per bin (updated); pp_col / pp_val: the bins.
-    AD: region bases [at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, cursor, pp].
+    at_*: A in CSC (column pointers, row indices, values); pp_ptr: bin offsets (int64[n_row+1],
+    from the scan); cursor: int64[n_row] records written so far per bin (updated); pp_col /
+    pp_val: the bins.
     """
     est = 64
     for t in range(ids.size):
         k = ids[t]
-        est += 8 + (at_ptr[k + 1] - at_ptr[k]) * (6 + (b_ptr[k + 1] - b_ptr[k]) // 2)
+        est += 8 + (at_ptr[k + 1] - at_ptr[k]) * (7 + (b_ptr[k + 1] - b_ptr[k]) // 2)
     buf = np.zeros((min(est, 1 << 22), OP_WIDTH), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
     n = 0
@@ -44,8 +81,8 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
         k = ids[t]
         buf = grow(buf, n, 4)
         n = emit_compute(buf, n, I_ROW)
-        n = emit_load(buf, n, AD[0] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
-        n = emit_load(buf, n, AD[3] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
+        n = emit_load(buf, n, AD[AD_ATPTR] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
+        n = emit_load(buf, n, AD[AD_BPTR] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
         b0 = b_ptr[k]
         b1 = b_ptr[k + 1]
         lb = b1 - b0
@@ -53,22 +90,23 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
             for q in range(at_ptr[k], at_ptr[k + 1]):
                 i = at_idx[q]
                 av = at_val[q]
-                buf = grow(buf, n, 4)
+                buf = grow(buf, n, 5)
                 n = emit_compute(buf, n, I_NNZ_A)
-                n = emit_load(buf, n, AD[1] + q * IDX_BYTES, IDX_BYTES, DEP)
-                n = emit_load(buf, n, AD[2] + q * VAL_BYTES, VAL_BYTES, 0)
-                n = emit_atomic(buf, n, AD[6] + i * 8, ATOMIC_ADD, DEP)
+                n = emit_load(buf, n, AD[AD_ATIDX] + q * IDX_BYTES, IDX_BYTES, DEP)
+                n = emit_load(buf, n, AD[AD_ATVAL] + q * VAL_BYTES, VAL_BYTES, 0)
+                n = emit_load(buf, n, AD[AD_PPPTR] + i * PTR_BYTES, PTR_BYTES, DEP)
+                n = emit_atomic(buf, n, AD[AD_CURSOR] + i * 8, ATOMIC_ADD, DEP)
                 at = pp_ptr[i] + cursor[i]
                 cursor[i] += lb
                 for c0 in range(b0, b1, PER_LINE):
                     c1 = min(c0 + PER_LINE, b1)
                     m = c1 - c0
                     buf = grow(buf, n, 4)
-                    n = emit_load(buf, n, AD[4] + c0 * IDX_BYTES, m * IDX_BYTES, 0)
-                    n = emit_load(buf, n, AD[5] + c0 * VAL_BYTES, m * VAL_BYTES, 0)
+                    n = emit_load(buf, n, AD[AD_BIDX] + c0 * IDX_BYTES, m * IDX_BYTES, 0)
+                    n = emit_load(buf, n, AD[AD_BVAL] + c0 * VAL_BYTES, m * VAL_BYTES, 0)
                     n = emit_compute(buf, n, I_MAC * m)
                     dst = at + (c0 - b0)
-                    n = emit_store(buf, n, AD[7] + dst * RECORD_BYTES, m * RECORD_BYTES, DEP)
+                    n = emit_store(buf, n, AD[AD_PP] + dst * RECORD_BYTES, m * RECORD_BYTES, DEP)
                     for r in range(c0, c1):
                         pp_col[dst + r - c0] = b_idx[r]
                         pp_val[dst + r - c0] = av * b_val[r]
@@ -78,11 +116,11 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
     return buf[:n], ptr
 
 
-MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "fragment_max_slots", "load_factor",
-                                        "hash", "writeback", "granularity", "token_scope")}
+MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "table_slots", "load_factor", "hash",
+                                        "writeback", "granularity", "token_scope", "offsets")}
 KNOBS: dict[str, Knob] = {
     **MERGE_KNOBS,
-    "multiply_granularity": Knob(1, "multiply phase: inner indices taken per token"),
+    "multiply_granularity": Knob(1, "count and multiply phases: inner indices taken per token"),
 }
 
 
@@ -95,38 +133,49 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     at = (At.indptr.astype(np.int64), At.indices.astype(np.int64), At.data.astype(np.float64))
     b = B.csr_arrays(Bm)
     flops = ops.flops
-    pp_ptr = np.zeros(n_row + 1, dtype=np.int64)
-    np.cumsum(ops.sym.row_flops, out=pp_ptr[1:])
+    AD = np.zeros(AD_N, dtype=np.int64)
+    opr = B.operand_regions(sim, ops)
+    AD[AD_ATPTR] = sim.dram_region("At.indptr", B.nbytes(n_inner + 1, PTR_BYTES), access_class="stream").base
+    AD[AD_ATIDX] = sim.dram_region("At.indices", B.nbytes(A.nnz, IDX_BYTES), access_class="stream").base
+    AD[AD_ATVAL] = sim.dram_region("At.data", B.nbytes(A.nnz, VAL_BYTES), access_class="stream").base
+    AD[AD_BPTR], AD[AD_BIDX], AD[AD_BVAL] = opr["B.indptr"], opr["B.indices"], opr["B.data"]
+    AD[AD_COUNT] = sim.dram_region("pp.count", B.nbytes(n_row, 8), access_class="random").base
+    AD[AD_CURSOR] = sim.dram_region("pp.cursor", B.nbytes(n_row, 8), access_class="random").base
+    pp_region = sim.dram_region("pp.records", B.nbytes(flops, RECORD_BYTES), access_class="stream")
+    AD[AD_PP] = pp_region.base
+    chunk = max(1, int(knobs["multiply_granularity"]))
+    # count, then the scan of the counts: the bins' offsets
+    count = np.zeros(max(n_row, 1), dtype=np.int64)
+    sim.run_phase(Phase("bounds", n_inner, lambda ids: count_generate(
+        np.asarray(ids, np.int64), at[0], at[1], b[0], AD, count), DynamicTokens(chunk=chunk)))
+    if not np.array_equal(count[:n_row], ops.sym.row_flops):
+        raise AssertionError("outer product: counted bins differ from the row flops")
+    arrays = [(count[:n_row], int(AD[AD_COUNT]), "pp.indptr")]
+    c_ptr = None
+    if knobs["offsets"] == "symbolic":
+        nnz, base = R.run_symbolic(sim, ops)
+        arrays.append((nnz, base, "C.indptr"))
+    scans = prep.run_scan(sim, arrays)
+    pp_ptr, AD[AD_PPPTR] = scans[0]
+    if knobs["offsets"] == "symbolic":
+        c_ptr = scans[1]
     pp_col = np.zeros(max(flops, 1), dtype=np.int64)
     pp_val = np.zeros(max(flops, 1), dtype=np.float64)
     cursor = np.zeros(max(n_row, 1), dtype=np.int64)
-    AD = np.zeros(8, dtype=np.int64)
-    AD[0] = sim.dram_region("At.indptr", B.nbytes(n_inner + 1, PTR_BYTES), access_class="stream").base
-    AD[1] = sim.dram_region("At.indices", B.nbytes(A.nnz, IDX_BYTES), access_class="stream").base
-    AD[2] = sim.dram_region("At.data", B.nbytes(A.nnz, VAL_BYTES), access_class="stream").base
-    AD[3] = sim.dram_region("B.indptr", B.nbytes(Bm.shape[0] + 1, PTR_BYTES), access_class="stream").base
-    AD[4] = sim.dram_region("B.indices", B.nbytes(Bm.nnz, IDX_BYTES)).base
-    AD[5] = sim.dram_region("B.data", B.nbytes(Bm.nnz, VAL_BYTES)).base
-    AD[6] = sim.dram_region("pp.cursor", B.nbytes(n_row, 8), access_class="random").base
-    pp_region = sim.dram_region("pp.records", B.nbytes(flops, RECORD_BYTES), access_class="stream")
-    AD[7] = pp_region.base
     ct = np.zeros(B.CT_N, dtype=np.int64)
 
     def gen(ids):
         return outer_generate(np.asarray(ids, dtype=np.int64), *at, *b, pp_ptr, cursor, pp_col,
                               pp_val, AD, ct)
 
-    sim.run_phase(Phase("multiply", n_inner, gen,
-                        DynamicTokens(chunk=max(1, int(knobs["multiply_granularity"])))))
+    sim.run_phase(Phase("multiply", n_inner, gen, DynamicTokens(chunk=chunk)))
     if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)):
-        raise AssertionError("outer product: bins not filled as the symbolic pass predicts")
-    pp_ptr_region = sim.dram_region("pp.indptr", B.nbytes(n_row + 1, PTR_BYTES), access_class="stream")
+        raise AssertionError("outer product: bins not filled as counted")
     merge_knobs = dict(R.KNOBS_DEFAULTS_FOR_MERGE)
     merge_knobs.update({k: knobs[k] for k in MERGE_KNOBS})
     st = R.RowwiseState(sim, ops, merge_knobs, prefix="merge.", src=1,
-                        pp=(pp_ptr, pp_col, pp_val, pp_region.base, pp_ptr_region.base))
-    sim.run_phase(Phase("merge", n_row, st.generate,
-                        R.schedule_for(merge_knobs, n_row, st.row_flops.astype(np.float64))))
-    out = st.output(ops.nnz_c)
+                        pp=(pp_ptr, pp_col, pp_val, AD[AD_PP], AD[AD_PPPTR]), c_ptr=c_ptr)
+    sim.run_phase(Phase("merge", n_row, st.generate, R.schedule_for(merge_knobs, None)))
+    out = st.output(None if c_ptr is None else c_ptr[0])
     out.counters += ct
     return out
