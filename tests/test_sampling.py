@@ -1,0 +1,172 @@
+"""Sampled simulation: groups, the miniature machine, thinning, the estimator and its interval,
+and sampled runs against full runs on skewed matrices (the bias the old sampler had)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulator import sampling
+from simulator.machine import load_config
+from simulator.machine.sim import hop_tables
+from simulator.run import bound_operands, run_kernel
+import matrices
+
+
+def _skewed_cost(n=4000, seed=3):
+    rng = np.random.default_rng(seed)
+    return np.floor(rng.pareto(1.2, n) * 10 + 1)
+
+
+# ---- groups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [2, 4, 8])
+def test_partition_is_a_partition_of_balanced_miniatures(groups):
+    cost = _skewed_cost()
+    lab = sampling.partition(cost, groups, threads=528, seed=1)
+    assert lab.shape == cost.shape and set(np.unique(lab)) == set(range(groups))
+    assert lab[np.argmax(cost)] == 0                      # group 0 holds the costliest task
+    per = np.bincount(lab, weights=cost, minlength=groups)
+    # every group is a miniature: its share of the work and of the tasks is about 1/S
+    assert per.max() / per.mean() < 1.25
+    counts = np.bincount(lab, minlength=groups)
+    assert counts.max() / counts.mean() < 1.25
+    # blocks of contiguous tasks (the full machine's static windows) stay together
+    b = sampling.blocks(cost.size, 528)
+    for lo, hi in zip(b[:-1], b[1:]):
+        assert len(set(lab[lo:hi])) == 1
+    assert np.array_equal(lab, sampling.partition(cost, groups, 528, seed=1))   # seeded
+
+
+def test_partition_spreads_the_heavy_blocks():
+    cost = np.ones(800)
+    cost[:8] = 1000                 # eight very heavy rows, one block each with 800 threads
+    lab = sampling.partition(cost, 8, threads=800, seed=0)
+    assert sorted(lab[:8]) == list(range(8))              # one per group (LPT)
+
+
+def test_thin_keeps_a_stratified_share_and_the_costliest():
+    cost = _skewed_cost(2000)
+    ids = np.arange(0, 2000, 2)
+    kept = sampling.thin(ids, cost, 0.25, seed=5)
+    assert np.all(np.diff(kept) > 0) and set(kept) <= set(ids)
+    assert abs(kept.size - 0.25 * ids.size) <= 2
+    top = ids[np.argmax(cost[ids])]
+    assert top in kept
+    # stratified by cost: besides the costliest, the kept tasks carry about a quarter of the cost
+    rest = lambda x: cost[x].sum() - cost[top]
+    assert rest(kept) / rest(ids) == pytest.approx(0.25, rel=0.1)
+    assert np.array_equal(sampling.thin(ids, cost, 1.0, 0), ids)
+
+
+# ---- the miniature machine ------------------------------------------------------------------
+
+
+def test_miniature_keeps_per_core_resources():
+    cfg = load_config("piuma-die")
+    assert sampling.miniature_sizes(cfg) == [1, 2, 4, 8]
+    for S in (2, 4, 8):
+        mini = sampling.miniature(cfg, S)
+        m = sampling.miniature_config(cfg, mini)
+        assert m.cores == cfg.cores // S and m.channels == cfg.channels // S
+        assert m.threads == cfg.threads // S
+        for section in ("core", "spad", "cache", "dma", "spad_atomic", "mc_atomic", "sync"):
+            assert getattr(m, section) == getattr(cfg, section), section
+        # bandwidth per thread and memory latency on average (mesh distance) unchanged
+        assert m.peak_dram_bytes_per_cycle / m.threads == pytest.approx(
+            cfg.peak_dram_bytes_per_cycle / cfg.threads)
+        lat = lambda c: c.dram.latency_cycles + 2 * hop_tables(c)[2].mean() * c.network.hop_latency_cycles
+        assert lat(m) == pytest.approx(lat(cfg))
+        assert mini.latency_compensation_cycles > 0
+    assert sampling.miniature(cfg, 1).overrides == ()
+    with pytest.raises(ValueError, match="cannot cut piuma-die .* into 3 miniatures"):
+        sampling.miniature(cfg, 3)
+
+
+def test_choose_prefers_whole_groups_then_thins():
+    sizes = [1, 2, 4, 8]
+    assert sampling.choose(0.4, sizes, 3) == (8, 3, 1.0)
+    assert sampling.choose(0.8, sizes, 3) == (4, 3, 1.0)
+    S, k, th = sampling.choose(0.1, sizes, 3)
+    assert (S, k) == (8, 3) and th == pytest.approx(0.1 * 8 / 3)
+    S, k, th = sampling.choose(0.3, [1], 3)             # one core: thinned replicates
+    assert (S, k) == (1, 3) and th == pytest.approx(0.1)
+
+
+# ---- the estimator ----------------------------------------------------------------------------
+
+
+def test_estimate_phase_takes_the_slower_of_chain_and_throughput():
+    # a chain: the heaviest group is far slower than the others -> it decides
+    est, hw = sampling.estimate_phase([100.0], [60.0, 62.0], groups=8)
+    assert est == 100.0 and hw == 0.0
+    # throughput: the groups agree -> the stratified mean, with a t interval over the others
+    est, hw = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
+    assert est == pytest.approx((100 + 7 * 100) / 8)
+    se = 7 / 8 * np.std([100, 104, 96], ddof=1) / math.sqrt(3) * math.sqrt(1 - 3 / 7)
+    assert hw == pytest.approx(sampling._t(2) * se)
+    # replicates of one group (a machine that cannot be cut): their mean and t interval
+    est, hw = sampling.estimate_phase([90.0, 110.0], [], groups=1)
+    assert est == 100.0 and hw == pytest.approx(sampling._t(1) * np.std([90, 110], ddof=1) / math.sqrt(2))
+
+
+def _group(group, cycles, count, weight=1.0, busy=0.0, phases=("rows",)):
+    ph = {p: {"cycles": cycles / len(phases), "busy_mean": busy, "tasks": 10} for p in phases}
+    rec = {"cycles": cycles, "instructions": count, "dram_read_transferred_bytes": count,
+           "dram_write_transferred_bytes": 0, "thread_busy_cycles_max": cycles,
+           "thread_busy_cycles_mean": cycles / 2, "nnz_c": 5, "verified": True,
+           "host_seconds": 1.0, "barriers": len(phases), "ipc_pipeline_max": 1.0}
+    counts = {p: {"instructions": count / len(phases), "dram_read_transferred_bytes": count / len(phases),
+                  "dram_write_transferred_bytes": 0} for p in phases}
+    return sampling.GroupRun(group, "rows", rec, ph, counts, weight, tasks_per_thread=20)
+
+
+def test_combine_scales_counts_and_sums_phases():
+    plan = sampling.Plan("smash-v3", 8, ((0, 0), (3, 0), (5, 0)), 1.0, 0,
+                         sampling.miniature(load_config("piuma-die"), 8),
+                         {"rows": np.zeros(1, np.int64)}, {"rows": np.ones(1)})
+    runs = [_group(0, 120.0, 1000), _group(3, 100.0, 1000), _group(5, 100.0, 1200)]
+    out = sampling.combine(runs, plan)
+    assert out["cycles"] == 120.0                      # the chain of the heaviest group
+    assert out["instructions"] == 1000 + 7 * 1100       # heaviest + 7 x mean of the others
+    assert out["nnz_c_estimate"] == 40 and out["tasks"] == 80
+    assert out["cycles_ci_low"] < 120.0 < out["cycles_ci_high"]
+    assert out["sample_groups"] == 8 and out["sample_groups_simulated"] == 3
+    assert out["sample_group_cycles"] == [120.0, 100.0, 100.0]
+    # thinned: a group's cycles get its missing work back as busy time
+    g = _group(0, 100.0, 10, weight=4.0, busy=20.0)
+    assert g.phase_cycles("rows") == 100.0 + 20.0 * 3
+
+
+def test_warning_on_small_thinned_samples():
+    plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
+    assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
+    assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
+    assert sampling.warning(plan, 100.0, 0.1) == ""
+    whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
+    assert sampling.warning(whole, 1.0, 5.0) == ""
+
+
+def test_intervals_of_records():
+    exact = {"cycles": 100.0}
+    sampled = {"cycles": 400.0, "cycles_ci_low": 300.0, "cycles_ci_high": 500.0,
+               "sample_fraction": 0.3}
+    assert sampling.cycles_interval(exact) == (100.0, 100.0, 100.0)
+    assert sampling.speedup_interval(sampled, exact) == (4.0, 3.0, 5.0)
+    assert sampling.speedup_interval(exact, sampled) == (0.25, 0.2, 100 / 300)
+    g = sampling.geomean_interval([(4.0, 3.0, 5.0), (1.0, 1.0, 1.0)])
+    assert g == pytest.approx((2.0, math.sqrt(3), math.sqrt(5)))
+    assert sampling.is_sampled(sampled) and not sampling.is_sampled(exact)
+
+
+@pytest.mark.parametrize("text,seconds", [("60s", 60), ("5m", 300), ("1.5h", 5400), ("90", 90), (30, 30)])
+def test_parse_budget(text, seconds):
+    assert sampling.parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["soon", "-5s", "0", "nan"])
+def test_parse_budget_refuses(bad):
+    with pytest.raises(ValueError, match="budget"):
+        sampling.parse_budget(bad)
