@@ -40,9 +40,10 @@ once, as in the full run, not multiplied. Thinning is trusted only while a threa
 `MIN_TASKS_PER_THREAD` tasks and the heaviest task stays below `MAX_HEAVY_SHARE` of a thread's
 work (beyond that the estimate carries a warning, `sample_warning`).
 
-**Estimate and interval.** Per phase, the full run is at least as slow as the group holding the
-heaviest task (its chain) and as the miniatures' throughput: estimate = max(heaviest group,
-stratified mean of the groups), summed over phases. The interval combines the groups' spread
+**Estimate and interval.** All miniatures run at once in the full run, each with the same work
+per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
+costliest task's, in the heaviest group) or throughput sets the end. Estimate = the slowest
+simulated group, summed over phases. The interval combines the groups' spread
 (a t interval over the randomly chosen groups, finite-population corrected) with the
 miniature's systematic error measured by `benchmarks/calibrate_sampling.py` (`SYSTEMATIC`).
 Counts (bytes, instructions, probes...) are extrapolated by the groups' sampled shares.
@@ -145,8 +146,8 @@ def _mesh(cores: int) -> tuple[int, int]:
 
 def miniature(cfg, groups: int) -> Miniature:
     """The miniature of `cfg` for S = `groups`: cores per die and DRAM channels per die divided
-    by S, the mesh reshaped to the remaining cores, dies, link and per-core resources
-    unchanged. A smaller mesh shortens the mean distance from a core to a DRAM channel: the
+    by S, the mesh reshaped to the remaining cores, the dies and their links kept (at 1/S of
+    the link bandwidth: a die's links carry 1/S of the traffic), per-core resources unchanged. A smaller mesh shortens the mean distance from a core to a DRAM channel: the
     difference (round trip, at the mesh's hop latency) is added to the DRAM latency, so a
     thread's memory latency matches the full machine's on average (`hop_tables`)."""
     if groups not in miniature_sizes(cfg):
@@ -160,6 +161,9 @@ def miniature(cfg, groups: int) -> Miniature:
     rows, cols = _mesh(cores)
     ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
           f"network.mesh_rows={rows}", f"network.mesh_cols={cols}"]
+    if cfg.dies > 1:        # a die's links carry 1/S of the traffic: 1/S of the bandwidth
+        ov.append(f"network.link_bandwidth_gb_per_s="
+                  f"{cfg.network.link_bandwidth_gb_per_s / groups:.6g}")
     comp = 0.0
     if groups > 1:
         full_hops = hop_tables(cfg)[2].mean()
@@ -187,8 +191,10 @@ def miniature_config(cfg, mini: Miniature):
 
 
 def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
-    """A cost per task (float64) for stratifying and for thinning's weights: multiply-adds plus
-    a per-task overhead; the inner product's row also scans every column of B."""
+    """A cost per task (float64) for stratifying, for finding the heaviest task and for
+    thinning's weights: multiply-adds plus a per-task overhead. The inner product's row
+    intersects its nonzeros with every column of B (a two-pointer merge: about nnz(A_i) +
+    nnz(B_j) steps each, plus loading the column's pointers)."""
     A, B = ops.A, ops.B
     if unit == "inner":
         a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
@@ -198,7 +204,7 @@ def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
     a_row = np.diff(A.indptr).astype(np.float64)
     cost = flops + a_row + 1.0
     if kernel == "inner":
-        cost = cost + (a_row > 0) * (1.1 * B.shape[1] + B.nnz / 32)
+        cost = cost + (a_row > 0) * (B.shape[1] * (3.0 + a_row) + B.nnz)
     return cost
 
 
@@ -285,13 +291,14 @@ class Plan:
 
     @property
     def fraction(self) -> float:
-        """Share of the work simulated (by cost, over the units and groups)."""
-        tot = sum(float(c.sum()) for c in self.costs.values())
-        sim = 0.0
+        """Share of the whole run's work simulated (by cost): each task unit's groups are
+        simulated as whole runs of their part of the product, so units add up."""
+        out = 0.0
         for u, lab in self.units.items():
-            for g, _ in self.simulated:
-                sim += float(self.costs[u][lab == g].sum())
-        return min(1.0, self.thin * sim / tot) if tot else 1.0
+            tot = float(self.costs[u].sum())
+            sim = sum(float(self.costs[u][lab == g].sum()) for g, _ in self.simulated)
+            out += self.thin * sim / tot if tot else 0.0
+        return out
 
     def phase_unit(self, phase: str) -> str:
         return PHASE_UNITS.get(self.kernel, {}).get(phase, "rows")
@@ -323,7 +330,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
-    S, k, th = choose(fraction, miniature_sizes(cfg), groups_simulated)
+    S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -450,28 +457,24 @@ def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
     """(estimate, half-width of its sampling interval) of one phase's cycles from the runs of
     the heaviest group (its replicates) and of the randomly chosen others, out of `groups`.
 
-    The full run is at least as slow as its heaviest group (the costliest task's chain under a
-    full load) and as the groups' stratified mean (throughput): estimate = max of the two.
-    Half-width: the t interval of whichever decides (over the random groups, finite population
-    corrected; over the heaviest group's replicates), nothing for a single heaviest run (not a
-    random draw: its error is the systematic one)."""
+    The full run is at least as slow as its slowest miniature: all of them run at once in it,
+    each with the same work per thread, and the one holding the costliest chain (the heaviest
+    group, always simulated) or another long one sets the end. The estimate is the slowest
+    simulated group (for replicates of one group: their mean). Half-width: a t interval over
+    the random groups' mean (finite-population corrected) -- how far the groups not simulated
+    may differ -- or over the replicates."""
     h = np.asarray(heavy, dtype=np.float64)
     o = np.asarray(others, dtype=np.float64)
     hv = float(h.mean())
-    hw_h = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
     if o.size == 0:
-        return hv, hw_h
-    mean = (hv + (groups - 1) * o.mean()) / groups
+        hw = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
+        return hv, hw
+    est = max(hv, float(o.max()))
     if o.size < 2:
-        hw = 0.0
-    else:
-        fpc = max(0.0, 1.0 - o.size / max(groups - 1, 1))
-        se = (groups - 1) / groups * o.std(ddof=1) / math.sqrt(o.size) * math.sqrt(fpc)
-        hw = _t(o.size - 1) * se
-    if hv >= mean:
-        # the mean could still be above the heaviest group within its own interval
-        return hv, max(hw_h, mean + hw - hv)
-    return mean, hw
+        return est, 0.0
+    fpc = max(0.0, 1.0 - o.size / max(groups - 1, 1))
+    se = float(o.std(ddof=1)) / math.sqrt(o.size) * math.sqrt(fpc)
+    return est, _t(o.size - 1) * se
 
 
 def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:

@@ -85,6 +85,14 @@ def test_miniature_keeps_per_core_resources():
         sampling.miniature(cfg, 3)
 
 
+def test_miniature_of_a_node_keeps_its_dies_and_their_share_of_links():
+    cfg = load_config("piuma-node")
+    m = sampling.miniature_config(cfg, sampling.miniature(cfg, 8))
+    assert m.dies == cfg.dies and m.network.die_shape == cfg.network.die_shape
+    assert m.cores_per_die == 1 and m.channels == cfg.channels // 8
+    assert m.network.link_bandwidth_gb_per_s * 8 == pytest.approx(cfg.network.link_bandwidth_gb_per_s)
+
+
 def test_choose_prefers_whole_groups_then_thins():
     sizes = [1, 2, 4, 8]
     assert sampling.choose(0.4, sizes, 3) == (8, 3, 1.0)
@@ -98,15 +106,17 @@ def test_choose_prefers_whole_groups_then_thins():
 # ---- the estimator ----------------------------------------------------------------------------
 
 
-def test_estimate_phase_takes_the_slower_of_chain_and_throughput():
+def test_estimate_phase_is_the_slowest_miniature():
     # a chain: the heaviest group is far slower than the others -> it decides
     est, hw = sampling.estimate_phase([100.0], [60.0, 62.0], groups=8)
-    assert est == 100.0 and hw == 0.0
-    # throughput: the groups agree -> the stratified mean, with a t interval over the others
-    est, hw = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
-    assert est == pytest.approx((100 + 7 * 100) / 8)
-    se = 7 / 8 * np.std([100, 104, 96], ddof=1) / math.sqrt(3) * math.sqrt(1 - 3 / 7)
-    assert hw == pytest.approx(sampling._t(2) * se)
+    assert est == 100.0
+    assert hw == pytest.approx(sampling._t(1) * np.std([60, 62], ddof=1) / math.sqrt(2)
+                               * math.sqrt(1 - 2 / 7))
+    # another long chain among the random groups: the slowest decides
+    est, _ = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
+    assert est == 104.0
+    # every group simulated: no sampling error left
+    assert sampling.estimate_phase([10.0], [9.0, 11.0, 12.0], groups=4) == (12.0, 0.0)
     # replicates of one group (a machine that cannot be cut): their mean and t interval
     est, hw = sampling.estimate_phase([90.0, 110.0], [], groups=1)
     assert est == 100.0 and hw == pytest.approx(sampling._t(1) * np.std([90, 110], ddof=1) / math.sqrt(2))
