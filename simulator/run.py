@@ -299,7 +299,7 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     plan = None
     share = 1.0
     if sample is not None and sample < 1:
-        plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed)
+        plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn)
         share = min(1.0, 2.0 * plan.thin / plan.groups)     # the largest group, roughly
         if max_ops is not None and est_lo * plan.fraction > max_ops:
             _refuse_work(kernel, name, est_lo * plan.fraction, max_ops, n_row,

@@ -17,12 +17,11 @@ miniature of the whole (the same mix of heavy and light tasks), and a group is s
 per thread, bandwidth per thread and the task structure per core match the full run, so a
 group's cycles estimate the full run's cycles directly, fixed costs included, with no 1/f.
 
-**Groups.** Tasks are first cut into blocks: the full machine's static windows (contiguous
-tasks, one block per thread of the full machine), so a static schedule gives each miniature's
-thread exactly the rows a thread of the full run gets, and neighbouring rows (cache and
-scratchpad locality) stay together. Blocks are sorted by cost (flops); the heavy ones are dealt
-greedily to the lightest group so far (LPT), the rest in strata of S blocks of similar cost,
-dealt at random (seeded). Group 0 is the one holding the costliest task: its chain bounds the
+**Groups.** Under a static schedule the tasks are first cut into blocks, the full machine's
+static windows (one per thread), so each miniature's thread gets exactly the rows a thread of
+the full run gets; a dynamic schedule hands out single tasks, and so are they dealt. Blocks
+are sorted by cost; the heavy ones are dealt greedily to the lightest group so far (LPT), the
+rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 is the one holding the costliest task: its chain bounds the
 full run's makespan from below, and it is always simulated; the other simulated groups are a
 random sample of the rest.
 
@@ -208,28 +207,43 @@ def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
     return cost
 
 
-def blocks(n_tasks: int, threads: int) -> np.ndarray:
-    """Block boundaries (int64, len n + 1): the full machine's static windows by count, one per
-    thread (fewer when there are fewer tasks than threads)."""
+def blocks(n_tasks: int, threads: int, cost: np.ndarray | None = None) -> np.ndarray:
+    """Block boundaries (int64, len n + 1): the full machine's static windows, one per thread
+    (fewer when there are fewer tasks than threads), by count or, given `cost`, by cumulative
+    cost (`split_by_cost`, as the static scheduler cuts them)."""
+    from simulator.machine.sim import split_by_cost
     n = max(1, min(int(threads), int(n_tasks)))
-    return np.linspace(0, n_tasks, n + 1).round().astype(np.int64)
+    return split_by_cost(int(n_tasks), n, cost)
 
 
-def partition(cost: np.ndarray, groups: int, threads: int, seed: int) -> np.ndarray:
+def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int,
+                cost: np.ndarray) -> np.ndarray:
+    """How a kernel's tasks stay together in a group: a static schedule (knob distribution =
+    "static") gives each thread a contiguous window of rows, whose sum is that thread's chain,
+    so its windows are kept whole (`blocks`, by count or by flops as knob balance says);
+    a dynamic one hands out rows one at a time, so rows are dealt one by one (heavy rows then
+    spread over the groups as they spread over the full machine's cores)."""
+    if knobs.get("distribution") == "static":
+        return blocks(n_tasks, threads, cost if knobs.get("balance") == "flops" else None)
+    return np.arange(int(n_tasks) + 1, dtype=np.int64)
+
+
+def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> np.ndarray:
     """Each task's group (int64, 0..groups-1), group 0 holding the costliest task.
 
-    Tasks are cut into blocks (`blocks`); blocks sorted by cost, heaviest first (ties in a
-    seeded random order), are dealt in strata of `groups` consecutive blocks: a stratum holding
-    a block above HEAVY_BLOCK x the mean block goes greedily (its blocks, heaviest first, to
-    the groups with the least cost so far), the others as a random permutation."""
+    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by cost, heaviest
+    first (ties in a seeded random order), are dealt in strata of `groups` consecutive blocks:
+    a stratum holding a block above HEAVY_BLOCK x the mean block goes greedily (its blocks,
+    heaviest first, to the groups with the least cost so far), the others as a random
+    permutation."""
     cost = np.asarray(cost, dtype=np.float64)
     n = cost.size
     label = np.zeros(n, dtype=np.int64)
     if groups <= 1 or n == 0:
         return label
     rng = np.random.default_rng(seed)
-    b = blocks(n, threads)
-    bcost = np.add.reduceat(cost, b[:-1]) if n else np.zeros(0)
+    b = np.asarray(bounds, dtype=np.int64)
+    bcost = np.add.reduceat(cost, b[:-1])
     order = np.lexsort((rng.random(bcost.size), -bcost))
     load = np.zeros(groups)
     bgroup = np.empty(bcost.size, dtype=np.int64)
@@ -323,9 +337,10 @@ def choose(fraction: float, sizes: Sequence[int], k: int = DEFAULT_GROUPS_SIMULA
 
 
 def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
-              groups_simulated: int = DEFAULT_GROUPS_SIMULATED) -> Plan:
-    """The plan simulating about `fraction` of the work of `kernel` on `ops` (full operands) on
-    machine `cfg`: S groups per task unit, the heaviest and k - 1 random ones simulated (on a
+              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+              knobs: Mapping[str, Any] | None = None) -> Plan:
+    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
+    (full operands) on machine `cfg`: S groups per task unit, the heaviest and k - 1 random ones simulated (on a
     machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
@@ -336,7 +351,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
-        units[u] = partition(c, S, cfg.threads, seed)
+        units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c), seed)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
@@ -629,5 +644,5 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 __all__ = ["cycles_interval", "geomean_interval", "is_sampled", "speedup_interval", "AUTO_SAMPLE_OPS", "CONFIDENCE", "budget_ops", "parse_budget", "DEFAULT_GROUPS_SIMULATED", "GroupRun", "MAX_HEAVY_SHARE",
            "MIN_TASKS_PER_THREAD", "Miniature", "OPS_PER_SECOND", "PHASE_UNITS", "Plan",
            "SAMPLE_METHOD", "SYSTEMATIC", "blocks", "choose", "combine", "estimate_phase",
-           "group_operands", "group_run", "group_tasks", "make_plan", "miniature", "miniature_config",
+           "group_operands", "group_run", "group_tasks", "task_blocks", "make_plan", "miniature", "miniature_config",
            "miniature_sizes", "partition", "task_cost", "thin", "units_of", "warning"]

@@ -25,25 +25,41 @@ def _skewed_cost(n=4000, seed=3):
 @pytest.mark.parametrize("groups", [2, 4, 8])
 def test_partition_is_a_partition_of_balanced_miniatures(groups):
     cost = _skewed_cost()
-    lab = sampling.partition(cost, groups, threads=528, seed=1)
+    b = sampling.blocks(cost.size, 528)
+    lab = sampling.partition(cost, groups, b, seed=1)
     assert lab.shape == cost.shape and set(np.unique(lab)) == set(range(groups))
     assert lab[np.argmax(cost)] == 0                      # group 0 holds the costliest task
     per = np.bincount(lab, weights=cost, minlength=groups)
-    # every group is a miniature: its share of the work and of the tasks is about 1/S
-    assert per.max() / per.mean() < 1.25
+    # every group is a miniature: its share of the work and of the tasks is about 1/S (up to
+    # the one block too heavy to split)
+    assert per.max() - per.min() <= np.add.reduceat(cost, b[:-1]).max()
     counts = np.bincount(lab, minlength=groups)
     assert counts.max() / counts.mean() < 1.25
     # blocks of contiguous tasks (the full machine's static windows) stay together
-    b = sampling.blocks(cost.size, 528)
     for lo, hi in zip(b[:-1], b[1:]):
         assert len(set(lab[lo:hi])) == 1
-    assert np.array_equal(lab, sampling.partition(cost, groups, 528, seed=1))   # seeded
+    assert np.array_equal(lab, sampling.partition(cost, groups, b, seed=1))   # seeded
+    # tasks dealt one by one (dynamic schedules): as balanced
+    one = sampling.partition(cost, groups, np.arange(cost.size + 1), seed=1)
+    per = np.bincount(one, weights=cost, minlength=groups)
+    assert per.max() - per.min() <= cost.max() and one[np.argmax(cost)] == 0
+    assert np.bincount(one).max() - np.bincount(one).min() <= 2
+
+
+def test_task_blocks_follow_the_schedule():
+    cost = np.arange(1.0, 1001.0)
+    assert np.array_equal(sampling.task_blocks({"distribution": "dynamic"}, 1000, 100, cost),
+                          np.arange(1001))
+    by_count = sampling.task_blocks({"distribution": "static", "balance": "rows"}, 1000, 100, cost)
+    assert by_count.size == 101 and set(np.diff(by_count)) == {10}
+    by_flops = sampling.task_blocks({"distribution": "static", "balance": "flops"}, 1000, 100, cost)
+    assert by_flops.size == 101 and np.diff(by_flops)[0] > np.diff(by_flops)[-1]
 
 
 def test_partition_spreads_the_heavy_blocks():
     cost = np.ones(800)
     cost[:8] = 1000                 # eight very heavy rows, one block each with 800 threads
-    lab = sampling.partition(cost, 8, threads=800, seed=0)
+    lab = sampling.partition(cost, 8, sampling.blocks(800, 800), seed=0)
     assert sorted(lab[:8]) == list(range(8))              # one per group (LPT)
 
 
