@@ -240,7 +240,10 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
     errors = [r for r in recs if r.get("status") == "error"]
     for r in errors:
         parts.append(f"failed: {r['kernel']} on {r['matrix']}: {r['error']}")
-    if errors:
+    warned = [r for r in _ok(recs) if r.get("sample_warning")]
+    for r in warned:
+        parts.append(f"warning: {r['kernel']} on {r['matrix']}: {r['sample_warning']}")
+    if errors or warned:
         parts.append("")
     sp = speedup_rows(recs)
     if sp:

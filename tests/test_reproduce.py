@@ -52,6 +52,8 @@ def test_sampled_points_carry_their_interval():
     assert "4.000 [3.742-4.472]" in text                                  # the geomean
     table = text.split("== b")[0]
     assert "inner *" in table and "0.700-1.000" in table                  # time interval, us
+    recs[0]["sample_warning"] = "sample too small: 3 tasks per thread"
+    assert "warning: inner on a: sample too small: 3 tasks per thread" in format_report(recs)
 
 
 def test_default_points():
