@@ -110,8 +110,15 @@ HEAVY_BLOCK = 2.0
 CONFIDENCE = 0.95
 
 #: Relative systematic error of a miniature's cycles (one side, at CONFIDENCE), measured by
-#: benchmarks/calibrate_sampling.py: added to the sampling interval.
+#: benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned ones.
 SYSTEMATIC = 0.10
+SYSTEMATIC_THINNED = 0.15
+
+
+def systematic(plan: "Plan") -> float:
+    """The relative systematic error of a plan's estimate (SYSTEMATIC, or SYSTEMATIC_THINNED
+    when its groups are thinned)."""
+    return SYSTEMATIC if plan.thin >= 1 else SYSTEMATIC_THINNED
 
 
 # ----------------------------------------------------------------------------------------------
@@ -467,29 +474,40 @@ def _t(df: int, level: float = CONFIDENCE) -> float:
     return float(t.ppf(0.5 + level / 2, df))
 
 
-def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
-                   ) -> tuple[float, float]:
-    """(estimate, half-width of its sampling interval) of one phase's cycles from the runs of
-    the heaviest group (its replicates) and of the randomly chosen others, out of `groups`.
+def expected_max(n: int) -> float:
+    """E[max of n independent standard normals] (0 for n <= 1)."""
+    if n <= 1:
+        return 0.0
+    from scipy import integrate, stats
+    f = lambda x: x * n * stats.norm.pdf(x) * stats.norm.cdf(x) ** (n - 1)
+    return float(integrate.quad(f, -12, 12)[0])
 
-    The full run is at least as slow as its slowest miniature: all of them run at once in it,
-    each with the same work per thread, and the one holding the costliest chain (the heaviest
-    group, always simulated) or another long one sets the end. The estimate is the slowest
-    simulated group (for replicates of one group: their mean). Half-width: a t interval over
-    the random groups' mean (finite-population corrected) -- how far the groups not simulated
-    may differ -- or over the replicates."""
+
+def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
+                   ) -> tuple[float, float, float]:
+    """(estimate, down, up): one phase's cycles from the runs of the heaviest group (its
+    replicates) and of the randomly chosen others, out of `groups`, and how far the sampling
+    may have put it below or above its value.
+
+    All miniatures run at once in the full run, each with the same work per thread: the full
+    run is as slow as the slowest of them, the one holding the costliest chain (the heaviest
+    group, always simulated) or another long one. The estimate is the slowest simulated group.
+    The groups not simulated may hold a slower one: `up` is how far the expected slowest of the
+    S - 1 random groups lies beyond it, for groups spread like the simulated ones (mean +
+    E[max of S - 1 normals] x their standard deviation); nothing can pull the estimate down
+    (it is a real miniature's time). Replicates of one group (a machine that cannot be cut):
+    their mean, +- a t interval."""
     h = np.asarray(heavy, dtype=np.float64)
     o = np.asarray(others, dtype=np.float64)
-    hv = float(h.mean())
     if o.size == 0:
+        hv = float(h.mean())
         hw = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
-        return hv, hw
-    est = max(hv, float(o.max()))
-    if o.size < 2:
-        return est, 0.0
-    fpc = max(0.0, 1.0 - o.size / max(groups - 1, 1))
-    se = float(o.std(ddof=1)) / math.sqrt(o.size) * math.sqrt(fpc)
-    return est, _t(o.size - 1) * se
+        return hv, hw, hw
+    est = max(float(h.max()), float(o.max()))
+    if o.size < 2 or o.size >= groups - 1:
+        return est, 0.0, 0.0
+    slowest = float(o.mean()) + expected_max(groups - 1) * float(o.std(ddof=1))
+    return est, 0.0, max(0.0, slowest - est)
 
 
 def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
@@ -507,7 +525,7 @@ def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
             if n not in names:
                 names.append(n)
     cycles = 0.0
-    var = 0.0
+    down2 = up2 = 0.0
     out: dict[str, Any] = {}
     busy_max = 0.0
     for name in names:
@@ -515,17 +533,17 @@ def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
         rs = by_unit[unit]
         heavy = [r.phase_cycles(name) for r in rs if r.group == 0]
         others = [r.phase_cycles(name) for r in rs if r.group != 0]
-        est, hw = estimate_phase(heavy, others, S)
+        est, down, up = estimate_phase(heavy, others, S)
         out[f"phase_{name}_cycles"] = est
         cycles += est
-        var += hw * hw
-    half = math.sqrt(var)
-    sysw = SYSTEMATIC * cycles
+        down2 += down * down
+        up2 += up * up
+    sysw = systematic(plan) * cycles
     out["cycles"] = cycles
-    out["cycles_ci_low"] = max(0.0, cycles - math.hypot(half, sysw))
-    out["cycles_ci_high"] = cycles + math.hypot(half, sysw)
+    out["cycles_ci_low"] = max(0.0, cycles - math.hypot(math.sqrt(down2), sysw))
+    out["cycles_ci_high"] = cycles + math.hypot(math.sqrt(up2), sysw)
     out["sample_error"] = (out["cycles_ci_high"] - out["cycles_ci_low"]) / 2 / cycles if cycles else 0.0
-    out["sample_sampling_error"] = half / cycles if cycles else 0.0
+    out["sample_sampling_error"] = max(math.sqrt(down2), math.sqrt(up2)) / cycles if cycles else 0.0
     # counts: a phase's machine counts from the runs cut by its unit; the program's own
     # counters (probes, partial-product bytes...) from the runs cut by rows
     rows = by_unit["rows"]
@@ -643,6 +661,6 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 __all__ = ["cycles_interval", "geomean_interval", "is_sampled", "speedup_interval", "AUTO_SAMPLE_OPS", "CONFIDENCE", "budget_ops", "parse_budget", "DEFAULT_GROUPS_SIMULATED", "GroupRun", "MAX_HEAVY_SHARE",
            "MIN_TASKS_PER_THREAD", "Miniature", "OPS_PER_SECOND", "PHASE_UNITS", "Plan",
-           "SAMPLE_METHOD", "SYSTEMATIC", "blocks", "choose", "combine", "estimate_phase",
+           "SAMPLE_METHOD", "SYSTEMATIC", "SYSTEMATIC_THINNED", "blocks", "expected_max", "systematic", "choose", "combine", "estimate_phase",
            "group_operands", "group_run", "group_tasks", "task_blocks", "make_plan", "miniature", "miniature_config",
            "miniature_sizes", "partition", "task_cost", "thin", "units_of", "warning"]

@@ -122,20 +122,29 @@ def test_choose_prefers_whole_groups_then_thins():
 # ---- the estimator ----------------------------------------------------------------------------
 
 
+def test_expected_max_of_normals():
+    assert sampling.expected_max(1) == 0.0
+    assert sampling.expected_max(2) == pytest.approx(1 / math.sqrt(math.pi))
+    rng = np.random.default_rng(0)
+    assert sampling.expected_max(7) == pytest.approx(rng.standard_normal((20000, 7)).max(1).mean(),
+                                                     abs=0.02)
+
+
 def test_estimate_phase_is_the_slowest_miniature():
-    # a chain: the heaviest group is far slower than the others -> it decides
-    est, hw = sampling.estimate_phase([100.0], [60.0, 62.0], groups=8)
-    assert est == 100.0
-    assert hw == pytest.approx(sampling._t(1) * np.std([60, 62], ddof=1) / math.sqrt(2)
-                               * math.sqrt(1 - 2 / 7))
-    # another long chain among the random groups: the slowest decides
-    est, _ = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
-    assert est == 104.0
+    # a chain: the heaviest group is far slower than the others -> it decides, and groups not
+    # simulated are not expected to be slower
+    assert sampling.estimate_phase([100.0], [60.0, 62.0], groups=8) == (100.0, 0.0, 0.0)
+    # another long chain among the random groups: the slowest decides; the unseen groups, spread
+    # like these, may hold a slower one
+    est, down, up = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
+    assert est == 104.0 and down == 0.0
+    assert up == pytest.approx(100 + sampling.expected_max(7) * 4.0 - 104)
     # every group simulated: no sampling error left
-    assert sampling.estimate_phase([10.0], [9.0, 11.0, 12.0], groups=4) == (12.0, 0.0)
+    assert sampling.estimate_phase([10.0], [9.0, 11.0, 12.0], groups=4) == (12.0, 0.0, 0.0)
     # replicates of one group (a machine that cannot be cut): their mean and t interval
-    est, hw = sampling.estimate_phase([90.0, 110.0], [], groups=1)
-    assert est == 100.0 and hw == pytest.approx(sampling._t(1) * np.std([90, 110], ddof=1) / math.sqrt(2))
+    est, down, up = sampling.estimate_phase([90.0, 110.0], [], groups=1)
+    hw = sampling._t(1) * np.std([90, 110], ddof=1) / math.sqrt(2)
+    assert est == 100.0 and down == up == pytest.approx(hw)
 
 
 def _group(group, cycles, count, weight=1.0, busy=0.0, phases=("rows",)):
