@@ -69,7 +69,10 @@ PHASE_UNITS: dict[str, dict[str, str]] = {"outer": {"multiply": "inner"}}
 #: Groups simulated by default: the heaviest one and two at random.
 DEFAULT_GROUPS_SIMULATED = 3
 
-#: Thinning is trusted while a thread of a miniature still gets this many tasks...
+#: A sample is flagged too small when a thread of a miniature gets fewer tasks than this (the
+#: run is then a wave or two of tasks: its makespan depends on which tasks meet on a core)...
+MIN_TASKS_WHOLE = 4
+#: ...and, thinned, fewer than this...
 MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
@@ -607,8 +610,14 @@ def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, 
 
 
 def warning(plan: Plan, tasks_per_thread: float, heavy_share: float) -> str:
-    """Empty, or one line saying why the estimate may be off: a thinned sample whose threads get
-    too few tasks, or whose costliest task dominates a thread's work."""
+    """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
+    than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
+    does not reproduce: simulate it whole, it is small); a thinned sample whose threads get
+    fewer than MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than
+    MAX_HEAVY_SHARE of a thread's work."""
+    if tasks_per_thread < MIN_TASKS_WHOLE:
+        return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
+                f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
     if plan.thin >= 1:
         return ""
     if tasks_per_thread < MIN_TASKS_PER_THREAD:
@@ -660,7 +669,7 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 
 __all__ = ["cycles_interval", "geomean_interval", "is_sampled", "speedup_interval", "AUTO_SAMPLE_OPS", "CONFIDENCE", "budget_ops", "parse_budget", "DEFAULT_GROUPS_SIMULATED", "GroupRun", "MAX_HEAVY_SHARE",
-           "MIN_TASKS_PER_THREAD", "Miniature", "OPS_PER_SECOND", "PHASE_UNITS", "Plan",
+           "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature", "OPS_PER_SECOND", "PHASE_UNITS", "Plan",
            "SAMPLE_METHOD", "SYSTEMATIC", "SYSTEMATIC_THINNED", "blocks", "expected_max", "systematic", "choose", "combine", "estimate_phase",
            "group_operands", "group_run", "group_tasks", "task_blocks", "make_plan", "miniature", "miniature_config",
            "miniature_sizes", "partition", "task_cost", "thin", "units_of", "warning"]

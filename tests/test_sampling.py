@@ -181,7 +181,8 @@ def test_warning_on_small_thinned_samples():
     assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
     assert sampling.warning(plan, 100.0, 0.1) == ""
     whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
-    assert sampling.warning(whole, 1.0, 5.0) == ""
+    assert sampling.warning(whole, 8.0, 5.0) == ""
+    assert "a wave or two" in sampling.warning(whole, 1.0, 0.1)
 
 
 def test_intervals_of_records():
