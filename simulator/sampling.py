@@ -312,6 +312,7 @@ class Plan:
     units: dict[str, np.ndarray] = field(repr=False)      # unit -> each task's group
     costs: dict[str, np.ndarray] = field(repr=False)      # unit -> each task's cost
     threads: int = 0                     # threads of the full machine
+    note: str = ""                       # why the plan is not what was asked (a warning)
 
     @property
     def fraction(self) -> float:
@@ -350,12 +351,21 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
               knobs: Mapping[str, Any] | None = None) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg`: S groups per task unit, the heaviest and k - 1 random ones simulated (on a
+    (full operands) on machine `cfg` (a static schedule is never thinned: it simulates whole
+    miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
     machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
     S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
+    note = ""
+    if th < 1 and (knobs or {}).get("distribution") == "static":
+        # a static window is a thread's whole work: thinned, it would no longer be one
+        if S > 1:
+            th = 1.0
+        else:
+            note = ("sample unreliable: a static schedule (distribution=static) cannot be "
+                    "thinned, and this machine cannot be cut into miniatures; simulate it whole")
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -368,7 +378,8 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         rng = np.random.default_rng(seed + 7919)
         others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
         simulated = ((0, 0),) + tuple((g, 0) for g in others)
-    return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads)
+    return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
+                note)
 
 
 def group_tasks(plan: Plan, unit: str, group: int, replicate: int = 0) -> np.ndarray:
@@ -594,7 +605,7 @@ def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
     share = max(r.heavy_share for r in runs)
     out["sample_tasks_per_thread"] = tpt
     out["sample_heavy_share"] = share
-    out["sample_warning"] = warning(plan, tpt, share)
+    out["sample_warning"] = plan.note or warning(plan, tpt, share)
     return out
 
 

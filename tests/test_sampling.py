@@ -206,3 +206,15 @@ def test_parse_budget(text, seconds):
 def test_parse_budget_refuses(bad):
     with pytest.raises(ValueError, match="budget"):
         sampling.parse_budget(bad)
+
+
+def test_a_static_schedule_is_never_thinned():
+    A = matrices.load("rmat:scale=8,ef=4")
+    lo, _ = bound_operands(A, A)
+    die = load_config("piuma-die")
+    plan = sampling.make_plan("smash-v1", die, lo, 0.1, knobs={"distribution": "static"})
+    assert plan.thin == 1.0 and plan.groups == 8 and plan.fraction > 0.1 and not plan.note
+    assert sampling.make_plan("smash-v2", die, lo, 0.1, knobs={"distribution": "dynamic"}).thin < 1
+    core = sampling.make_plan("smash-v1", load_config("piuma-core"), lo, 0.1,
+                              knobs={"distribution": "static"})
+    assert "static schedule" in core.note
