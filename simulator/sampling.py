@@ -226,15 +226,19 @@ def blocks(n_tasks: int, threads: int, cost: np.ndarray | None = None) -> np.nda
     return split_by_cost(int(n_tasks), n, cost)
 
 
-def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int,
-                cost: np.ndarray) -> np.ndarray:
-    """How a kernel's tasks stay together in a group: a static schedule (knob distribution =
-    "static") gives each thread a contiguous window of rows, whose sum is that thread's chain,
-    so its windows are kept whole (`blocks`, by count or by flops as knob balance says);
-    a dynamic one hands out rows one at a time, so rows are dealt one by one (heavy rows then
-    spread over the groups as they spread over the full machine's cores)."""
+def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.ndarray,
+                cores: int = 1) -> np.ndarray:
+    """How a kernel's tasks stay together in a group, as its schedule keeps them together:
+
+    * knob distribution = "static" (one window of rows per thread, whose sum is the thread's
+      chain): the full machine's thread windows, by count or by flops as knob balance says;
+    * knob windows = "static" (contiguous runs of windows per core, of about equal cost): the
+      full machine's per-core runs, by cost;
+    * otherwise (tasks handed out dynamically): single tasks."""
     if knobs.get("distribution") == "static":
         return blocks(n_tasks, threads, cost if knobs.get("balance") == "flops" else None)
+    if knobs.get("windows") == "static":
+        return blocks(n_tasks, cores, cost)
     return np.arange(int(n_tasks) + 1, dtype=np.int64)
 
 
@@ -359,7 +363,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
                          f"{groups_simulated}")
     S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
     note = ""
-    if th < 1 and (knobs or {}).get("distribution") == "static":
+    if th < 1 and "static" in ((knobs or {}).get("distribution"), (knobs or {}).get("windows")):
         # a static window is a thread's whole work: thinned, it would no longer be one
         if S > 1:
             th = 1.0
@@ -371,7 +375,8 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
-        units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c), seed)
+        units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
+                             seed)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:

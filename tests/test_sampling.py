@@ -54,6 +54,8 @@ def test_task_blocks_follow_the_schedule():
     assert by_count.size == 101 and set(np.diff(by_count)) == {10}
     by_flops = sampling.task_blocks({"distribution": "static", "balance": "flops"}, 1000, 100, cost)
     assert by_flops.size == 101 and np.diff(by_flops)[0] > np.diff(by_flops)[-1]
+    per_core = sampling.task_blocks({"windows": "static"}, 1000, 100, cost, cores=8)
+    assert per_core.size == 9 and np.diff(per_core)[0] > np.diff(per_core)[-1]
 
 
 def test_partition_spreads_the_heavy_blocks():
