@@ -534,28 +534,36 @@ def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
 
 def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
     """The full run's record estimated from its simulated groups (see the module docstring):
-    cycles per phase and in total with cycles_ci_low / cycles_ci_high; counts scaled by each
-    unit's sampled share (`nnz_c_estimate` among them); ratios are left to the caller."""
-    S = plan.groups
+    cycles per phase and in total with cycles_ci_low / cycles_ci_high, counts (with
+    `nnz_c_estimate`), and the `sample_*` keys; ratios are left to the caller."""
     by_unit: dict[str, list[GroupRun]] = {}
     for r in runs:
         by_unit.setdefault(r.unit, []).append(r)
-    # phases, in the order they ran
-    names: list[str] = []
+    names: list[str] = []                   # phases, in the order they ran
     for r in runs:
-        for n in r.phases:
-            if n not in names:
-                names.append(n)
-    cycles = 0.0
-    down2 = up2 = 0.0
+        names += [n for n in r.phases if n not in names]
+    out = _cycles(by_unit, names, plan)
+    out.update(_counts(by_unit, names, plan))
+    h = by_unit["rows"][0]                  # the busiest thread: the heaviest group's, scaled
+    busy = h.record.get("thread_busy_cycles_max", 0.0) * out["cycles"] / h.cycles if h.cycles else 0.0
+    out["thread_busy_cycles_max"] = min(busy, out["cycles"])
+    out["host_seconds"] = float(sum(r.record.get("host_seconds", 0.0) for r in runs))
+    out["verified"] = all(r.record.get("verified", False) for r in runs)
+    out["barriers"] = h.record.get("barriers", len(names))
+    out.update(_sample_keys(by_unit, names, plan, runs))
+    return out
+
+
+def _cycles(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan
+            ) -> dict[str, Any]:
+    """Per phase (from the runs cut by its unit) and in total: the estimate and its interval."""
     out: dict[str, Any] = {}
-    busy_max = 0.0
+    cycles = down2 = up2 = 0.0
     for name in names:
-        unit = plan.phase_unit(name)
-        rs = by_unit[unit]
-        heavy = [r.phase_cycles(name) for r in rs if r.group == 0]
-        others = [r.phase_cycles(name) for r in rs if r.group != 0]
-        est, down, up = estimate_phase(heavy, others, S)
+        rs = by_unit[plan.phase_unit(name)]
+        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group == 0],
+                                       [r.phase_cycles(name) for r in rs if r.group != 0],
+                                       plan.groups)
         out[f"phase_{name}_cycles"] = est
         cycles += est
         down2 += down * down
@@ -564,57 +572,64 @@ def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
     out["cycles"] = cycles
     out["cycles_ci_low"] = max(0.0, cycles - math.hypot(math.sqrt(down2), sysw))
     out["cycles_ci_high"] = cycles + math.hypot(math.sqrt(up2), sysw)
-    out["sample_error"] = (out["cycles_ci_high"] - out["cycles_ci_low"]) / 2 / cycles if cycles else 0.0
-    out["sample_sampling_error"] = max(math.sqrt(down2), math.sqrt(up2)) / cycles if cycles else 0.0
-    # counts: a phase's machine counts from the runs cut by its unit; the program's own
-    # counters (probes, partial-product bytes...) from the runs cut by rows
+    half = (out["cycles_ci_high"] - out["cycles_ci_low"]) / 2
+    out["sample_error"] = half / cycles if cycles else 0.0
+    out["sample_sampling_error"] = math.sqrt(max(down2, up2)) / cycles if cycles else 0.0
+    return out
+
+
+def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan
+            ) -> dict[str, Any]:
+    """Counts over all groups: a phase's machine counts from the runs cut by its unit, the
+    program's own counters (probes, partial-product bytes...) from the runs cut by rows; per
+    thread means as means; tasks per phase."""
+    S = plan.groups
     rows = by_unit["rows"]
-    first = rows[0].record
-    for key, v in first.items():
+    total = lambda vals, rs: _stratified(vals, rs, S, total=True)
+    out: dict[str, Any] = {}
+    for key, v in rows[0].record.items():
         if not (_is_number(v) and _extensive(key)):
             continue
-        if all(key in c for c in rows[0].counts.values()) and rows[0].counts:
-            val = sum(_stratified([r.counts.get(n, {}).get(key, 0.0) * r.weight
-                                   for r in by_unit[plan.phase_unit(n)]],
-                                  by_unit[plan.phase_unit(n)], S, total=True) for n in names)
+        if rows[0].counts and all(key in c for c in rows[0].counts.values()):
+            val = sum(total([r.counts.get(n, {}).get(key, 0.0) * r.weight for r in rs], rs)
+                      for n in names for rs in [by_unit[plan.phase_unit(n)]])
         else:
-            val = _stratified([r.record.get(key, 0) * r.weight for r in rows], rows, S, total=True)
+            val = total([r.record.get(key, 0) * r.weight for r in rows], rows)
         out[key] = int(round(val)) if isinstance(v, (int, np.integer)) else val
-    out["nnz_c_estimate"] = int(round(_stratified([r.record.get("nnz_c", 0) * r.weight for r in rows],
-                                                  rows, S, total=True)))
-    out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
+    out["nnz_c_estimate"] = int(round(total([r.record.get("nnz_c", 0) * r.weight for r in rows],
+                                            rows)))
+    out["tasks"] = int(round(sum(total([r.phases.get(n, {}).get("tasks", 0) * r.weight
+                                        for r in rs], rs)
+                                 for n in names for rs in [by_unit[plan.phase_unit(n)]])))
     for key in INTENSIVE:
-        if key in first:
+        if key in rows[0].record:
             out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False)
-    # the busiest thread: the heaviest group's, in proportion to the estimated cycles
-    h = rows[0]
-    if h.record.get("cycles"):
-        busy_max = h.record.get("thread_busy_cycles_max", 0.0) * cycles / h.cycles
-    out["thread_busy_cycles_max"] = min(busy_max, cycles)
-    # tasks: per phase, from its unit's runs
-    out["tasks"] = int(round(sum(
-        _stratified([r.phases.get(n, {}).get("tasks", 0) * r.weight for r in by_unit[plan.phase_unit(n)]],
-                    by_unit[plan.phase_unit(n)], S, total=True) for n in names)))
-    out["host_seconds"] = float(sum(r.record.get("host_seconds", 0.0) for r in runs))
-    out["verified"] = all(r.record.get("verified", False) for r in runs)
-    out["barriers"] = first.get("barriers", len(names))
-    out["sample_confidence"] = CONFIDENCE
-    out["sample_method"] = SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else "")
-    out["sample_fraction"] = plan.fraction
-    out["sample_groups"] = S
-    out["sample_groups_simulated"] = len(plan.simulated)
-    out["sample_group_cycles"] = [
-        sum(next((r.phase_cycles(n) for r in by_unit[plan.phase_unit(n)]
-                  if (r.group, r.replicate) == gr), 0.0) for n in names) for gr in plan.simulated]
-    out["sample_thin"] = plan.thin
-    out["sample_machine"] = plan.machine.label
-    out["sample_latency_compensation_cycles"] = plan.machine.latency_compensation_cycles
+    out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
+    return out
+
+
+def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan,
+                 runs: Sequence[GroupRun]) -> dict[str, Any]:
+    """The `sample_*` keys of the record (docs/sampling.md)."""
+    def group_cycles(gr: tuple[int, int]) -> float:
+        return sum(next((r.phase_cycles(n) for r in by_unit[plan.phase_unit(n)]
+                         if (r.group, r.replicate) == gr), 0.0) for n in names)
     tpt = min(r.tasks_per_thread for r in runs)
     share = max(r.heavy_share for r in runs)
-    out["sample_tasks_per_thread"] = tpt
-    out["sample_heavy_share"] = share
-    out["sample_warning"] = plan.note or warning(plan, tpt, share)
-    return out
+    return {
+        "sample_confidence": CONFIDENCE,
+        "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
+        "sample_fraction": plan.fraction,
+        "sample_groups": plan.groups,
+        "sample_groups_simulated": len(plan.simulated),
+        "sample_group_cycles": [group_cycles(gr) for gr in plan.simulated],
+        "sample_thin": plan.thin,
+        "sample_machine": plan.machine.label,
+        "sample_latency_compensation_cycles": plan.machine.latency_compensation_cycles,
+        "sample_tasks_per_thread": tpt,
+        "sample_heavy_share": share,
+        "sample_warning": plan.note or warning(plan, tpt, share),
+    }
 
 
 def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool) -> float:
