@@ -1,12 +1,15 @@
 """Sampled simulation: a run's cycles estimated from miniatures of it, with an interval.
 
-    plan = make_plan(cfg, ops, kernel, fraction=0.3, seed=0)
-    for g in plan.simulated:                       # the groups to simulate
-        sub = group_operands(ops, plan, g, unit)   # their operands, per task unit
-        ...                                        # simulate sub on plan.machine -> GroupRun
-    fields = combine(runs, plan)                   # cycles, cycles_ci_low/high, counts...
+    plan = make_plan("smash-v3", cfg, ops, 0.3, seed=0, knobs=knobs)
+    for unit in units_of("smash-v3"):
+        for group, replicate in plan.simulated:                 # the heaviest group first
+            ids = group_tasks(plan, unit, group, replicate)
+            A_g, B_g = group_operands(ops.A, ops.B, unit, ids)  # simulate on miniature_config
+            runs.append(group_run(plan, unit, group, ids, record, phases, threads, replicate))
+    fields = combine(runs, plan)            # cycles, cycles_ci_low / _high, counts, sample_*
 
-`simulator.run.run_kernel(sample=...)` does all of this; this module holds the parts.
+`simulator.run.run_kernel(sample=...)` does all of this (docs/sampling.md); this module holds
+the parts.
 
 **Why miniatures.** A sample of rows simulated on the whole machine gives each thread a few
 rows: the makespan collapses to the heaviest sampled row's chain plus fixed costs (phase starts,
@@ -22,9 +25,9 @@ thread; per core for windows dealt statically to cores), so under a static sched
 miniature's thread gets exactly the rows a thread of the full run gets, and under dynamic
 tokens neighbouring rows stay together as the scheduler's bursts keep them (`task_blocks`).
 Blocks are sorted by cost; the heavy ones are dealt greedily to the lightest group so far
-(LPT), the rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 is the one holding the costliest task: its chain bounds the
-full run's makespan from below, and it is always simulated; the other simulated groups are a
-random sample of the rest.
+(LPT), the rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 holds
+the costliest task: its chain bounds the full run's makespan from below, and it is always
+simulated; the other simulated groups are a random sample of the rest.
 
 **Task units.** A phase whose tasks are not rows of A is cut by its own unit
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
@@ -32,28 +35,28 @@ of A times row k of B), so its groups are sets of inner indices, simulated as
 A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. Each phase's cycles come
 from the runs cut by its unit.
 
-**Thinning.** The smallest miniature is one core (S = the machine's cores). Below that, each
-simulated group keeps a stratified random share `thin` of its tasks (by cost), and a phase's
-cycles are extrapolated by its *busy time* only: cycles = sampled cycles + mean busy cycles of
-its threads x (kept cost ratio - 1). The tail (the last tasks, barriers, flushes) is counted
-once, as in the full run, not multiplied. Thinning is trusted only while a thread still gets
-`MIN_TASKS_PER_THREAD` tasks and the heaviest task stays below `MAX_HEAVY_SHARE` of a thread's
-work (beyond that the estimate carries a warning, `sample_warning`).
+**Thinning.** The smallest miniature is one core (S = the machine's cores per die). Below
+that, each simulated group keeps a stratified random share `thin` of its tasks (by cost, the
+costliest always), and a phase's cycles are extrapolated by its *busy time* only: cycles =
+sampled cycles + mean busy cycles of its threads x (cost ratio - 1). The tail (the last tasks,
+barriers, flushes) is counted once, as in the full run, not multiplied. A static schedule is
+never thinned. A machine that cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
 costliest task's, in the heaviest group) or throughput sets the end. Estimate = the slowest
-simulated group, summed over phases. The interval combines the groups' spread
-(a t interval over the randomly chosen groups, finite-population corrected) with the
-miniature's systematic error measured by `benchmarks/calibrate_sampling.py` (`SYSTEMATIC`).
-Counts (bytes, instructions, probes...) are extrapolated by the groups' sampled shares.
+simulated group, summed over phases. The interval adds how much slower an unseen group may be
+(from the simulated groups' spread) and the miniature's systematic error measured against
+full runs by `benchmarks/calibrate_sampling.py` (`SYSTEMATIC`). Counts (bytes, instructions,
+probes...) are the groups' totals, heaviest + (S - 1) x mean of the others. `warning` says when
+a sample is too small to trust.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,6 +89,24 @@ AUTO_SAMPLE_OPS = 40_000_000
 #: core of this project's machine, warm JIT; `smash validate --speed` measures yours).
 OPS_PER_SECOND = 1.5e6
 
+#: Blocks heavier than this multiple of the mean block are dealt greedily (LPT), not at random.
+HEAVY_BLOCK = 2.0
+
+#: Confidence level of cycles_ci_low / cycles_ci_high.
+CONFIDENCE = 0.95
+
+#: Relative systematic error of a miniature's cycles (one side, at CONFIDENCE), measured by
+#: benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned ones.
+SYSTEMATIC = 0.10
+SYSTEMATIC_THINNED = 0.15
+
+
+def systematic(plan: "Plan") -> float:
+    """The relative systematic error of a plan's estimate (SYSTEMATIC, or SYSTEMATIC_THINNED
+    when its groups are thinned)."""
+    return SYSTEMATIC if plan.thin >= 1 else SYSTEMATIC_THINNED
+
+
 def parse_budget(text: str | float) -> float:
     """A time budget in seconds from 90, "90", "90s", "5m", "1.5h" (ValueError naming it)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -105,24 +126,6 @@ def parse_budget(text: str | float) -> float:
 def budget_ops(seconds: float, ops_per_second: float = OPS_PER_SECOND) -> int:
     """The simulated operations that fit a time budget (for `sample = "auto"`)."""
     return max(1, int(seconds * ops_per_second))
-
-
-#: Blocks heavier than this multiple of the mean block are dealt greedily (LPT), not at random.
-HEAVY_BLOCK = 2.0
-
-#: Confidence level of cycles_ci_low / cycles_ci_high.
-CONFIDENCE = 0.95
-
-#: Relative systematic error of a miniature's cycles (one side, at CONFIDENCE), measured by
-#: benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned ones.
-SYSTEMATIC = 0.10
-SYSTEMATIC_THINNED = 0.15
-
-
-def systematic(plan: "Plan") -> float:
-    """The relative systematic error of a plan's estimate (SYSTEMATIC, or SYSTEMATIC_THINNED
-    when its groups are thinned)."""
-    return SYSTEMATIC if plan.thin >= 1 else SYSTEMATIC_THINNED
 
 
 # ----------------------------------------------------------------------------------------------
@@ -702,8 +705,11 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
     return g[0], g[1], g[2]
 
 
-__all__ = ["cycles_interval", "geomean_interval", "is_sampled", "speedup_interval", "AUTO_SAMPLE_OPS", "CONFIDENCE", "budget_ops", "parse_budget", "DEFAULT_GROUPS_SIMULATED", "GroupRun", "MAX_HEAVY_SHARE",
-           "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature", "OPS_PER_SECOND", "PHASE_UNITS", "Plan",
-           "SAMPLE_METHOD", "SYSTEMATIC", "SYSTEMATIC_THINNED", "blocks", "expected_max", "systematic", "choose", "combine", "estimate_phase",
-           "group_operands", "group_run", "group_tasks", "task_blocks", "make_plan", "miniature", "miniature_config",
-           "miniature_sizes", "partition", "task_cost", "thin", "units_of", "warning"]
+__all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
+           "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
+           "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
+           "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
+           "group_tasks", "is_sampled", "make_plan", "miniature", "miniature_config",
+           "miniature_sizes", "parse_budget", "partition", "speedup_interval", "systematic",
+           "task_blocks", "task_cost", "thin", "units_of", "warning"]
