@@ -224,7 +224,15 @@ def _save(fig, stem: Path, formats: Sequence[str]) -> list[Path]:
 
 
 def ax_vals(ax) -> list[float]:
-    return [b.get_height() for c in ax.containers for b in c]
+    """Heights of the bars of an axis (error bars' ends included)."""
+    from matplotlib.container import BarContainer, ErrorbarContainer
+    out = [b.get_height() for c in ax.containers if isinstance(c, BarContainer) for b in c]
+    for c in ax.containers:
+        if isinstance(c, ErrorbarContainer):
+            for col in c.lines[2]:
+                for seg in col.get_segments():
+                    out += [float(seg[0][1]), float(seg[1][1])]
+    return out
 
 
 def _plain_log_ticks(ax) -> None:
@@ -236,14 +244,16 @@ def _plain_log_ticks(ax) -> None:
 
 
 def _sampled(r: Mapping[str, Any] | None) -> bool:
-    return bool(r) and (r.get("sample_fraction") or 1.0) < 1
+    from simulator.sampling import is_sampled
+    return is_sampled(r)
 
 
-def _sampled_note(fig, recs) -> None:
-    """A footnote under the figure when some run was simulated on a sample of rows."""
+def _sampled_note(fig, recs, bars: bool = False) -> None:
+    """A footnote under the figure when some run was estimated from a sample."""
     if any(_sampled(r) for r in recs):
-        fig.text(0.01, 0.0, "* a run on this matrix was simulated on a sample of rows and "
-                 "extrapolated (sample_fraction, sample_error in the record)", fontsize=7,
+        fig.text(0.01, 0.0, "* a run on this matrix was estimated from a sample (miniatures of "
+                 "the run; cycles_ci_low/high in the record)"
+                 + ("; error bars: its 95% interval" if bars else ""), fontsize=7,
                  color="#555555", va="top")
 
 
@@ -279,24 +289,31 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     fig, axes = plt.subplots(n_ax, 1, figsize=(width, 3.4 * n_ax + 0.8), squeeze=False)
     w = 0.8 / len(versions)
     for bi, base in enumerate(bases):
+        from simulator.sampling import geomean_interval, speedup_interval
         speed = {}
         for v in versions:
             for m in mats:
                 b, r = tab.get((m, base)), tab.get((m, v))
-                speed[(m, v)] = b["cycles"] / r["cycles"] if b and r and r["cycles"] else np.nan
+                speed[(m, v)] = (speedup_interval(b, r) if b and r and r["cycles"]
+                                 else (np.nan, np.nan, np.nan))
         for ri, row in enumerate(rows):
             ax = axes[bi * len(rows) + ri, 0]
             last = ri == len(rows) - 1
             labels = row + (["geomean"] if last else [])
             x = np.arange(len(labels))
             for i, v in enumerate(versions):
-                vals = [speed[(m, v)] for m in row]
+                trip = [speed[(m, v)] for m in row]
                 if last:
-                    good = [speed[(m, v)] for m in mats if speed[(m, v)] > 0]
-                    vals.append(math.exp(np.mean(np.log(good))) if good else np.nan)
+                    trip.append(geomean_interval([speed[(m, v)] for m in mats]))
+                vals = [t[0] for t in trip]
+                err = np.array([[max(t[0] - t[1], 0) if np.isfinite(t[1]) else 0 for t in trip],
+                                [max(t[2] - t[0], 0) if np.isfinite(t[2]) else 0 for t in trip]])
                 pos = x - 0.4 + w * (i + 0.5)
                 bars = ax.bar(pos, vals, w, color=_color(v), label=v, edgecolor="black",
                               linewidth=0.4)
+                if err.any():           # sampled runs: their interval
+                    ax.errorbar(pos, vals, yerr=err, fmt="none", ecolor="black",
+                                elinewidth=0.8, capsize=2)
                 if last:
                     bars[-1].set_hatch("//")
                 for p_, val in zip(pos, vals):
@@ -322,7 +339,7 @@ def plot_speedup(recs, stem, formats=("png", "pdf")) -> list[Path]:
     fig.legend(handles, labels, loc="upper center", ncol=min(len(versions), 4), fontsize=8,
                frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0.02, 1, 1 - 0.45 / (3.4 * n_ax + 0.8)))
-    _sampled_note(fig, recs)
+    _sampled_note(fig, recs, bars=True)
     return _save(fig, stem, formats)
 
 

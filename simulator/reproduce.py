@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import matrices
+from simulator.sampling import (cycles_interval, geomean_interval, is_sampled, speedup_interval)
 from simulator.sweep import Point, read_records, run_sweep
 
 #: Kernels of the experiment, baselines first.
@@ -140,13 +141,19 @@ def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, A
     for m, by_k in _by_matrix(_ok(main_records(recs))).items():
         rows = []
         for k, r in sorted(by_k.items(), key=lambda kv: _kernel_order(kv[0])):
-            sampled = r.get("sample_fraction", 1.0) < 1
+            sampled = is_sampled(r)
+            us = r["seconds"] * 1e6 / r["cycles"] if r["cycles"] else 0.0
+            _, lo, hi = cycles_interval(r)
             row = {
                 "kernel": k + (" *" if sampled else ""),
                 "time_us": r["seconds"] * 1e6,
+                "interval_us": _interval_text(lo * us, hi * us) if sampled else "",
                 "vs_inner": _speedup(by_k, "inner", r),
                 "vs_inner_c": _speedup(by_k, "inner-candidates", r),
                 "vs_outer": _speedup(by_k, "outer", r),
+                "vs_inner_interval": _speedup_text(by_k, "inner", r),
+                "vs_inner_c_interval": _speedup_text(by_k, "inner-candidates", r),
+                "vs_outer_interval": _speedup_text(by_k, "outer", r),
                 "dram_read_mb": r["dram_bytes_read"] / 1e6,
                 "dram_written_mb": r["dram_bytes_written"] / 1e6,
                 "useful_pct": 100 * r["dram_useful_bytes"] / r["dram_transferred_bytes"]
@@ -162,12 +169,13 @@ def matrix_rows(recs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, A
     return out
 
 
-TABLE_COLUMNS = ["kernel", "time_us", "vs_inner", "vs_inner_c", "vs_outer", "dram_read_mb",
-                 "dram_written_mb", "useful_pct", "flop_per_byte", "cache_hit_pct", "imbalance",
-                 "ipc", "bw_util_pct"]
-TABLE_HEADERS = ["kernel", "time us", "x inner", "x inner-c", "x outer", "DRAM rd MB",
-                 "DRAM wr MB", "useful %", "flop/B", "cache hit %", "imbalance", "IPC",
-                 "BW util %"]
+TABLE_COLUMNS = ["kernel", "time_us", "interval_us", "vs_inner", "vs_inner_interval",
+                 "vs_inner_c", "vs_inner_c_interval", "vs_outer", "vs_outer_interval",
+                 "dram_read_mb", "dram_written_mb", "useful_pct", "flop_per_byte",
+                 "cache_hit_pct", "imbalance", "ipc", "bw_util_pct"]
+TABLE_HEADERS = ["kernel", "time us", "95% interval", "x inner", "(interval)", "x inner-c",
+                 "(interval)", "x outer", "(interval)", "DRAM rd MB", "DRAM wr MB", "useful %",
+                 "flop/B", "cache hit %", "imbalance", "IPC", "BW util %"]
 
 
 def _kernel_order(k: str) -> tuple[int, str]:
@@ -179,24 +187,64 @@ def _speedup(by_k: Mapping[str, Mapping[str, Any]], base: str, r: Mapping[str, A
     return b["cycles"] / r["cycles"] if b and r["cycles"] else float("nan")
 
 
+def _speedup_text(by_k: Mapping[str, Mapping[str, Any]], base: str, r: Mapping[str, Any]) -> str:
+    """The speedup's interval as text when either run was sampled, else empty."""
+    b = by_k.get(base)
+    if not b or not (is_sampled(b) or is_sampled(r)):
+        return ""
+    return _interval_text(*speedup_interval(b, r)[1:])
+
+
+def _interval_text(lo: float, hi: float) -> str:
+    from simulator.cli._common import format_value      # a pure text helper
+    return f"{format_value(lo)}-{format_value(hi)}"
+
+
 def speedup_rows(recs: Sequence[Mapping[str, Any]], versions: Sequence[str] = SMASH,
                  baselines: Sequence[str] = BASELINES) -> list[dict[str, Any]]:
     """The thesis summary: speedup of each SMASH version over each baseline per matrix, and the
-    geometric mean over matrices (last row, matrix = "geomean")."""
+    geometric mean over matrices (last row, matrix = "geomean"). Each `<v>/<b>` value comes
+    with `<v>/<b>_low` and `<v>/<b>_high`: its interval when a run was sampled (the sampled
+    records' cycles_ci_low / cycles_ci_high), the value itself otherwise; the geomean's are the
+    geometric means of the lows and of the highs. `sampled`: whether a run of the row was."""
     rows = []
     for m, by_k in _by_matrix(_ok(main_records(recs))).items():
-        row: dict[str, Any] = {"matrix": m}
+        row: dict[str, Any] = {"matrix": m, "sampled": any(is_sampled(r) for r in by_k.values())}
         for v in versions:
             for b in baselines:
-                row[f"{v}/{b}"] = _speedup(by_k, b, by_k[v]) if v in by_k else float("nan")
+                s = (speedup_interval(by_k[b], by_k[v]) if v in by_k and b in by_k
+                     else (float("nan"),) * 3)
+                row[f"{v}/{b}"], row[f"{v}/{b}_low"], row[f"{v}/{b}_high"] = s
         rows.append(row)
     if rows:
-        g = {"matrix": "geomean"}
-        for key in rows[0]:
-            if key != "matrix":
-                g[key] = geomean(r[key] for r in rows)
+        g: dict[str, Any] = {"matrix": "geomean", "sampled": any(r["sampled"] for r in rows)}
+        for v in versions:
+            for b in baselines:
+                key = f"{v}/{b}"
+                g[key], g[key + "_low"], g[key + "_high"] = geomean_interval(
+                    [(r[key], r[key + "_low"], r[key + "_high"]) for r in rows])
         rows.append(g)
     return rows
+
+
+def speedup_table_rows(rows: Sequence[Mapping[str, Any]], versions: Sequence[str] = SMASH,
+                       baselines: Sequence[str] = BASELINES) -> list[dict[str, Any]]:
+    """`speedup_rows` for printing: a cell is the speedup, followed by its interval in
+    brackets when a run of the row was sampled."""
+    from simulator.cli._common import format_value      # a pure text helper
+    out = []
+    for r in rows:
+        row = {"matrix": r["matrix"] + (" *" if r["sampled"] and r["matrix"] != "geomean" else "")}
+        for v in versions:
+            for b in baselines:
+                key = f"{v}/{b}"
+                val, lo, hi = r[key], r[key + "_low"], r[key + "_high"]
+                text = format_value(val)
+                if r["sampled"] and lo != hi and all(map(math.isfinite, (val, lo, hi))):
+                    text += f" [{format_value(lo)}-{format_value(hi)}]"
+                row[key] = text
+        out.append(row)
+    return out
 
 
 def metric_rows(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -273,7 +321,7 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
     for m, rows in matrix_rows(recs).items():
         # an unsampled record, when there is one: a sampled record's n_rows is extrapolated
         mine = [r for r in _ok(recs) if r.get("matrix") == m]
-        r0 = min(mine, key=lambda r: r.get("sample_fraction", 1.0) < 1)
+        r0 = min(mine, key=is_sampled)
         parts.append(f"== {m}  ({int(round(r0['n_rows']))} rows, {r0['flops']} multiply-adds, "
                      f"nnz(C) {r0['nnz_c']}; {r0['preset']})")
         parts.append(format_table(rows, TABLE_COLUMNS, TABLE_HEADERS))
@@ -281,16 +329,20 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
     errors = [r for r in recs if r.get("status") == "error"]
     for r in errors:
         parts.append(f"failed: {r['kernel']} on {r['matrix']}: {r['error']}")
-    if errors:
+    warned = [r for r in _ok(recs) if r.get("sample_warning")]
+    for r in warned:
+        parts.append(f"warning: {r['kernel']} on {r['matrix']}: {r['sample_warning']}")
+    if errors or warned:
         parts.append("")
     sp = speedup_rows(recs)
     if sp:
         parts.append("== Speedup of SMASH over the inner product (every (i, j), and candidates "
                      "only) and the outer product (cycles of the baseline / cycles of SMASH; "
-                     "geomean over matrices)")
-        cols = list(sp[0])
-        parts.append(format_table(sp, cols, [c.replace("smash-", "").replace("inner-candidates", "inner-c")
-                                             for c in cols]))
+                     "geomean over matrices; [95% interval] where a run was sampled)")
+        cells = speedup_table_rows(sp)
+        cols = list(cells[0])
+        parts.append(format_table(cells, cols, [c.replace("smash-", "").replace("inner-candidates", "inner-c")
+                                                for c in cols]))
         parts.append("")
         parts.append("== Per kernel over the matrices: DRAM traffic, arithmetic intensity "
                      "(geomean), cache hit rate, load imbalance (max/mean thread busy), IPC")
@@ -307,10 +359,11 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
         for m, rows in abl.items():
             parts.append(f"-- {m}")
             parts.append(format_table(rows, ABLATION_COLUMNS, ABLATION_HEADERS))
-    if any(r.get("sample_fraction", 1.0) < 1 for r in _ok(everything)):
+    if any(is_sampled(r) for r in _ok(everything)):
         parts.append("")
-        parts.append("* simulated on a sample of rows (two seeds) and extrapolated by flops; "
-                     "see sample_fraction and sample_error in the records")
+        parts.append("* estimated from a sample: miniatures of the run simulated on a machine cut "
+                     "to match (docs/sampling.md); time and speedups with their 95% interval "
+                     "(cycles_ci_low, cycles_ci_high in the records)")
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -343,4 +396,4 @@ def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
 __all__ = ["ABLATION", "AUTO_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES",
            "ablation_rows", "default_points", "format_report", "geomean", "main_records",
            "matrix_rows", "metric_rows", "point_knobs", "reproduce_records", "speedup_rows",
-           "write_outputs"]
+           "speedup_table_rows", "write_outputs"]

@@ -20,10 +20,11 @@ import scipy.sparse as sp
 import matrices
 import spgemm
 from matrices import hostmem
-from simulator.machine import Simulation, load_config
+from simulator.machine import Simulation, config_hash, load_config
 from simulator.programs import KERNELS, Operands, get_kernel
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
-from simulator.sweep import AUTO_SAMPLE_OPS
+from simulator import sampling
+from simulator.sampling import AUTO_SAMPLE_OPS
 from simulator.programs.prep import SYMBOLIC_PHASES
 
 log = logging.getLogger(__name__)
@@ -117,12 +118,6 @@ def estimate_ops(kernel: str, ops: Operands, threads: int = 66,
         rows_busy = int(np.count_nonzero(ops.sym.row_flops))
         scan = rows_busy * (4 * 2**20 // threads // 16) // 4
     return int(2.5 * flops + 1.8 * nnz_c + 45 * n_row + scan + sym)
-
-
-# record fields that are ratios or identities: not extrapolated by --sample
-_NO_SCALE = {"ipc", "ipc_pipeline_mean", "ipc_pipeline_max", "dram_bandwidth_utilization",
-             "load_imbalance", "config_hash", "config_name", "host_seconds", "n_rows", "barriers",
-             "seed"}
 
 
 #: Knobs whose value scales host memory (hash tables are allocated on the host to execute the
@@ -255,13 +250,12 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     return int(operands + symbolic + c_bytes + partials + tables + machine + traces)
 
 
-def _auto_fraction(est: int, auto_ops: int, n_row: int) -> float | None:
-    """The row fraction that keeps an estimated `est` operations under `auto_ops` (None: run
-    the whole matrix). A sampled run simulates two seeds."""
+def _auto_fraction(est: int, auto_ops: int) -> float | None:
+    """The share of the work that keeps an estimated `est` operations under `auto_ops` (None:
+    run the whole matrix)."""
     if est <= auto_ops:
         return None
-    frac = auto_ops / (2 * est)
-    return float(f"{max(frac, 1.0 / max(n_row, 1)):.2g}")     # short, reproducible
+    return float(f"{auto_ops / est:.2g}")     # short, reproducible
 
 
 def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
@@ -280,9 +274,12 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     between; host memory (`host_memory_bytes` against `memory_limit`, default: the memory
     available now). ValueError (one line) for each.
 
-    sample: a fraction of rows (simulated twice with seeds `seed`, `seed + 1` and extrapolated
-    by the flops ratio; `max_ops` does not apply), or "auto": the
-    whole matrix unless the estimate exceeds `auto_ops`, else the fraction that fits it.
+    sample: the share of the work to simulate, in (0, 1] (1: the whole run), or "auto": the
+    whole run unless its estimate exceeds `auto_ops` operations, else the share that fits.
+    A sampled run cuts the tasks into miniatures of the whole and simulates a few of them on a
+    machine cut to match (`simulator.sampling`); its record carries the estimated cycles with
+    `cycles_ci_low` / `cycles_ci_high`, `sample_fraction`, `sample_method` and the other
+    `sample_*` keys. `max_ops` applies to the operations actually simulated.
     progress: called as progress(stage, done, total) during the long steps (the CLI draws it).
     Raises VerificationError if C differs from scipy.
     """
@@ -319,39 +316,37 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     est_lo = estimate_ops(kernel, lo_ops, threads, kn)
     est_hi = estimate_ops(kernel, hi_ops, threads, kn)
     if sample == "auto":
-        sample = _auto_fraction(est_hi, auto_ops, n_row)
+        sample = _auto_fraction(est_hi, auto_ops)
     if sample is not None and not (isinstance(sample, (int, float)) and not isinstance(sample, bool)
                                    and 0 < sample <= 1):
         raise ValueError(f"--sample: expected a fraction in (0, 1], got {sample}")
-    sampled = sample is not None and sample < 1
-    share = 2 * sample if sampled else 1.0          # two seeds
-    if not sampled and max_ops is not None and est_lo > max_ops:
+    plan = None
+    share = 1.0
+    if sample is not None and sample < 1:
+        plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn)
+        share = min(1.0, 2.0 * plan.thin / plan.groups)     # the largest group, roughly
+        if max_ops is not None and est_lo * plan.fraction > max_ops:
+            _refuse_work(kernel, name, est_lo * plan.fraction, max_ops, n_row,
+                         share=plan.fraction)
+    elif max_ops is not None and est_lo > max_ops:
         _refuse_work(kernel, name, est_lo, max_ops, n_row)
-    hostmem.require(host_memory_bytes(kernel, kn, hi_ops, cfg, min(share, 1.0)),
+    hostmem.require(host_memory_bytes(kernel, kn, hi_ops, cfg, share),
                     f"{kernel} on {name}", limit=memory_limit,
                     hint="use a smaller matrix, --sample, or knobs that size smaller tables")
     exact = None
-    if not sampled or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS):
+    if plan is None or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS):
         report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds)")
         exact = Operands.build(A, Bm)
     est = estimate_ops(kernel, exact, threads, kn) if exact is not None else est_hi
-    if not sampled and max_ops is not None and est > max_ops:
+    if plan is None and max_ops is not None and est > max_ops:
         _refuse_work(kernel, name, est, max_ops, n_row)
-    if not sampled:
-        rec = _simulate(k, kn, exact, A, Bm, cfg, report)
-        rec.update(sample_fraction=1.0, sample_error=0.0)
+    if plan is None:
+        rec = _simulate(k, kn, exact, A, Bm, cfg, report)[0]
+        rec.update(sample_fraction=1.0, sample_error=0.0, sample_method="full",
+                   cycles_ci_low=rec["cycles"], cycles_ci_high=rec["cycles"])
     else:
-        recs = []
-        for s in (seed, seed + 1):
-            sops = _sample_ops(lo_ops, sample, s)
-            recs.append(_simulate(k, kn, sops, sops.A, sops.B, cfg, report,
-                                  label=f"sample {s - seed + 1} of 2: "))
-        rec = _extrapolate(recs, exact if exact is not None else lo_ops)
-        rec["sample_fraction"] = float(sample)
-        if exact is None:       # nnz(C) extrapolated like the other counts
-            rec["nnz_c"] = int(round(0.5 * sum(r["nnz_c"] * lo_ops.flops / max(r["flops"], 1)
-                                               for r in recs)))
-            _derive(rec)
+        rec = _simulate_sampled(k, kn, plan, lo_ops, cfg, report,
+                                nnz_c=None if exact is None else exact.nnz_c)
         rec["nnz_c_exact"] = exact is not None
     rec_front = {"kernel": kernel, "matrix": name, "product": product, "preset": cfg.name,
                  "config_hash": rec.pop("config_hash"), "seed": seed,
@@ -368,12 +363,16 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     return out
 
 
-def _refuse_work(kernel: str, name: str, est: float, max_ops: int, n_row: int) -> None:
-    frac = max(min(0.5 * max_ops / max(est, 1), 1.0), 1.0 / max(n_row, 1))
+def _refuse_work(kernel: str, name: str, est: float, max_ops: int, n_row: int,
+                 share: float = 1.0) -> None:
+    """Refuse a run (or the sampled `share` of it) estimated at `est` operations."""
+    frac = max(min(0.5 * share * max_ops / max(est, 1), 1.0), 1.0 / max(n_row, 1))
+    what = f" (a sample of {share:.2g} of it)" if share < 1 else ""
     raise ValueError(
-        f"{kernel} on {name} needs about {est:.3g} simulated operations, above the budget "
-        f"{max_ops:.3g}: use a smaller matrix, raise --max-ops (e.g. --max-ops {int(est * 1.2)}), "
-        f"or simulate a sample of rows (e.g. --sample {frac:.2g})")
+        f"{kernel} on {name}{what} needs about {est:.3g} simulated operations, above the "
+        f"budget {max_ops:.3g}: use a smaller matrix, raise --max-ops (e.g. --max-ops "
+        f"{int(est * 1.2)}), or simulate a {'smaller ' if share < 1 else ''}sample "
+        f"(e.g. --sample {frac:.2g}, or --sample auto)")
 
 
 def compulsory_bytes(ops: Operands, nnz_c: int | None = None) -> int:
@@ -384,20 +383,23 @@ def compulsory_bytes(ops: Operands, nnz_c: int | None = None) -> int:
             + (ops.nnz_c if nnz_c is None else nnz_c) * (IDX_BYTES + VAL_BYTES))
 
 
-def _sample_ops(ops: Operands, fraction: float, seed: int) -> Operands:
-    """The operands restricted to a seeded sample of A's rows (B whole)."""
-    n_row = ops.sym.shape[0]
-    rng = np.random.default_rng(seed)
-    m = max(1, int(round(fraction * n_row)))
-    rows = np.sort(rng.choice(n_row, size=m, replace=False))
-    return Operands.build(ops.A[rows], ops.B)
-
-
 def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
-              label: str = "") -> dict[str, Any]:
+              label: str = "") -> tuple[dict[str, Any], list]:
+    """Run the program, verify C, and return its record and, per phase, its `PhaseRecord`
+    and the machine's counters at its end (`SimResult.to_row()` with the DRAM structure keys:
+    a sampled run takes each phase's counts from the groups cut by that phase's task unit)."""
     sim = Simulation(cfg)
     sim.progress = lambda phase, done, total: report(f"{label}simulating phase {phase}",
                                                      done, total)
+    phases: list[tuple[Any, dict[str, Any]]] = []
+    run_phase = sim.run_phase
+
+    def run_phase_counted(phase):
+        rec = run_phase(phase)
+        res = sim.result()
+        phases.append((rec, {**res.to_row(), **dram_group_keys(res)}))
+        return rec
+    sim.run_phase = run_phase_counted
     out = k.run(sim, ops, kn)
     report(f"{label}verifying C against scipy")
     C = out.matrix(ops.sym.shape)
@@ -419,7 +421,34 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     row["n_rows"] = int(ops.sym.shape[0])
     row["verified"] = True
     _derive(row)
-    return row
+    return row, phases
+
+
+def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, report: Progress,
+                      nnz_c: int | None) -> dict[str, Any]:
+    """Simulate the plan's groups on its miniature machine, each verified against scipy, and
+    combine them into the full run's estimated record (`sampling.combine`)."""
+    mcfg = sampling.miniature_config(cfg, plan.machine)
+    units = sampling.units_of(k.name)
+    todo = [(u, g, rep) for u in units for g, rep in plan.simulated]
+    runs = []
+    for i, (unit, g, rep) in enumerate(todo, 1):
+        ids = sampling.group_tasks(plan, unit, g, rep)
+        Ag, Bg = sampling.group_operands(ops.A, ops.B, unit, ids)
+        gops = Operands.build(Ag, Bg)
+        row, phases = _simulate(k, kn, gops, gops.A, gops.B, mcfg, report,
+                                label=f"sample {i} of {len(todo)}: ")
+        runs.append(sampling.group_run(plan, unit, g, ids, row, phases, mcfg.threads, rep))
+    rec = sampling.combine(runs, plan)
+    rec["config_hash"] = config_hash(cfg)
+    rec["config_name"] = cfg.name
+    rec["flops"] = ops.flops
+    rec["n_rows"] = int(ops.sym.shape[0])
+    rec["nnz_c"] = int(nnz_c) if nnz_c is not None else rec.pop("nnz_c_estimate")
+    rec.pop("nnz_c_estimate", None)
+    _derive(rec)
+    _derive_rates(rec, cfg)
+    return rec
 
 
 def _derive(row: dict) -> None:
@@ -463,6 +492,20 @@ def _extrapolate(recs: list[dict], ops: Operands) -> dict[str, Any]:
     out["host_seconds"] = sum(r["host_seconds"] for r in recs)
     _derive(out)
     return out
+
+
+def _derive_rates(row: dict, cfg) -> None:
+    """Rates of an estimated record, from its estimated cycles and counts on machine `cfg`."""
+    cyc = row["cycles"]
+    pipes = cfg.cores * cfg.core.pipelines
+    row["seconds"] = cyc / (cfg.clock_ghz * 1e9)
+    row["ipc"] = row["instructions"] / cyc if cyc else 0.0
+    row["ipc_pipeline_mean"] = row["ipc"] / pipes if pipes else 0.0
+    xfer = row["dram_read_transferred_bytes"] + row["dram_write_transferred_bytes"]
+    row["dram_bandwidth_utilization"] = (xfer / (cyc * cfg.peak_dram_bytes_per_cycle)
+                                         if cyc else 0.0)
+    mean = row.get("thread_busy_cycles_mean", 0.0)
+    row["load_imbalance"] = row.get("thread_busy_cycles_max", 0.0) / mean if mean else 0.0
 
 
 def kernel_table() -> list[dict[str, Any]]:

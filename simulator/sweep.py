@@ -36,14 +36,13 @@ else:                                   # pragma: no cover
     import tomli as tomllib
 
 import matrices
+from simulator.sampling import AUTO_SAMPLE_OPS, budget_ops, parse_budget
 
 log = logging.getLogger(__name__)
 
 #: Record fields measured on the host (wall-clock): kept, but excluded from equality checks.
 HOST_FIELDS = frozenset({"wall_seconds", "host_seconds"})
 
-#: Default operation budget of `sample = "auto"`: larger runs simulate a fraction of rows.
-AUTO_SAMPLE_OPS = 40_000_000
 
 
 def deterministic(rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,7 +166,8 @@ _EXPERIMENT_KEYS = {
     "set": "table of machine parameter -> value or list of values (grid)",
     "knobs": "table of kernel knob -> value or list of values (grid)",
     "seeds": "list of integers",
-    "sample": "fraction of rows in (0, 1], or \"auto\"",
+    "sample": "share of the work in (0, 1], or \"auto\"",
+    "budget": "time budget of sample = \"auto\" (\"60s\", \"5m\" or seconds)",
     "max_ops": "integer operation budget",
 }
 
@@ -186,6 +186,7 @@ class Experiment:
     sample: float | str | None = None
     max_ops: int | None = None
     name: str = "sweep"
+    budget: float | None = None          # seconds, for sample = "auto"
 
     def validate(self) -> None:
         """Check names before any work starts (ValueError naming the bad key or value)."""
@@ -218,6 +219,8 @@ class Experiment:
         if self.sample is not None and self.sample != "auto":
             if not isinstance(self.sample, (int, float)) or not 0 < self.sample <= 1:
                 raise ValueError(f"sample: expected a fraction in (0, 1] or \"auto\", got {self.sample!r}")
+        if self.budget is not None and self.sample not in (None, "auto"):
+            raise ValueError("budget: goes with sample = \"auto\" (a fraction fixes the work)")
 
     def _override_sets(self) -> list[tuple[str, ...]]:
         keys = sorted(self.sets)
@@ -230,6 +233,7 @@ class Experiment:
         from simulator.programs import KERNELS
         keys = sorted(self.knobs)
         knob_sets = [tuple(zip(keys, c)) for c in itertools.product(*(self.knobs[k] for k in keys))]
+        auto = {} if self.budget is None else {"auto_ops": budget_ops(self.budget)}
         out, seen = [], set()
         for m in self.matrices:
             for p in self.presets:
@@ -240,7 +244,8 @@ class Experiment:
                                 have = KERNELS[k].knobs if k in KERNELS else {}
                                 pt = Point(matrix=m, kernel=k, preset=p, overrides=ov,
                                            knobs=tuple(kv for kv in kn if kv[0] in have),
-                                           seed=s, sample=self.sample, max_ops=self.max_ops)
+                                           seed=s, sample=self.sample, max_ops=self.max_ops,
+                                           **auto)
                                 if pt.key not in seen:
                                     seen.add(pt.key)
                                     out.append(pt)
@@ -301,13 +306,18 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "experiment") ->
         name = data.get("name", "sweep")
         if not isinstance(name, str):
             raise ValueError(f"name: expected text, got {name!r}")
+        budget = data.get("budget")
+        if budget is not None:
+            budget = parse_budget(budget)
+            if sample is None:
+                sample = "auto"
         exp = Experiment(
             matrices=_as_list("matrices", data["matrices"]),
             kernels=_as_list("kernels", data["kernels"]),
             presets=_as_list("presets", data.get("presets", ["piuma-die"])),
             sets=table("set"), knobs=table("knobs"),
             seeds=_as_list("seeds", data.get("seeds", [0]), int),
-            sample=sample, max_ops=max_ops, name=name)
+            sample=sample, max_ops=max_ops, name=name, budget=budget)
         exp.validate()
     except ValueError as exc:
         msg = str(exc)

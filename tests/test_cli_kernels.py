@@ -56,3 +56,32 @@ def test_run_errors_are_one_line():
         assert res.exit_code == 1, (args, res.output)
         assert "Error:" in res.output and msg in res.output, res.output
         assert "Traceback" not in res.output
+
+
+def test_run_sample_auto_with_budget_prints_the_interval(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    res = CliRunner().invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=10,ef=4", "--preset",
+                                    "piuma-die", "--sample", "auto", "--budget", "0.5s",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "sampled     estimate from" in res.output and "95% interval" in res.output
+    rec = json.loads(out.read_text().splitlines()[-1])
+    assert rec["sample_fraction"] < 1 and rec["sample_method"].startswith("miniature")
+    assert rec["cycles_ci_low"] <= rec["cycles"] <= rec["cycles_ci_high"]
+    # --budget alone means --sample auto; a big budget runs the whole matrix
+    res = CliRunner().invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=6,ef=4", "--budget",
+                                    "1h", "--json", "--out", ""])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.output)
+    assert rec["sample_fraction"] == 1.0 and rec["cycles_ci_low"] == rec["cycles"]
+
+
+def test_run_sample_errors_are_one_line():
+    r = CliRunner()
+    for args, msg in [(["--sample", "0"], "fraction"), (["--sample", "lots"], "fraction"),
+                      (["--budget", "soon"], "budget"),
+                      (["--sample", "0.5", "--budget", "60s"], "--budget goes with --sample auto")]:
+        res = r.invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=6", *args, "--out", ""])
+        assert res.exit_code in (1, 2), (args, res.output)
+        assert "Error" in res.output and msg in res.output, res.output
+        assert "Traceback" not in res.output

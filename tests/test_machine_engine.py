@@ -335,3 +335,17 @@ def test_numba_generator_with_emit_helpers():
     res = sim.result()
     assert res.loads == 1000 and res.spad_atomics == 1000 + res.token_atomics
     assert res.instructions == 1000 * 4 + res.token_atomics
+
+
+def test_phase_record_busy_time_adds_up_over_phases():
+    """PhaseRecord.busy_cycles: the phase's share of the threads' busy cycles (what a sampled
+    run extrapolates); over the phases it sums to the result's busy cycles."""
+    sim = Simulation(load_config("piuma-core"))
+    gen = mixed_generator(sim)
+    a = sim.run_phase(Phase("a", 120, gen, DynamicTokens()))
+    b = sim.run_phase(Phase("b", 40, gen, DynamicTokens(), threads=np.arange(8)))
+    busy = sim.result().thread_busy_cycles
+    assert a.threads == sim.n_threads and b.threads == 8
+    assert a.busy_cycles + b.busy_cycles == pytest.approx(busy.sum())
+    assert 0 < a.busy_cycles_mean <= a.work_end_cycles - a.start_cycles
+    assert 0 < b.busy_cycles_mean <= b.work_end_cycles - b.start_cycles

@@ -83,3 +83,30 @@ def test_dram_plot_by_structure_and_for_old_records(results, tmp_path):
             or k in ("dram_bytes_read", "dram_bytes_written")} for r in recs]
     assert not _has_structures(old)
     assert plot("dram", old, tmp_path / "old", formats=("png",))[0].stat().st_size > 1000
+
+
+def test_speedup_error_bars_for_sampled_runs(monkeypatch, tmp_path):
+    """A sampled baseline: error bars spanning its interval on the bars over it and on the
+    geomean; none when every run is whole."""
+    from matplotlib.container import ErrorbarContainer
+    import simulator.plots as P
+    seen = []
+
+    def save(fig, stem, formats):
+        bars = [c for ax in fig.axes for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        seen.append([seg for c in bars for col in c.lines[2] for seg in col.get_segments()])
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return [stem]
+    monkeypatch.setattr(P, "_save", save)
+    base = dict(status="ok", preset="piuma-die", config_hash="h", overrides="", knobs="", seed=0)
+    recs = [dict(base, matrix="m", kernel="inner", cycles=800.0, sample_fraction=0.2,
+                 cycles_ci_low=700.0, cycles_ci_high=1000.0),
+            dict(base, matrix="m", kernel="smash-v3", cycles=100.0, sample_fraction=1.0)]
+    P.plot("speedup", recs, tmp_path / "s")
+    (segs,) = seen
+    ends = sorted((round(s[0][1], 6), round(s[1][1], 6)) for s in segs)
+    assert ends == [(7.0, 10.0), (7.0, 10.0)]          # the matrix and the geomean
+    recs[0].update(sample_fraction=1.0, cycles_ci_low=800.0, cycles_ci_high=800.0)
+    P.plot("speedup", recs, tmp_path / "s")
+    assert seen[1] == []

@@ -32,7 +32,29 @@ def test_speedup_rows_and_geomean():
     assert rows[2]["smash-v3/inner"] == pytest.approx(4.0)       # sqrt(8 * 2)
     assert math.isnan(geomean([]))
     text = format_report(recs)
-    assert "geomean" in text and "smash-v3 *" in text and "sample of rows" in text
+    assert "geomean" in text and "smash-v3 *" in text and "estimated from a sample" in text
+
+
+def test_sampled_points_carry_their_interval():
+    """A sampled baseline: its interval in the matrix table, in every speedup over it and in
+    the geomean (the geometric means of the ends)."""
+    recs = [_rec("a", "inner", 800, sample_fraction=0.2, cycles_ci_low=700, cycles_ci_high=1000),
+            _rec("a", "outer", 200), _rec("a", "smash-v3", 100),
+            _rec("b", "inner", 200), _rec("b", "outer", 400), _rec("b", "smash-v3", 100)]
+    rows = speedup_rows(recs, versions=["smash-v3"])
+    a, b, g = rows
+    assert (a["smash-v3/inner"], a["smash-v3/inner_low"], a["smash-v3/inner_high"]) == (8, 7, 10)
+    assert a["sampled"] and not b["sampled"] and g["sampled"]
+    assert b["smash-v3/inner_low"] == b["smash-v3/inner_high"] == 2
+    assert (g["smash-v3/inner_low"], g["smash-v3/inner_high"]) == pytest.approx((math.sqrt(14), math.sqrt(20)))
+    assert a["smash-v3/outer_low"] == a["smash-v3/outer_high"] == 2     # no sampled run
+    text = format_report(recs)
+    assert "8.000 [7.000-10.00]" in text and "a *" in text
+    assert "4.000 [3.742-4.472]" in text                                  # the geomean
+    table = text.split("== b")[0]
+    assert "inner *" in table and "0.700-1.000" in table                  # time interval, us
+    recs[0]["sample_warning"] = "sample too small: 3 tasks per thread"
+    assert "warning: inner on a: sample too small: 3 tasks per thread" in format_report(recs)
 
 
 def test_default_points():

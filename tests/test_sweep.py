@@ -143,6 +143,8 @@ def test_experiment_file(tmp_path):
     ('matrices = ["smoke"]\nkernels = ["outer"]\n[knobs]\ngranularty = [1]', "knobs: 'granularty'"),
     ('matrices = ["smoke"]\nkernels = ["outer"]\nseeds = ["a"]', "seeds: expected int"),
     ('matrices = ["smoke"]\nkernels = ["outer"]\nsample = 2.0', "sample"),
+    ('matrices = ["smoke"]\nkernels = ["outer"]\nbudget = "soon"', "budget"),
+    ('matrices = ["smoke"]\nkernels = ["outer"]\nsample = 0.5\nbudget = "60s"', "budget"),
     ('matrices = ["smoke"\nkernels = 1', "not valid TOML"),
 ])
 def test_bad_experiment_file(tmp_path, text, needle):
@@ -177,3 +179,17 @@ def test_experiment_from_dict_options_override():
     exp = experiment_from_dict({"matrices": MATS, "kernels": ["outer"], "seeds": [1, 2]})
     assert [p.seed for p in exp.points()] == [1, 2, 1, 2]
     assert json.loads(exp.points()[0].key)[5] == 1
+
+
+def test_budget_sets_the_auto_sample_operations(tmp_path):
+    from simulator.sampling import budget_ops
+    exp = experiment_from_dict({"matrices": MATS[:1], "kernels": ["outer"], "budget": "2m"})
+    (pt,) = exp.points()
+    assert pt.sample == "auto" and pt.auto_ops == budget_ops(120)
+    assert json.loads(pt.key)[6] == f"auto:{budget_ops(120)}"     # two budgets, two points
+    out = tmp_path / "b.jsonl"
+    res = CliRunner().invoke(main, ["sweep", "-m", MATS[0], "-k", "outer", "--preset",
+                                    "piuma-core", "--budget", "1h", "-j", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    (rec,) = read_records(out)
+    assert rec["requested_sample"] == "auto" and rec["sample_fraction"] == 1.0

@@ -254,3 +254,22 @@ class Progress:
                 self.stream.write("\r" + " " * self._drawn + "\r")
                 self.stream.flush()
                 self._drawn = 0
+
+
+from simulator.sampling import parse_budget  # noqa: E402  (re-exported for the CLI)
+
+
+class SampleParam(click.ParamType):
+    """--sample: a fraction in (0, 1] or "auto"."""
+    name = "sample"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None or isinstance(value, float) or value == "auto":
+            return value
+        try:
+            v = float(value)
+        except ValueError:
+            self.fail(f"expected a fraction in (0, 1] or 'auto', got {value!r}", param, ctx)
+        if not (0 < v <= 1):
+            self.fail(f"expected a fraction in (0, 1] or 'auto', got {value!r}", param, ctx)
+        return v

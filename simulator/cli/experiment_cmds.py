@@ -67,7 +67,9 @@ def _jobs_option(f):
 @click.option("--knob", "knobs", multiple=True, metavar="KEY=V1,V2",
               help="Kernel knob grid axis (repeatable), e.g. granularity=1,4.")
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seed (repeatable; default 0).")
-@click.option("--sample", default=None, help='Row fraction per run, or "auto".')
+@click.option("--sample", default=None, help='Share of the work per run, or "auto".')
+@click.option("--budget", default=None, metavar="TIME",
+              help="Time budget per run of --sample auto, e.g. 60s (implies --sample auto).")
 @click.option("--max-ops", type=click.IntRange(min=1), default=None,
               help="Refuse runs estimated above this many simulated operations.")
 @_jobs_option
@@ -76,8 +78,8 @@ def _jobs_option(f):
 @click.option("--csv", "csv_path", default=None, help="Also keep a CSV copy of the results here.")
 @click.option("--resume", is_flag=True, help="Skip points already in --out.")
 @click.option("--overwrite", is_flag=True, help="Start --out afresh.")
-def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sample, max_ops,
-          jobs, dask, out, csv_path, resume, overwrite) -> None:
+def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sample, budget,
+          max_ops, jobs, dask, out, csv_path, resume, overwrite) -> None:
     """Run matrices x kernels x presets x --set grids; append records to a JSONL file.
 
     Described by an experiment TOML file (keys: matrices, kernels, presets, [set], [knobs],
@@ -90,6 +92,7 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
       smash sweep -m smoke -k smash-v1 -k smash-v2 --preset piuma-core -j 2
       smash sweep -m rmat:scale=10,ef=8 -k smash-v3 --set dram.channels_per_die=1,2,4,8
       smash sweep experiment.toml --resume --csv smash-out/sweep.csv
+      smash sweep -m rmat:scale=16,ef=16 -k inner -k smash-v3 --sample auto --budget 2m
     """
     from simulator.sweep import experiment_from_dict, load_experiment, run_sweep
     data: dict[str, Any] = {}
@@ -103,6 +106,8 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
             data["sample"] = exp.sample
         if exp.max_ops is not None:
             data["max_ops"] = exp.max_ops
+        if exp.budget is not None:
+            data["budget"] = exp.budget
     for key, val in (("matrices", list(mats)), ("kernels", list(kernels)),
                      ("presets", list(presets)), ("seeds", list(seeds))):
         if val:
@@ -113,6 +118,8 @@ def sweep(experiment: str | None, mats, kernels, presets, sets, knobs, seeds, sa
         data["knobs"] = _grid(knobs, "--knob")
     if sample is not None:
         data["sample"] = sample if sample == "auto" else _fraction(sample)
+    if budget is not None:
+        data["budget"] = budget
     if max_ops is not None:
         data["max_ops"] = max_ops
     if not experiment and not (mats and kernels):

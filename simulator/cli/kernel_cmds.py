@@ -7,9 +7,10 @@ from typing import Any, Sequence
 
 import click
 
-from simulator.cli._common import (Progress, check_output, format_table, format_value,
-                                   records_to_json, to_jsonable)
+from simulator.cli._common import (Progress, SampleParam, check_output, format_table,
+                                   format_value, parse_budget, records_to_json, to_jsonable)
 from simulator.run import DEFAULT_MAX_OPS, kernel_table, run_kernel
+from simulator.sampling import AUTO_SAMPLE_OPS, budget_ops
 
 
 @click.command("kernels")
@@ -53,9 +54,7 @@ def summary(rec: dict[str, Any]) -> str:
     lines = [
         f"{rec['kernel']} on {rec['matrix']}" + (f", {product}" if product else "")
         + f" ({rec['preset']}" + (f" with {setting}" if setting else "")
-        + f", config {rec['config_hash']})"
-        + (f"  [sample {f(rec['sample_fraction'])} of rows, extrapolated, "
-           f"error ~{100 * rec['sample_error']:.1f}%]" if rec["sample_fraction"] < 1 else ""),
+        + f", config {rec['config_hash']})",
         f"  time        {f(rec['cycles'])} cycles = {rec['seconds'] * 1e6:.2f} us at the clock"
         + ("; phases: " + ", ".join(f"{name} {f(v)} cycles" for name, v in phases) if phases else ""),
         f"  DRAM        read {gb(rec['dram_read_transferred_bytes'])} "
@@ -83,10 +82,27 @@ def summary(rec: dict[str, Any]) -> str:
         f"  verified    {'yes (C equals scipy)' if rec['verified'] else 'NO'}; host "
         f"{f(rec['wall_seconds'])} s",
     ]
+    if rec["sample_fraction"] < 1:
+        lines.insert(1, sample_line(rec))
+        if rec.get("sample_warning"):
+            lines.insert(2, f"  warning     {rec['sample_warning']}")
     if rec.get("partial_bytes_written"):
         lines.insert(5, f"  partials    {gb(rec['partial_bytes_written'])} written, "
                         f"{gb(rec['partial_bytes_read'])} read back")
     return "\n".join(lines)
+
+
+def sample_line(rec: dict[str, Any]) -> str:
+    """The summary line of a sampled run: what was simulated and the interval."""
+    f = format_value
+    thin = rec.get("sample_thin", 1.0)
+    return (f"  sampled     estimate from {rec['sample_groups_simulated']} of "
+            f"{rec['sample_groups']} miniatures of the run on {rec['sample_machine']} each"
+            + (f", {100 * thin:.0f}% of their tasks" if thin < 1 else "")
+            + f" ({100 * rec['sample_fraction']:.1f}% of the work); "
+            f"{100 * rec.get('sample_confidence', 0.95):.0f}% interval "
+            f"{f(rec['cycles_ci_low'])} - {f(rec['cycles_ci_high'])} cycles "
+            f"(±{100 * rec['sample_error']:.1f}%)")
 
 
 @click.command("run")
@@ -100,14 +116,18 @@ def summary(rec: dict[str, Any]) -> str:
               help="Override a kernel knob (repeatable), e.g. granularity=4.")
 @click.option("--max-ops", type=click.IntRange(min=1), default=DEFAULT_MAX_OPS, show_default=True,
               help="Refuse runs estimated above this many simulated operations.")
-@click.option("--sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
-              help="Simulate this fraction of rows (two seeds) and extrapolate.")
+@click.option("--sample", type=SampleParam(), default=None, metavar="F|auto",
+              help="Simulate this share of the work (miniatures of the run) and estimate the "
+                   "whole with an interval; auto: sample only what would exceed the budget.")
+@click.option("--budget", default=None, metavar="TIME",
+              help="Time budget of --sample auto, e.g. 60s, 5m (implies --sample auto).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
 @click.option("--out", "out_path", default=os.path.join("smash-out", "runs.jsonl"), show_default=True,
               help="Append the full record to this JSONL file ('' to skip).")
 def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tuple[str, ...],
-        max_ops: int, sample: float | None, seed: int, as_json: bool, out_path: str) -> None:
+        max_ops: int, sample: float | str | None, budget: str | None, seed: int, as_json: bool,
+        out_path: str) -> None:
     """Simulate one kernel on one matrix, verify C against scipy, print a summary.
 
     The operation count is estimated first (from per-row multiply-adds, before any exact
@@ -116,17 +136,30 @@ def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tup
     Complex and non-finite matrices are refused. On a terminal, runs longer than two seconds
     show their progress on stderr.
 
+    A sampled run (--sample, or --sample auto with --budget) cuts the run's tasks into
+    miniatures of the whole, simulates a few of them on a machine cut to match, and prints the
+    estimated cycles with a 95% interval (see docs/sampling.md).
+
     \b
     Example:
       smash run --kernel smash-v3 --matrix rmat:scale=12,ef=16 --preset piuma-die
       smash run -k outer -m rmat:scale=8,ef=4 --preset piuma-core --json
+      smash run -k inner -m rmat:scale=16,ef=16 --sample auto --budget 60s
     """
     if out_path:
         check_output(out_path, "--out", create_dirs=True)
+    auto_ops = AUTO_SAMPLE_OPS
+    if budget is not None:
+        auto_ops = budget_ops(parse_budget(budget))
+        if sample is None:
+            sample = "auto"
+        elif sample != "auto":
+            raise click.UsageError("--budget goes with --sample auto (a fraction fixes the "
+                                   "work already)")
     with Progress() as progress:
         rec = run_kernel(kernel, matrix, preset=preset, overrides=list(sets),
                          knobs=_parse_knobs(knobs), max_ops=max_ops, sample=sample, seed=seed,
-                         progress=progress)
+                         auto_ops=auto_ops, progress=progress)
     if out_path:
         from simulator.sweep import append_record
         append_record(out_path, to_jsonable(rec))
@@ -136,4 +169,4 @@ def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tup
         click.echo(summary(rec))
 
 
-__all__ = ["kernels", "run", "summary", "format_table"]
+__all__ = ["kernels", "run", "sample_line", "summary", "format_table"]

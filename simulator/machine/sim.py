@@ -138,10 +138,17 @@ class PhaseRecord:
     tasks: int
     host_seconds: float
     window_cores: np.ndarray | None = None   # Windows schedules: the core each window ran on
+    threads: int = 0                  # threads that took part
+    busy_cycles: float = 0.0          # their busy cycles in this phase, summed
 
     @property
     def cycles(self) -> float:
         return self.end_cycles - self.start_cycles
+
+    @property
+    def busy_cycles_mean(self) -> float:
+        """Mean busy cycles of the phase's threads (its throughput part, without the tail)."""
+        return self.busy_cycles / self.threads if self.threads else 0.0
 
 
 def split_by_cost(n_tasks: int, parts: int, cost: np.ndarray | None = None) -> np.ndarray:
@@ -594,6 +601,7 @@ class Simulation:
         E.heap_rebuild(self.pi, self.eff, self.free, self.pipe_first, self.pipe_n, self.hp_t, self.hp_i,
                        self.sc)
         tasks0 = int(self.cnt[E.C_TASKS])
+        busy0 = float(th_f[threads, E.TF_BUSY].sum())
 
         self._refill(np.arange(nq))
         while True:
@@ -632,7 +640,8 @@ class Simulation:
         wall = time.perf_counter() - wall0
         self.host_seconds += wall
         rec = PhaseRecord(phase.name, start, work_end, end, int(self.cnt[E.C_TASKS]) - tasks0, wall,
-                          self._window_cores)
+                          self._window_cores, int(threads.size),
+                          float(th_f[threads, E.TF_BUSY].sum()) - busy0)
         self.phases.append(rec)
         return rec
 

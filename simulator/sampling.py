@@ -1,0 +1,715 @@
+"""Sampled simulation: a run's cycles estimated from miniatures of it, with an interval.
+
+    plan = make_plan("smash-v3", cfg, ops, 0.3, seed=0, knobs=knobs)
+    for unit in units_of("smash-v3"):
+        for group, replicate in plan.simulated:                 # the heaviest group first
+            ids = group_tasks(plan, unit, group, replicate)
+            A_g, B_g = group_operands(ops.A, ops.B, unit, ids)  # simulate on miniature_config
+            runs.append(group_run(plan, unit, group, ids, record, phases, threads, replicate))
+    fields = combine(runs, plan)            # cycles, cycles_ci_low / _high, counts, sample_*
+
+`simulator.run.run_kernel(sample=...)` does all of this (docs/sampling.md); this module holds
+the parts.
+
+**Why miniatures.** A sample of rows simulated on the whole machine gives each thread a few
+rows: the makespan collapses to the heaviest sampled row's chain plus fixed costs (phase starts,
+barriers, flushes), and extrapolating by 1/f multiplies all of it (smash-v3 on rmat scale 14:
+3.1e7 cycles in full, 1.3e8 from a 13 % sample). Here the tasks are cut into S *groups*, each a
+miniature of the whole (the same mix of heavy and light tasks), and a group is simulated on a
+*miniature machine*: 1/S of the cores and DRAM channels, every per-core resource unchanged. Work
+per thread, bandwidth per thread and the task structure per core match the full run, so a
+group's cycles estimate the full run's cycles directly, fixed costs included, with no 1/f.
+
+**Groups.** The tasks are first cut into blocks, the full machine's static windows (one per
+thread; per core for windows dealt statically to cores), so under a static schedule each
+miniature's thread gets exactly the rows a thread of the full run gets, and under dynamic
+tokens neighbouring rows stay together as the scheduler's bursts keep them (`task_blocks`).
+Blocks are sorted by cost; the heavy ones are dealt greedily to the lightest group so far
+(LPT), the rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 holds
+the costliest task: its chain bounds the full run's makespan from below, and it is always
+simulated; the other simulated groups are a random sample of the rest.
+
+**Task units.** A phase whose tasks are not rows of A is cut by its own unit
+(`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
+of A times row k of B), so its groups are sets of inner indices, simulated as
+A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. Each phase's cycles come
+from the runs cut by its unit.
+
+**Thinning.** The smallest miniature is one core (S = the machine's cores per die). Below
+that, each simulated group keeps a stratified random share `thin` of its tasks (by cost, the
+costliest always), and a phase's cycles are extrapolated by its *busy time* only: cycles =
+sampled cycles + mean busy cycles of its threads x (cost ratio - 1). The tail (the last tasks,
+barriers, flushes) is counted once, as in the full run, not multiplied. A static schedule is
+never thinned. A machine that cannot be cut is sampled by thinned replicates of the whole.
+
+**Estimate and interval.** All miniatures run at once in the full run, each with the same work
+per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
+costliest task's, in the heaviest group) or throughput sets the end. Estimate = the slowest
+simulated group, summed over phases. The interval adds how much slower an unseen group may be
+(from the simulated groups' spread) and the miniature's systematic error measured against
+full runs by `benchmarks/calibrate_sampling.py` (`SYSTEMATIC`). Counts (bytes, instructions,
+probes...) are the groups' totals, heaviest + (S - 1) x mean of the others. `warning` says when
+a sample is too small to trust.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+log = logging.getLogger(__name__)
+
+#: How a sampled run is made (record key `sample_method`).
+SAMPLE_METHOD = "miniature"
+
+#: Phases whose tasks are not rows of A: kernel -> phase -> unit ("rows" is the default;
+#: "inner": one task per inner index k, i.e. column k of A and row k of B).
+PHASE_UNITS: dict[str, dict[str, str]] = {"outer": {"multiply": "inner"}}
+
+#: Groups simulated by default: the heaviest one and two at random.
+DEFAULT_GROUPS_SIMULATED = 3
+
+#: A sample is flagged too small when a thread of a miniature gets fewer tasks than this (the
+#: run is then a wave or two of tasks: its makespan depends on which tasks meet on a core)...
+MIN_TASKS_WHOLE = 4
+#: ...and, thinned, fewer than this...
+MIN_TASKS_PER_THREAD = 16
+#: ...and the costliest task is at most this share of a thread's (thinned) work.
+MAX_HEAVY_SHARE = 0.5
+
+#: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
+#: runs estimated above it simulate a sample whose operations fit it.
+AUTO_SAMPLE_OPS = 40_000_000
+
+#: Engine speed assumed to turn a time budget into operations (trace rows per second, one
+#: core of this project's machine, warm JIT; `smash validate --speed` measures yours).
+OPS_PER_SECOND = 1.5e6
+
+#: Blocks heavier than this multiple of the mean block are dealt greedily (LPT), not at random.
+HEAVY_BLOCK = 2.0
+
+#: Confidence level of cycles_ci_low / cycles_ci_high.
+CONFIDENCE = 0.95
+
+#: Relative systematic error of a miniature's cycles (one side, at CONFIDENCE), measured by
+#: benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned ones.
+SYSTEMATIC = 0.10
+SYSTEMATIC_THINNED = 0.15
+
+
+def systematic(plan: "Plan") -> float:
+    """The relative systematic error of a plan's estimate (SYSTEMATIC, or SYSTEMATIC_THINNED
+    when its groups are thinned)."""
+    return SYSTEMATIC if plan.thin >= 1 else SYSTEMATIC_THINNED
+
+
+def parse_budget(text: str | float) -> float:
+    """A time budget in seconds from 90, "90", "90s", "5m", "1.5h" (ValueError naming it)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        v = float(text)
+    else:
+        t = str(text).strip().lower()
+        mult = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(t[-1:], None)
+        try:
+            v = float(t[:-1] if mult else t) * (mult or 1.0)
+        except ValueError:
+            raise ValueError(f"budget: expected a duration like 60s, 5m or 1h, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"budget: expected a positive duration, got {text!r}")
+    return v
+
+
+def budget_ops(seconds: float, ops_per_second: float = OPS_PER_SECOND) -> int:
+    """The simulated operations that fit a time budget (for `sample = "auto"`)."""
+    return max(1, int(seconds * ops_per_second))
+
+
+# ----------------------------------------------------------------------------------------------
+# the miniature machine
+
+
+@dataclass(frozen=True)
+class Miniature:
+    """A machine with 1/groups of the cores (and DRAM channels), per-core resources unchanged."""
+    groups: int
+    overrides: tuple[str, ...]     # --set overrides on top of the user's
+    cores: int                     # cores of the miniature
+    latency_compensation_cycles: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.cores} core{'s' if self.cores != 1 else ''}"
+
+
+def miniature_sizes(cfg) -> list[int]:
+    """The group counts S a machine can be cut into: divisors of its cores per die that also
+    divide its DRAM channels per die (dies are kept whole)."""
+    c, ch = cfg.cores_per_die, cfg.dram.channels_per_die
+    return [s for s in range(1, c + 1) if c % s == 0 and ch % s == 0 and (ch // s) >= 1]
+
+
+def _mesh(cores: int) -> tuple[int, int]:
+    rows = max(r for r in range(1, int(math.isqrt(cores)) + 1) if cores % r == 0)
+    return rows, cores // rows
+
+
+def miniature(cfg, groups: int) -> Miniature:
+    """The miniature of `cfg` for S = `groups`: cores per die and DRAM channels per die divided
+    by S, the mesh reshaped to the remaining cores, the dies and their links kept (at 1/S of
+    the link bandwidth: a die's links carry 1/S of the traffic), per-core resources unchanged. A smaller mesh shortens the mean distance from a core to a DRAM channel: the
+    difference (round trip, at the mesh's hop latency) is added to the DRAM latency, so a
+    thread's memory latency matches the full machine's on average (`hop_tables`)."""
+    if groups not in miniature_sizes(cfg):
+        raise ValueError(f"cannot cut {cfg.name} ({cfg.cores_per_die} cores and "
+                         f"{cfg.dram.channels_per_die} DRAM channels per die) into {groups} "
+                         f"miniatures (possible: {', '.join(map(str, miniature_sizes(cfg)))})")
+    from simulator.machine.sim import hop_tables
+    if groups == 1:
+        return Miniature(1, (), cfg.cores_per_die, 0.0)
+    cores = cfg.cores_per_die // groups
+    rows, cols = _mesh(cores)
+    ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
+          f"network.mesh_rows={rows}", f"network.mesh_cols={cols}"]
+    if cfg.dies > 1:        # a die's links carry 1/S of the traffic: 1/S of the bandwidth
+        ov.append(f"network.link_bandwidth_gb_per_s="
+                  f"{cfg.network.link_bandwidth_gb_per_s / groups:.6g}")
+    comp = 0.0
+    if groups > 1:
+        full_hops = hop_tables(cfg)[2].mean()
+        small = _replace_cfg(cfg, ov)
+        comp = 2.0 * (full_hops - hop_tables(small)[2].mean()) * cfg.network.hop_latency_cycles
+        if comp > 0 and hasattr(cfg.dram, "latency_cycles"):
+            ov.append(f"dram.latency_cycles={cfg.dram.latency_cycles + comp:.6g}")
+        else:
+            comp = 0.0
+    return Miniature(groups, tuple(ov), cores, comp)
+
+
+def _replace_cfg(cfg, overrides: Sequence[str]):
+    from simulator.machine.config import apply_overrides, config_from_dict, config_to_dict
+    return config_from_dict(apply_overrides(config_to_dict(cfg), list(overrides)))
+
+
+def miniature_config(cfg, mini: Miniature):
+    """The miniature's config: `cfg` with its overrides (name and description kept)."""
+    return _replace_cfg(cfg, mini.overrides)
+
+
+# ----------------------------------------------------------------------------------------------
+# groups
+
+
+def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
+    """A cost per task (float64) for stratifying, for finding the heaviest task and for
+    thinning's weights: multiply-adds plus a per-task overhead. The inner product's row
+    intersects its nonzeros with every column of B (a two-pointer merge: about nnz(A_i) +
+    nnz(B_j) steps each, plus loading the column's pointers)."""
+    A, B = ops.A, ops.B
+    if unit == "inner":
+        a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
+        b_row = np.diff(B.indptr).astype(np.float64)
+        return a_col * b_row + a_col + 1.0
+    flops = np.asarray(ops.sym.row_flops, dtype=np.float64)
+    a_row = np.diff(A.indptr).astype(np.float64)
+    cost = flops + a_row + 1.0
+    if kernel == "inner":
+        cost = cost + (a_row > 0) * (B.shape[1] * (3.0 + a_row) + B.nnz)
+    return cost
+
+
+def blocks(n_tasks: int, threads: int, cost: np.ndarray | None = None) -> np.ndarray:
+    """Block boundaries (int64, len n + 1): the full machine's static windows, one per thread
+    (fewer when there are fewer tasks than threads), by count or, given `cost`, by cumulative
+    cost (`split_by_cost`, as the static scheduler cuts them)."""
+    from simulator.machine.sim import split_by_cost
+    n = max(1, min(int(threads), int(n_tasks)))
+    return split_by_cost(int(n_tasks), n, cost)
+
+
+def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.ndarray,
+                cores: int = 1) -> np.ndarray:
+    """How a kernel's tasks stay together in a group, as its schedule keeps them together:
+
+    * knob windows = "static" (contiguous runs of windows per core, of about equal cost): the
+      full machine's per-core runs, by cost;
+    * otherwise the full machine's thread windows (one per thread), by flops when knob
+      distribution = "static" and balance = "flops", else by count. A static window is a
+      thread's whole work; under dynamic tokens the scheduler hands neighbouring rows to the
+      same core in bursts, and rows dealt one by one underestimated (R-MAT scale 12-13 on
+      piuma-die, the heaviest miniature of five kernels: 0.91-0.99 of the full run, against
+      0.97-1.08 with thread windows and 1.00-1.25 with windows of a core's threads)."""
+    if knobs.get("windows") == "static":
+        return blocks(n_tasks, cores, cost)
+    flops = knobs.get("distribution") == "static" and knobs.get("balance") == "flops"
+    return blocks(n_tasks, threads, cost if flops else None)
+
+
+def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> np.ndarray:
+    """Each task's group (int64, 0..groups-1), group 0 holding the costliest task.
+
+    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by cost, heaviest
+    first (ties in a seeded random order), are dealt in strata of `groups` consecutive blocks:
+    a stratum holding a block above HEAVY_BLOCK x the mean block goes greedily (its blocks,
+    heaviest first, to the groups with the least cost so far), the others as a random
+    permutation."""
+    cost = np.asarray(cost, dtype=np.float64)
+    n = cost.size
+    label = np.zeros(n, dtype=np.int64)
+    if groups <= 1 or n == 0:
+        return label
+    rng = np.random.default_rng(seed)
+    b = np.asarray(bounds, dtype=np.int64)
+    bcost = np.add.reduceat(cost, b[:-1])
+    order = np.lexsort((rng.random(bcost.size), -bcost))
+    load = np.zeros(groups)
+    bgroup = np.empty(bcost.size, dtype=np.int64)
+    heavy = HEAVY_BLOCK * bcost.mean()
+    for s in range(0, order.size, groups):
+        stratum = order[s:s + groups]
+        if bcost[stratum[0]] > heavy:
+            to = np.argsort(load, kind="stable")[:stratum.size]
+        else:
+            to = rng.permutation(groups)[:stratum.size]
+        bgroup[stratum] = to
+        np.add.at(load, to, bcost[stratum])
+    label = np.repeat(bgroup, np.diff(b))
+    top = label[int(np.argmax(cost))]
+    if top != 0:                        # name the heaviest task's group 0
+        label = np.where(label == top, -1, label)
+        label = np.where(label == 0, top, label)
+        label = np.where(label == -1, 0, label)
+    return label
+
+
+def thin(ids: np.ndarray, cost: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A stratified random `share` of the tasks `ids` (sorted): the costliest task always
+    (a chain that long would bound the full run; keeping it lets `warning` see it), the rest
+    sorted by cost and cut into strata of round(1 / share) tasks, one kept from each (the
+    last, partial stratum with probability its size x share)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if share >= 1 or ids.size == 0:
+        return ids
+    rng = np.random.default_rng(seed)
+    step = max(1, int(round(1 / share)))
+    order = ids[np.lexsort((rng.random(ids.size), -cost[ids]))]
+    keep = [order[0]]
+    rest = order[1:]
+    for s in range(0, rest.size, step):
+        st = rest[s:s + step]
+        if st.size == step or rng.random() < st.size / step:
+            keep.append(st[rng.integers(st.size)])
+    return np.sort(np.asarray(keep, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------------------------
+# the plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run is sampled: S groups per task unit, which are simulated, on which machine,
+    and the share of each simulated group's tasks kept (thin)."""
+    kernel: str
+    groups: int
+    simulated: tuple[tuple[int, int], ...]    # (group, replicate), group 0 (the heaviest) first
+    thin: float
+    seed: int
+    machine: Miniature
+    units: dict[str, np.ndarray] = field(repr=False)      # unit -> each task's group
+    costs: dict[str, np.ndarray] = field(repr=False)      # unit -> each task's cost
+    threads: int = 0                     # threads of the full machine
+    note: str = ""                       # why the plan is not what was asked (a warning)
+
+    @property
+    def fraction(self) -> float:
+        """Share of the whole run's work simulated (by cost): each task unit's groups are
+        simulated as whole runs of their part of the product, so units add up."""
+        out = 0.0
+        for u, lab in self.units.items():
+            tot = float(self.costs[u].sum())
+            sim = sum(float(self.costs[u][lab == g].sum()) for g, _ in self.simulated)
+            out += self.thin * sim / tot if tot else 0.0
+        return out
+
+    def phase_unit(self, phase: str) -> str:
+        return PHASE_UNITS.get(self.kernel, {}).get(phase, "rows")
+
+
+def units_of(kernel: str) -> list[str]:
+    return ["rows"] + sorted(set(PHASE_UNITS.get(kernel, {}).values()) - {"rows"})
+
+
+def choose(fraction: float, sizes: Sequence[int], k: int = DEFAULT_GROUPS_SIMULATED
+           ) -> tuple[int, int, float]:
+    """(S, k, thin) simulating about `fraction` of the work: the miniature with the most cores
+    whose k groups fit whole, else the smallest miniature with its k groups thinned (on a
+    machine that cannot be cut, S = 1: k thinned replicates of the whole run)."""
+    fits = [s for s in sizes if s >= k and s > 1 and k / s <= fraction]
+    if fits:
+        return min(fits), k, 1.0
+    s = max(sizes)
+    if s > 1:
+        k = min(k, s)
+    return s, k, min(1.0, fraction * s / k)
+
+
+def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
+              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+              knobs: Mapping[str, Any] | None = None) -> Plan:
+    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
+    (full operands) on machine `cfg` (a static schedule is never thinned: it simulates whole
+    miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
+    machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
+    if groups_simulated < 2:
+        raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
+                         f"{groups_simulated}")
+    S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
+    note = ""
+    if th < 1 and "static" in ((knobs or {}).get("distribution"), (knobs or {}).get("windows")):
+        # a static window is a thread's whole work: thinned, it would no longer be one
+        if S > 1:
+            th = 1.0
+        else:
+            note = ("sample unreliable: a static schedule (distribution=static) cannot be "
+                    "thinned, and this machine cannot be cut into miniatures; simulate it whole")
+    units = {}
+    costs = {}
+    for u in units_of(kernel):
+        c = task_cost(kernel, u, ops)
+        costs[u] = c
+        units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
+                             seed)
+    if S == 1:
+        simulated = tuple((0, r) for r in range(k))
+    else:
+        rng = np.random.default_rng(seed + 7919)
+        others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
+        simulated = ((0, 0),) + tuple((g, 0) for g in others)
+    return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
+                note)
+
+
+def group_tasks(plan: Plan, unit: str, group: int, replicate: int = 0) -> np.ndarray:
+    """The tasks (sorted ids) of `group` cut by `unit` that are simulated (after thinning)."""
+    ids = np.flatnonzero(plan.units[unit] == group)
+    return thin(ids, plan.costs[unit], plan.thin,
+                plan.seed * 1_000_003 + group * 31 + replicate * 7 + len(unit))
+
+
+def group_operands(A: sp.csr_array, B: sp.csr_array, unit: str, ids: np.ndarray):
+    """(A', B') whose product is the part of C = A·B the tasks `ids` compute: rows of A for
+    "rows"; columns of A with the matching rows of B for "inner"."""
+    if unit == "inner":
+        return sp.csr_array(A.tocsc()[:, ids]), B[ids]
+    return A[ids], B
+
+
+# ----------------------------------------------------------------------------------------------
+# combining
+
+
+@dataclass
+class GroupRun:
+    """One simulated group: its record; per phase its cycles, mean busy cycles, tasks and the
+    machine's counts during it; and its weight (the group's cost over the simulated tasks'
+    cost, > 1 when thinned)."""
+    group: int
+    unit: str
+    record: dict[str, Any]
+    phases: dict[str, dict[str, float]]      # name -> cycles, busy_mean, tasks
+    counts: dict[str, dict[str, float]]      # name -> counter -> value during the phase
+    weight: float
+    tasks_per_thread: float = 0.0
+    heavy_share: float = 0.0                  # costliest task / a thread's simulated cost
+    replicate: int = 0
+
+    def phase_cycles(self, name: str) -> float:
+        """The phase's cycles with the thinned-away work added back as busy time."""
+        p = self.phases.get(name)
+        if p is None:
+            return 0.0
+        return p["cycles"] + p["busy_mean"] * (self.weight - 1.0)
+
+    @property
+    def cycles(self) -> float:
+        return sum(self.phase_cycles(n) for n in self.phases)
+
+
+def group_run(plan: Plan, unit: str, group: int, ids: np.ndarray, record: Mapping[str, Any],
+              phases: Sequence[tuple[Any, Mapping[str, Any]]], threads: int,
+              replicate: int = 0) -> GroupRun:
+    """A simulated group's GroupRun from its record and, per phase run, its `PhaseRecord` and
+    the machine's counters at the phase's end; `ids`: the tasks simulated, `threads`: the
+    miniature's."""
+    cost = plan.costs[unit]
+    mine = cost[plan.units[unit] == group]
+    sim = cost[ids]
+    weight = float(mine.sum() / sim.sum()) if sim.sum() > 0 else 1.0
+    per_thread = float(sim.sum()) / max(threads, 1)
+    ph: dict[str, dict[str, float]] = {}
+    counts: dict[str, dict[str, float]] = {}
+    before: Mapping[str, Any] = {}
+    for p, after in phases:
+        d = ph.setdefault(p.name, {"cycles": 0.0, "busy_mean": 0.0, "tasks": 0.0})
+        d["cycles"] += p.cycles
+        d["busy_mean"] += p.busy_cycles_mean
+        d["tasks"] += p.tasks
+        c = counts.setdefault(p.name, {})
+        for key, v in after.items():
+            if _is_number(v) and _extensive(key):
+                c[key] = c.get(key, 0.0) + float(v) - float(before.get(key, 0.0))
+        before = after
+    return GroupRun(group, unit, dict(record), ph, counts, weight,
+                    tasks_per_thread=ids.size / max(threads, 1),
+                    heavy_share=float(sim.max()) / per_thread if sim.size and per_thread else 0.0,
+                    replicate=replicate)
+
+
+#: Record fields that are not counts: left as the full run's (identities), recomputed from
+#: the estimate (ratios), or estimated as times.
+IDENTITY = {"config_name", "config_hash", "seed", "n_rows", "flops", "nnz_c", "verified",
+            "barriers"}
+RATIOS = {"ipc", "ipc_pipeline_mean", "ipc_pipeline_max", "dram_bandwidth_utilization",
+          "load_imbalance", "cache_hit_rate", "arithmetic_intensity", "hash_collision_rate",
+          "seconds"}
+#: Per-thread quantities: the same in a miniature as in the full run (a mean over groups).
+INTENSIVE = {"thread_busy_cycles_mean"}
+#: Times: estimated like the cycles (besides `cycles` and `phase_<name>_cycles`).
+TIMES = {"thread_busy_cycles_max"}
+
+
+def _extensive(key: str) -> bool:
+    """A count that adds up over the groups (bytes, instructions, stall cycles summed over
+    requests...), as opposed to identities, ratios, per-thread values and times."""
+    return not (key in IDENTITY or key in RATIOS or key in INTENSIVE or key in TIMES
+                or key == "cycles" or (key.startswith("phase_") and key.endswith("_cycles"))
+                or key in ("tasks", "host_seconds", "n_rows"))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _t(df: int, level: float = CONFIDENCE) -> float:
+    from scipy.stats import t
+    return float(t.ppf(0.5 + level / 2, df))
+
+
+def expected_max(n: int) -> float:
+    """E[max of n independent standard normals] (0 for n <= 1)."""
+    if n <= 1:
+        return 0.0
+    from scipy import integrate, stats
+    f = lambda x: x * n * stats.norm.pdf(x) * stats.norm.cdf(x) ** (n - 1)
+    return float(integrate.quad(f, -12, 12)[0])
+
+
+def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
+                   ) -> tuple[float, float, float]:
+    """(estimate, down, up): one phase's cycles from the runs of the heaviest group (its
+    replicates) and of the randomly chosen others, out of `groups`, and how far the sampling
+    may have put it below or above its value.
+
+    All miniatures run at once in the full run, each with the same work per thread: the full
+    run is as slow as the slowest of them, the one holding the costliest chain (the heaviest
+    group, always simulated) or another long one. The estimate is the slowest simulated group.
+    The groups not simulated may hold a slower one: `up` is how far the expected slowest of the
+    S - 1 random groups lies beyond it, for groups spread like the simulated ones (mean +
+    E[max of S - 1 normals] x their standard deviation); nothing can pull the estimate down
+    (it is a real miniature's time). Replicates of one group (a machine that cannot be cut):
+    their mean, +- a t interval."""
+    h = np.asarray(heavy, dtype=np.float64)
+    o = np.asarray(others, dtype=np.float64)
+    if o.size == 0:
+        hv = float(h.mean())
+        hw = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
+        return hv, hw, hw
+    est = max(float(h.max()), float(o.max()))
+    if o.size < 2 or o.size >= groups - 1:
+        return est, 0.0, 0.0
+    slowest = float(o.mean()) + expected_max(groups - 1) * float(o.std(ddof=1))
+    return est, 0.0, max(0.0, slowest - est)
+
+
+def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
+    """The full run's record estimated from its simulated groups (see the module docstring):
+    cycles per phase and in total with cycles_ci_low / cycles_ci_high, counts (with
+    `nnz_c_estimate`), and the `sample_*` keys; ratios are left to the caller."""
+    by_unit: dict[str, list[GroupRun]] = {}
+    for r in runs:
+        by_unit.setdefault(r.unit, []).append(r)
+    names: list[str] = []                   # phases, in the order they ran
+    for r in runs:
+        names += [n for n in r.phases if n not in names]
+    out = _cycles(by_unit, names, plan)
+    out.update(_counts(by_unit, names, plan))
+    h = by_unit["rows"][0]                  # the busiest thread: the heaviest group's, scaled
+    busy = h.record.get("thread_busy_cycles_max", 0.0) * out["cycles"] / h.cycles if h.cycles else 0.0
+    out["thread_busy_cycles_max"] = min(busy, out["cycles"])
+    out["host_seconds"] = float(sum(r.record.get("host_seconds", 0.0) for r in runs))
+    out["verified"] = all(r.record.get("verified", False) for r in runs)
+    out["barriers"] = h.record.get("barriers", len(names))
+    out.update(_sample_keys(by_unit, names, plan, runs))
+    return out
+
+
+def _cycles(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan
+            ) -> dict[str, Any]:
+    """Per phase (from the runs cut by its unit) and in total: the estimate and its interval."""
+    out: dict[str, Any] = {}
+    cycles = down2 = up2 = 0.0
+    for name in names:
+        rs = by_unit[plan.phase_unit(name)]
+        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group == 0],
+                                       [r.phase_cycles(name) for r in rs if r.group != 0],
+                                       plan.groups)
+        out[f"phase_{name}_cycles"] = est
+        cycles += est
+        down2 += down * down
+        up2 += up * up
+    sysw = systematic(plan) * cycles
+    out["cycles"] = cycles
+    out["cycles_ci_low"] = max(0.0, cycles - math.hypot(math.sqrt(down2), sysw))
+    out["cycles_ci_high"] = cycles + math.hypot(math.sqrt(up2), sysw)
+    half = (out["cycles_ci_high"] - out["cycles_ci_low"]) / 2
+    out["sample_error"] = half / cycles if cycles else 0.0
+    out["sample_sampling_error"] = math.sqrt(max(down2, up2)) / cycles if cycles else 0.0
+    return out
+
+
+def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan
+            ) -> dict[str, Any]:
+    """Counts over all groups: a phase's machine counts from the runs cut by its unit, the
+    program's own counters (probes, partial-product bytes...) from the runs cut by rows; per
+    thread means as means; tasks per phase."""
+    S = plan.groups
+    rows = by_unit["rows"]
+    total = lambda vals, rs: _stratified(vals, rs, S, total=True)
+    out: dict[str, Any] = {}
+    for key, v in rows[0].record.items():
+        if not (_is_number(v) and _extensive(key)):
+            continue
+        if rows[0].counts and all(key in c for c in rows[0].counts.values()):
+            val = sum(total([r.counts.get(n, {}).get(key, 0.0) * r.weight for r in rs], rs)
+                      for n in names for rs in [by_unit[plan.phase_unit(n)]])
+        else:
+            val = total([r.record.get(key, 0) * r.weight for r in rows], rows)
+        out[key] = int(round(val)) if isinstance(v, (int, np.integer)) else val
+    out["nnz_c_estimate"] = int(round(total([r.record.get("nnz_c", 0) * r.weight for r in rows],
+                                            rows)))
+    out["tasks"] = int(round(sum(total([r.phases.get(n, {}).get("tasks", 0) * r.weight
+                                        for r in rs], rs)
+                                 for n in names for rs in [by_unit[plan.phase_unit(n)]])))
+    for key in INTENSIVE:
+        if key in rows[0].record:
+            out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False)
+    out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
+    return out
+
+
+def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: Plan,
+                 runs: Sequence[GroupRun]) -> dict[str, Any]:
+    """The `sample_*` keys of the record (docs/sampling.md)."""
+    def group_cycles(gr: tuple[int, int]) -> float:
+        return sum(next((r.phase_cycles(n) for r in by_unit[plan.phase_unit(n)]
+                         if (r.group, r.replicate) == gr), 0.0) for n in names)
+    tpt = min(r.tasks_per_thread for r in runs)
+    share = max(r.heavy_share for r in runs)
+    return {
+        "sample_confidence": CONFIDENCE,
+        "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
+        "sample_fraction": plan.fraction,
+        "sample_groups": plan.groups,
+        "sample_groups_simulated": len(plan.simulated),
+        "sample_group_cycles": [group_cycles(gr) for gr in plan.simulated],
+        "sample_thin": plan.thin,
+        "sample_machine": plan.machine.label,
+        "sample_latency_compensation_cycles": plan.machine.latency_compensation_cycles,
+        "sample_tasks_per_thread": tpt,
+        "sample_heavy_share": share,
+        "sample_warning": plan.note or warning(plan, tpt, share),
+    }
+
+
+def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool) -> float:
+    """The total over all groups (total=True: heaviest + (S-1) x mean of the others) or the
+    mean per group (total=False) of a per-group value."""
+    h = [v for v, r in zip(values, runs) if r.group == 0]
+    o = [v for v, r in zip(values, runs) if r.group != 0]
+    hv = float(np.mean(h)) if h else 0.0
+    om = float(np.mean(o)) if o else hv
+    tot = hv + (groups - 1) * om
+    return tot if total else tot / groups
+
+
+def warning(plan: Plan, tasks_per_thread: float, heavy_share: float) -> str:
+    """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
+    than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
+    does not reproduce: simulate it whole, it is small); a thinned sample whose threads get
+    fewer than MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than
+    MAX_HEAVY_SHARE of a thread's work."""
+    if tasks_per_thread < MIN_TASKS_WHOLE:
+        return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
+                f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
+    if plan.thin >= 1:
+        return ""
+    if tasks_per_thread < MIN_TASKS_PER_THREAD:
+        return (f"sample too small: {tasks_per_thread:.1f} tasks per thread of the miniature "
+                f"(< {MIN_TASKS_PER_THREAD}); raise --sample or the budget")
+    if heavy_share > MAX_HEAVY_SHARE:
+        return (f"sample too small: the costliest task is {heavy_share:.2g} of a thread's "
+                f"sampled work (> {MAX_HEAVY_SHARE}); raise --sample or the budget")
+    return ""
+
+
+# ----------------------------------------------------------------------------------------------
+# intervals of records (tables and figures)
+
+
+def cycles_interval(rec: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(cycles, low, high) of a record: its interval when sampled, the cycles themselves when
+    simulated in full (or written before intervals existed)."""
+    c = float(rec["cycles"])
+    lo, hi = rec.get("cycles_ci_low"), rec.get("cycles_ci_high")
+    if lo is None or hi is None:
+        return c, c, c
+    return c, float(lo), float(hi)
+
+
+def is_sampled(rec: Mapping[str, Any] | None) -> bool:
+    return bool(rec) and (rec.get("sample_fraction") or 1.0) < 1
+
+
+def speedup_interval(base: Mapping[str, Any], rec: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(speedup, low, high) of `rec` over `base` (base cycles / rec cycles): the interval spans
+    the two records' intervals (the ends paired so that it is widest)."""
+    b, blo, bhi = cycles_interval(base)
+    c, clo, chi = cycles_interval(rec)
+    if c <= 0:
+        return float("nan"), float("nan"), float("nan")
+    return b / c, (blo / chi if chi > 0 else float("nan")), (bhi / clo if clo > 0 else float("inf"))
+
+
+def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(geomean, low, high) over (value, low, high) triples with positive finite values: the
+    geometric means of the values, of the lows and of the highs (the intervals taken as moving
+    together: the miniature's systematic error is shared by the runs of one machine)."""
+    good = [t for t in triples if all(v is not None and math.isfinite(v) and v > 0 for v in t)]
+    if not good:
+        return float("nan"), float("nan"), float("nan")
+    g = [math.exp(sum(math.log(t[i]) for t in good) / len(good)) for i in range(3)]
+    return g[0], g[1], g[2]
+
+
+__all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
+           "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
+           "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
+           "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
+           "group_tasks", "is_sampled", "make_plan", "miniature", "miniature_config",
+           "miniature_sizes", "parse_budget", "partition", "speedup_interval", "systematic",
+           "task_blocks", "task_cost", "thin", "units_of", "warning"]

@@ -1,0 +1,256 @@
+"""Sampled simulation: groups, the miniature machine, thinning, the estimator and its interval,
+and sampled runs against full runs on skewed matrices (the bias the old sampler had)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulator import sampling
+from simulator.machine import load_config
+from simulator.machine.sim import hop_tables
+from simulator.run import bound_operands, run_kernel
+import matrices
+
+
+def _skewed_cost(n=4000, seed=3):
+    rng = np.random.default_rng(seed)
+    return np.floor(rng.pareto(1.2, n) * 10 + 1)
+
+
+# ---- groups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [2, 4, 8])
+def test_partition_is_a_partition_of_balanced_miniatures(groups):
+    cost = _skewed_cost()
+    b = sampling.blocks(cost.size, 528)
+    lab = sampling.partition(cost, groups, b, seed=1)
+    assert lab.shape == cost.shape and set(np.unique(lab)) == set(range(groups))
+    assert lab[np.argmax(cost)] == 0                      # group 0 holds the costliest task
+    per = np.bincount(lab, weights=cost, minlength=groups)
+    # every group is a miniature: its share of the work and of the tasks is about 1/S (up to
+    # the one block too heavy to split)
+    assert per.max() - per.min() <= np.add.reduceat(cost, b[:-1]).max()
+    counts = np.bincount(lab, minlength=groups)
+    assert counts.max() / counts.mean() < 1.25
+    # blocks of contiguous tasks (the full machine's static windows) stay together
+    for lo, hi in zip(b[:-1], b[1:]):
+        assert len(set(lab[lo:hi])) == 1
+    assert np.array_equal(lab, sampling.partition(cost, groups, b, seed=1))   # seeded
+    # tasks dealt one by one (dynamic schedules): as balanced
+    one = sampling.partition(cost, groups, np.arange(cost.size + 1), seed=1)
+    per = np.bincount(one, weights=cost, minlength=groups)
+    assert per.max() - per.min() <= cost.max() and one[np.argmax(cost)] == 0
+    assert np.bincount(one).max() - np.bincount(one).min() <= 2
+
+
+def test_task_blocks_follow_the_schedule():
+    cost = np.arange(1.0, 1001.0)
+    assert np.array_equal(sampling.task_blocks({"distribution": "dynamic"}, 1000, 100, cost),
+                          sampling.blocks(1000, 100))
+    by_count = sampling.task_blocks({"distribution": "static", "balance": "rows"}, 1000, 100, cost)
+    assert by_count.size == 101 and set(np.diff(by_count)) == {10}
+    by_flops = sampling.task_blocks({"distribution": "static", "balance": "flops"}, 1000, 100, cost)
+    assert by_flops.size == 101 and np.diff(by_flops)[0] > np.diff(by_flops)[-1]
+    per_core = sampling.task_blocks({"windows": "static"}, 1000, 100, cost, cores=8)
+    assert per_core.size == 9 and np.diff(per_core)[0] > np.diff(per_core)[-1]
+
+
+def test_partition_spreads_the_heavy_blocks():
+    cost = np.ones(800)
+    cost[:8] = 1000                 # eight very heavy rows, one block each with 800 threads
+    lab = sampling.partition(cost, 8, sampling.blocks(800, 800), seed=0)
+    assert sorted(lab[:8]) == list(range(8))              # one per group (LPT)
+
+
+def test_thin_keeps_a_stratified_share_and_the_costliest():
+    cost = _skewed_cost(2000)
+    ids = np.arange(0, 2000, 2)
+    kept = sampling.thin(ids, cost, 0.25, seed=5)
+    assert np.all(np.diff(kept) > 0) and set(kept) <= set(ids)
+    assert abs(kept.size - 0.25 * ids.size) <= 2
+    top = ids[np.argmax(cost[ids])]
+    assert top in kept
+    # stratified by cost: besides the costliest, the kept tasks carry about a quarter of the cost
+    rest = lambda x: cost[x].sum() - cost[top]
+    assert rest(kept) / rest(ids) == pytest.approx(0.25, rel=0.1)
+    assert np.array_equal(sampling.thin(ids, cost, 1.0, 0), ids)
+
+
+# ---- the miniature machine ------------------------------------------------------------------
+
+
+def test_miniature_keeps_per_core_resources():
+    cfg = load_config("piuma-die")
+    assert sampling.miniature_sizes(cfg) == [1, 2, 4, 8]
+    for S in (2, 4, 8):
+        mini = sampling.miniature(cfg, S)
+        m = sampling.miniature_config(cfg, mini)
+        assert m.cores == cfg.cores // S and m.channels == cfg.channels // S
+        assert m.threads == cfg.threads // S
+        for section in ("core", "spad", "cache", "dma", "spad_atomic", "mc_atomic", "sync"):
+            assert getattr(m, section) == getattr(cfg, section), section
+        # bandwidth per thread and memory latency on average (mesh distance) unchanged
+        assert m.peak_dram_bytes_per_cycle / m.threads == pytest.approx(
+            cfg.peak_dram_bytes_per_cycle / cfg.threads)
+        lat = lambda c: c.dram.latency_cycles + 2 * hop_tables(c)[2].mean() * c.network.hop_latency_cycles
+        assert lat(m) == pytest.approx(lat(cfg))
+        assert mini.latency_compensation_cycles > 0
+    assert sampling.miniature(cfg, 1).overrides == ()
+    with pytest.raises(ValueError, match="cannot cut piuma-die .* into 3 miniatures"):
+        sampling.miniature(cfg, 3)
+
+
+def test_miniature_of_a_node_keeps_its_dies_and_their_share_of_links():
+    cfg = load_config("piuma-node")
+    m = sampling.miniature_config(cfg, sampling.miniature(cfg, 8))
+    assert m.dies == cfg.dies and m.network.die_shape == cfg.network.die_shape
+    assert m.cores_per_die == 1 and m.channels == cfg.channels // 8
+    assert m.network.link_bandwidth_gb_per_s * 8 == pytest.approx(cfg.network.link_bandwidth_gb_per_s)
+
+
+def test_choose_prefers_whole_groups_then_thins():
+    sizes = [1, 2, 4, 8]
+    assert sampling.choose(0.4, sizes, 3) == (8, 3, 1.0)
+    assert sampling.choose(0.8, sizes, 3) == (4, 3, 1.0)
+    S, k, th = sampling.choose(0.1, sizes, 3)
+    assert (S, k) == (8, 3) and th == pytest.approx(0.1 * 8 / 3)
+    S, k, th = sampling.choose(0.3, [1], 3)             # one core: thinned replicates
+    assert (S, k) == (1, 3) and th == pytest.approx(0.1)
+
+
+# ---- the estimator ----------------------------------------------------------------------------
+
+
+def test_expected_max_of_normals():
+    assert sampling.expected_max(1) == 0.0
+    assert sampling.expected_max(2) == pytest.approx(1 / math.sqrt(math.pi))
+    rng = np.random.default_rng(0)
+    assert sampling.expected_max(7) == pytest.approx(rng.standard_normal((20000, 7)).max(1).mean(),
+                                                     abs=0.02)
+
+
+def test_estimate_phase_is_the_slowest_miniature():
+    # a chain: the heaviest group is far slower than the others -> it decides, and groups not
+    # simulated are not expected to be slower
+    assert sampling.estimate_phase([100.0], [60.0, 62.0], groups=8) == (100.0, 0.0, 0.0)
+    # another long chain among the random groups: the slowest decides; the unseen groups, spread
+    # like these, may hold a slower one
+    est, down, up = sampling.estimate_phase([100.0], [100.0, 104.0, 96.0], groups=8)
+    assert est == 104.0 and down == 0.0
+    assert up == pytest.approx(100 + sampling.expected_max(7) * 4.0 - 104)
+    # every group simulated: no sampling error left
+    assert sampling.estimate_phase([10.0], [9.0, 11.0, 12.0], groups=4) == (12.0, 0.0, 0.0)
+    # replicates of one group (a machine that cannot be cut): their mean and t interval
+    est, down, up = sampling.estimate_phase([90.0, 110.0], [], groups=1)
+    hw = sampling._t(1) * np.std([90, 110], ddof=1) / math.sqrt(2)
+    assert est == 100.0 and down == up == pytest.approx(hw)
+
+
+def _group(group, cycles, count, weight=1.0, busy=0.0, phases=("rows",)):
+    ph = {p: {"cycles": cycles / len(phases), "busy_mean": busy, "tasks": 10} for p in phases}
+    rec = {"cycles": cycles, "instructions": count, "dram_read_transferred_bytes": count,
+           "dram_write_transferred_bytes": 0, "thread_busy_cycles_max": cycles,
+           "thread_busy_cycles_mean": cycles / 2, "nnz_c": 5, "verified": True,
+           "host_seconds": 1.0, "barriers": len(phases), "ipc_pipeline_max": 1.0}
+    counts = {p: {"instructions": count / len(phases), "dram_read_transferred_bytes": count / len(phases),
+                  "dram_write_transferred_bytes": 0} for p in phases}
+    return sampling.GroupRun(group, "rows", rec, ph, counts, weight, tasks_per_thread=20)
+
+
+def test_combine_scales_counts_and_sums_phases():
+    plan = sampling.Plan("smash-v3", 8, ((0, 0), (3, 0), (5, 0)), 1.0, 0,
+                         sampling.miniature(load_config("piuma-die"), 8),
+                         {"rows": np.zeros(1, np.int64)}, {"rows": np.ones(1)})
+    runs = [_group(0, 120.0, 1000), _group(3, 100.0, 1000), _group(5, 100.0, 1200)]
+    out = sampling.combine(runs, plan)
+    assert out["cycles"] == 120.0                      # the chain of the heaviest group
+    assert out["instructions"] == 1000 + 7 * 1100       # heaviest + 7 x mean of the others
+    assert out["nnz_c_estimate"] == 40 and out["tasks"] == 80
+    assert out["cycles_ci_low"] < 120.0 < out["cycles_ci_high"]
+    assert out["sample_groups"] == 8 and out["sample_groups_simulated"] == 3
+    assert out["sample_group_cycles"] == [120.0, 100.0, 100.0]
+    # thinned: a group's cycles get its missing work back as busy time
+    g = _group(0, 100.0, 10, weight=4.0, busy=20.0)
+    assert g.phase_cycles("rows") == 100.0 + 20.0 * 3
+
+
+def test_warning_on_small_thinned_samples():
+    plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
+    assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
+    assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
+    assert sampling.warning(plan, 100.0, 0.1) == ""
+    whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
+    assert sampling.warning(whole, 8.0, 5.0) == ""
+    assert "a wave or two" in sampling.warning(whole, 1.0, 0.1)
+
+
+def test_intervals_of_records():
+    exact = {"cycles": 100.0}
+    sampled = {"cycles": 400.0, "cycles_ci_low": 300.0, "cycles_ci_high": 500.0,
+               "sample_fraction": 0.3}
+    assert sampling.cycles_interval(exact) == (100.0, 100.0, 100.0)
+    assert sampling.speedup_interval(sampled, exact) == (4.0, 3.0, 5.0)
+    assert sampling.speedup_interval(exact, sampled) == (0.25, 0.2, 100 / 300)
+    g = sampling.geomean_interval([(4.0, 3.0, 5.0), (1.0, 1.0, 1.0)])
+    assert g == pytest.approx((2.0, math.sqrt(3), math.sqrt(5)))
+    assert sampling.is_sampled(sampled) and not sampling.is_sampled(exact)
+
+
+@pytest.mark.parametrize("text,seconds", [("60s", 60), ("5m", 300), ("1.5h", 5400), ("90", 90), (30, 30)])
+def test_parse_budget(text, seconds):
+    assert sampling.parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["soon", "-5s", "0", "nan"])
+def test_parse_budget_refuses(bad):
+    with pytest.raises(ValueError, match="budget"):
+        sampling.parse_budget(bad)
+
+
+def test_a_static_schedule_is_never_thinned():
+    A = matrices.load("rmat:scale=8,ef=4")
+    lo, _ = bound_operands(A, A)
+    die = load_config("piuma-die")
+    plan = sampling.make_plan("smash-v1", die, lo, 0.1, knobs={"distribution": "static"})
+    assert plan.thin == 1.0 and plan.groups == 8 and plan.fraction > 0.1 and not plan.note
+    assert sampling.make_plan("smash-v2", die, lo, 0.1, knobs={"distribution": "dynamic"}).thin < 1
+    core = sampling.make_plan("smash-v1", load_config("piuma-core"), lo, 0.1,
+                              knobs={"distribution": "static"})
+    assert "static schedule" in core.note
+
+
+# ---- sampled runs against full runs ---------------------------------------------------------
+
+SKEWED = "powerlaw:n=4096,nnz_per_row=8"     # power-law rows: a few heavy rows set the end
+
+
+@pytest.fixture(scope="module")
+def skewed():
+    A = matrices.load(SKEWED)
+    return bound_operands(A, A)[0].A
+
+
+@pytest.mark.parametrize("kernel", ["smash-v3", "inner"])
+def test_sampled_estimate_of_a_skewed_matrix_matches_the_full_run(kernel, skewed):
+    """The bias the old sampler had: rows sampled on the whole machine and scaled by 1/f
+    (smash-v3 on rmat 14: 4.2x the full run's cycles). Here 3/8 of the work, in miniatures on
+    a machine cut to match, must land within 10 % of the full run, inside its interval."""
+    full = run_kernel(kernel, SKEWED, preset="piuma-die")
+    s = run_kernel(kernel, SKEWED, preset="piuma-die", sample=0.375)
+    assert s["sample_method"] == "miniature" and s["sample_groups"] == 8
+    assert s["sample_fraction"] == pytest.approx(0.375, abs=0.05) and not s["sample_warning"]
+    assert s["cycles"] == pytest.approx(full["cycles"], rel=0.10)
+    assert s["cycles_ci_low"] <= full["cycles"] <= s["cycles_ci_high"]
+    # counts are estimated too
+    for key in ("instructions", "dram_read_transferred_bytes", "muladds"):
+        assert s[key] == pytest.approx(full[key], rel=0.05), key
+    assert s["flops"] == full["flops"] and s["nnz_c"] == full["nnz_c"] and s["verified"]
+    if kernel == "smash-v3":
+        # the old sampler on the same case: rows on the whole machine, cycles x 1/f
+        rows = np.sort(np.random.default_rng(0).choice(skewed.shape[0], skewed.shape[0] * 3 // 8,
+                                                       replace=False))
+        old = run_kernel(kernel, skewed[rows], B=skewed, preset="piuma-die")
+        assert old["cycles"] * full["flops"] / old["flops"] > 1.3 * full["cycles"]
