@@ -401,6 +401,11 @@ class Simulation:
         self.engine_calls = 0
         self.host_seconds = 0.0
 
+    def engine_state(self) -> E.State:
+        """The engine's state: the named tuple of this simulation's arrays (built per call, since
+        some arrays are replaced as regions are added or the trace arena grows)."""
+        return E.State(*(getattr(self, name) for name in E.State._fields))
+
     # ---- address map --------------------------------------------------------------------------
 
     def _add_region(self, name: str, kind: str, size: int, cls: str, die, core, per, row) -> Region:
@@ -574,19 +579,13 @@ class Simulation:
         self.hp_i[:pipes.size, 1] = pipes
         self.sc[E.SC_HEAP_N] = pipes.size
         self.pipe_rr[:] = 0
-        E.heap_rebuild(self.pi, self.eff, self.free, self.pipe_first, self.pipe_n, self.hp_t, self.hp_i,
-                       self.sc)
+        E.heap_rebuild(self.engine_state())
         tasks0 = int(self.cnt[E.C_TASKS])
 
         self._refill(np.arange(nq))
         while True:
             self.engine_calls += 1
-            rc = E.run_engine(self.pi, self.pf, self.die_hops, self.core_hops, self.chan_hops,
-                              self.reg, th_i, th_f, self.eff, self.ring, self.free, self.pipe_instr,
-                              self.pipe_first, self.pipe_n, self.pipe_rr, self.ctag, self.cready, self.dring, self.dma_i, self.q_i, self.q_task,
-                              self.ops, self.hp_t, self.hp_i, self.sc, self.cnt, self.cntf,
-                              self.cls_cnt, self.bar_i, self.bar_f, self.dq_i, self.dq_f,
-                              self.reg_cnt)
+            rc = E.run_engine(self.engine_state())
             if rc == E.RET_DONE:
                 break
             if rc == E.RET_REFILL:
