@@ -30,9 +30,9 @@ def test_config_show_with_overrides_and_file(tmp_path):
 
 
 def test_config_errors_are_one_line():
-    res = run("config", "show", "piuma-die", "--set", "dram.chanels=4")
+    res = run("config", "show", "piuma-die", "--set", "dram.chanels_per_die=4")
     assert res.exit_code == 1
-    assert res.output.strip() == ("Error: unknown config key 'dram.chanels' "
+    assert res.output.strip() == ("Error: unknown config key 'dram.chanels_per_die' "
                                   "(did you mean 'dram.channels_per_die'?)")
     res = run("config", "show", "piuma-die", "--set", "dram.channels_per_die=x")
     assert res.exit_code == 1 and "expected an integer, got 'x'" in res.output
@@ -98,7 +98,7 @@ def test_machine_options_decorator_resolves_one_config():
         click.echo(f"{cfg.name} {cfg.dram.channels_per_die}")
 
     runner = CliRunner()
-    assert runner.invoke(grp, ["probe"]).output.strip() == "piuma-core 1"
+    assert runner.invoke(grp, ["probe"]).output.strip() == "piuma-core 2"
     out = runner.invoke(grp, ["probe", "--preset", "piuma-die", "--set", "dram.channels_per_die=2"])
     assert out.output.strip() == "piuma-die 2"
     bad = runner.invoke(grp, ["probe", "--preset", "nope"])

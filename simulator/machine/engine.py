@@ -34,18 +34,22 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from simulator.machine.dram import dram_access, dram_map
+from simulator.machine.nbutil import INF
+from simulator.machine.nbutil import div_ as _div
+from simulator.machine.nbutil import mod_ as _mod
 from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DMA_GATHER, DMA_WAIT,
                                      FENCE, LOAD, NORET, STORE, WAIT)
 
 # ---- static integer parameters (pi) -------------------------------------------------------------
-(P_NT, P_NC, P_CPD, P_TPC, P_PPC, P_DIES, P_CHPD, P_NCH, P_GRAN_SHIFT, P_ILV_SHIFT, P_BANKS,
+(P_NT, P_NC, P_CPD, P_TPC, P_PPC, P_DIES, P_CHPD, P_NCH, P_GRAN_SHIFT, P_BURST_SHIFT, P_BANKS,
  P_BANKW_SHIFT, P_SETS, P_WAYS, P_LSHIFT, P_LINE, P_LINKS, P_DMAQ, P_MAXOUT, P_BYPASS, P_NREG,
- P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_CH, P_O_MA, P_O_DMA, P_O_LINK, P_NCH_MASK,
- P_CHPD_MASK, P_CHPD_SHIFT, P_BANKS_MASK, P_SETS_MASK, P_N) = range(35)
+ P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_MA, P_O_DMA, P_O_LINK, P_CHPD_SHIFT,
+ P_BANKS_MASK, P_SETS_MASK, P_N) = range(32)
 # ---- static float parameters (pf) ---------------------------------------------------------------
-(F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_DRAM_LAT, F_CH_CPB, F_SA_LAT, F_SA_OCC,
- F_MA_LAT, F_MA_OCC, F_DMA_CPB, F_DMA_SETUP, F_HOP, F_LINK_CPB, F_LINK_LAT, F_BARRIER, F_HORIZON,
- F_N) = range(18)
+(F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
+ F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_HOP, F_LINK_CPB, F_LINK_LAT, F_BARRIER, F_HORIZON,
+ F_N) = range(17)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
@@ -75,19 +79,27 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_DRAM_WR_XFER, C_DRAM_WB_USEFUL, C_DRAM_REQS, C_CACHE_RD_HIT_BYTES, C_CACHE_WR_BYTES,
  C_NET_BYTES, C_LINK_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
  C_N) = range(33)
-CF_ATOMIC_STALL, CF_DRAM_QUEUE, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(6)
+CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(5)
 CL_HITS, CL_MISSES, CL_BYPASS, CL_N = range(4)
 # per DRAM region (reg_cnt[region id, column]): the DRAM byte totals above, split by region
 RB_RD_USEFUL, RB_RD_XFER, RB_WR_USEFUL, RB_WR_XFER, RB_N = range(5)
 # ---- barriers (bar_i rows: 0 = phase, 1 + core = that core) -------------------------------------
 BI_ARRIVED, BI_ACTIVE, BI_N = range(3)
 # ---- cache ways (ctag[row, way, field]) ---------------------------------------------------------
-CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_RID, CW_N = range(6)   # CW_RID: the line's region
-# ---- DRAM request scratch (dq_i rows) -----------------------------------------------------------
-DQ_CH, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_ROW, DQ_WAY, DQ_RID, DQ_N = range(8)
-DQ_CAP = 64                          # a request touches at most this many granules / lines
+# CW_RID: the line's region; CW_CH, CW_BANK, CW_DROW: where it lives in DRAM (for write-backs)
+CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_BANK, CW_DROW, CW_RID, CW_N = range(8)
+# ---- DRAM request scratch (dq_i rows, dq_f: time the request leaves the core) ------------------
+(DQ_CH, DQ_BANK, DQ_DROW, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_KIND, DQ_CSET, DQ_WAY, DQ_RID,
+ DQ_N) = range(11)
+# DQ_KIND: a load/store/DMA chunk or write-back, a cache fill (DQ_CSET, DQ_WAY: its cache slot),
+# an atomic at the memory controller (DQ_CSET: 1 if the unit holds the value, DQ_WAY: its slot)
+RQ_PLAIN, RQ_FILL, RQ_ATOMIC = range(3)
+DQ_CAP = 64                          # a request touches at most this many bursts / lines
+# ---- memory-controller atomic units (per channel): the values they hold (ma_i[ch, slot, field];
+# ma_f[ch, slot]: the time the slot's address may take its next operation) -----------------------
+MI_ADDR, MI_BANK, MI_DROW, MI_RID, MI_USEFUL, MI_XFER, MI_N = range(7)   # MI_ADDR: granule, -1 free
+MA_SLOTS = 16
 
-INF = 1e300
 
 
 # ================================================================================================
@@ -110,16 +122,6 @@ def _prefetch(typingctx, addr):
 
 
 @njit(inline="always")
-def _mod(x, n, mask):
-    return x & mask if mask >= 0 else x % n
-
-
-@njit(inline="always")
-def _div(x, n, shift):
-    return x >> shift if shift >= 0 else x // n
-
-
-@njit(inline="always")
 def _before(t1, s1, t2, s2):
     return t1 < t2 or (t1 == t2 and s1 < s2)
 
@@ -131,7 +133,8 @@ State = namedtuple("State", (
     "pi", "pf", "die_hops", "core_hops", "chan_hops", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
     "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
-    "dq_i", "dq_f", "reg_cnt"))
+    "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
+# dram: the DRAM model's own state (`simulator.machine.dram.DramState`)
 
 
 # ================================================================================================
@@ -463,7 +466,7 @@ def _pipe_key(S, p):
     return m if m > pfree else pfree
 
 
-@njit(_nrt=False)
+@njit(cache=True, _nrt=False)
 def heap_rebuild(S):
     """Recompute every pipeline key in the heap and heapify (phase start, barrier release)."""
     sc = S.sc
@@ -476,7 +479,7 @@ def heap_rebuild(S):
         _sift_down(S.hp_t, S.hp_i, n, i)
 
 
-@njit(_nrt=False)
+@njit(cache=True, _nrt=False)
 def _release(S, k):
     """Barrier k is complete: its waiting threads go on after the barrier's cost."""
     th_i = S.th_i
@@ -508,17 +511,6 @@ def _resolve(S, m_addr, m_size):
     if off + m_size > lim:
         return rid, off, ERR_BOUNDS
     return rid, off, ERR_NONE
-
-
-@njit(inline="always")
-def _channel(pi, phys, tdie):
-    """Global DRAM channel of physical address phys: interleave granules XOR-folded over all
-    channels (tdie < 0) or over the channels of die tdie."""
-    g = phys >> pi[P_ILV_SHIFT]
-    hsh = g ^ (g >> 8) ^ (g >> 16)
-    if tdie < 0:
-        return _mod(hsh, pi[P_NCH], pi[P_NCH_MASK])
-    return tdie * pi[P_CHPD] + _mod(hsh, pi[P_CHPD], pi[P_CHPD_MASK])
 
 
 # ================================================================================================
@@ -618,71 +610,101 @@ def _dram_bytes(S, rid, wr, useful, xfer):
 
 
 @njit(inline="always")
-def _mc_atomic(S, die, lcore, rid, phys, tdie, m_size, ta):
-    """An atomic done at the memory controller: the way there, the channel's atomic unit
-    (serializes), a read and a write of the granules on the channel, the way back."""
-    pi = S.pi
-    pf = S.pf
-    cnt = S.cnt
-    gran_shift = pi[P_GRAN_SHIFT]
-    cnt[C_MC_ATOMICS] += 1
-    gch = _channel(pi, phys, tdie)
-    cd = _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT])
-    xfer = (((phys + m_size + (1 << gran_shift) - 1) >> gran_shift) - (phys >> gran_shift)) << gran_shift
-    if cd == die:
-        one_way = S.chan_hops[lcore, gch - cd * pi[P_CHPD]] * pf[F_HOP]
-        if one_way > 0:
-            cnt[C_NET_BYTES] += m_size
-        arr = ta + one_way
-    else:
-        cnt[C_REMOTE_DIE] += 1
-        cnt[C_NET_BYTES] += m_size
-        arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, ta, die, cd, m_size)
-    s = _server(S.free, pi[P_O_MA] + gch, arr, pf[F_MA_OCC])
-    occ = 2.0 * xfer * pf[F_CH_CPB]
-    s2 = _server(S.free, pi[P_O_CH] + gch, s, occ)
-    S.cntf[CF_ATOMIC_STALL] += s - arr
-    S.cntf[CF_DRAM_QUEUE] += s2 - s
-    cnt[C_DRAM_REQS] += 2
-    _dram_bytes(S, rid, False, m_size, xfer)
-    _dram_bytes(S, rid, True, m_size, xfer)
-    fin = s2 + occ + pf[F_DRAM_LAT] + pf[F_MA_LAT]
-    if cd == die:
-        return fin + one_way
-    return _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, fin, cd, die, m_size)
-
-
-@njit(inline="always")
-def _dq_put(S, nd, gch, useful, xfer, wr, row, way, rid, t):
-    """Queue DRAM request nd of the current access (see DQ_*)."""
-    S.dq_i[nd, DQ_CH] = gch
-    S.dq_i[nd, DQ_USEFUL] = useful
-    S.dq_i[nd, DQ_XFER] = xfer
-    S.dq_i[nd, DQ_WRITE] = 1 if wr else 0
-    S.dq_i[nd, DQ_ROW] = row
-    S.dq_i[nd, DQ_WAY] = way
-    S.dq_i[nd, DQ_RID] = rid
+def _dq_set(S, nd, ch, bank, drow, useful, xfer, wr, kind, rid, t):
+    """Queue DRAM request nd of the current access (see DQ_*): where it goes (channel, bank,
+    row), its bytes, kind and the time it leaves the core."""
+    dq_i = S.dq_i
+    dq_i[nd, DQ_CH] = ch
+    dq_i[nd, DQ_BANK] = bank
+    dq_i[nd, DQ_DROW] = drow
+    dq_i[nd, DQ_USEFUL] = useful
+    dq_i[nd, DQ_XFER] = xfer
+    dq_i[nd, DQ_WRITE] = 1 if wr else 0
+    dq_i[nd, DQ_KIND] = kind
+    dq_i[nd, DQ_RID] = rid
     S.dq_f[nd] = t
     return nd + 1
 
 
 @njit(inline="always")
-def _split_uncached(S, rid, phys, tdie, m_size, is_write, ta):
-    """An uncached access split at interleave boundaries, each piece rounded to the access
-    granularity: DRAM requests 0.. (returns how many)."""
+def _dq_put(S, nd, phys, tdie, useful, xfer, wr, kind, rid, t):
+    """Queue DRAM request nd for physical address phys (located by the address map)."""
+    ch, bank, drow = dram_map(S.dram, phys, tdie)
+    return _dq_set(S, nd, ch, bank, drow, useful, xfer, wr, kind, rid, t)
+
+
+@njit(inline="always")
+def _granules(pi, a, b):
+    """Bytes moved for the bytes [a, b): whole access granules."""
+    g = pi[P_GRAN_SHIFT]
+    return (((b + (1 << g) - 1) >> g) - (a >> g)) << g
+
+
+@njit(inline="always")
+def _mc_atomic(S, rid, phys, tdie, m_size, ta):
+    """An atomic done at the memory controller, by the channel's atomic unit, which holds the
+    values of the last MA_SLOTS granules it operated on: on a miss it reads the operand from
+    DRAM (and writes back the value it evicts for it; posted); on a hit the value is forwarded.
+    Queues the DRAM requests (the eviction's write, then the atomic itself; see _dram_request)
+    and returns how many."""
     pi = S.pi
-    ilv_shift = pi[P_ILV_SHIFT]
-    gran_shift = pi[P_GRAN_SHIFT]
-    gran = 1 << gran_shift
+    S.cnt[C_MC_ATOMICS] += 1
+    xfer = _granules(pi, phys, phys + m_size)
+    key = phys >> pi[P_GRAN_SHIFT]             # the unit holds values by (first) granule
+    ch, bank, drow = dram_map(S.dram, phys, tdie)
+    ma_i = S.ma_i
+    slot = -1
+    victim = 0
+    for k in range(MA_SLOTS):
+        if ma_i[ch, k, MI_ADDR] == key:
+            slot = k
+            break
+        if S.ma_f[ch, k] < S.ma_f[ch, victim]:
+            victim = k                  # the value left alone the longest
+    nd = 0
+    if slot < 0:
+        slot = victim
+        if ma_i[ch, slot, MI_ADDR] >= 0:
+            nd = _dq_unit_writeback(S, 0, ch, slot, ta)
+        ma_i[ch, slot, MI_ADDR] = key
+        ma_i[ch, slot, MI_BANK] = bank
+        ma_i[ch, slot, MI_DROW] = drow
+        ma_i[ch, slot, MI_RID] = rid
+        ma_i[ch, slot, MI_USEFUL] = m_size
+        ma_i[ch, slot, MI_XFER] = xfer
+        S.ma_f[ch, slot] = -INF
+        hit = 0
+    else:
+        hit = 1
+    _dq_set(S, nd, ch, bank, drow, m_size, xfer, False, RQ_ATOMIC, rid, ta)
+    S.dq_i[nd, DQ_CSET] = hit
+    S.dq_i[nd, DQ_WAY] = slot
+    return nd + 1
+
+
+@njit(inline="always")
+def _dq_unit_writeback(S, nd, ch, slot, t):
+    """Queue the write-back of the value an atomic unit holds in slot (posted)."""
+    ma_i = S.ma_i
+    return _dq_set(S, nd, ch, ma_i[ch, slot, MI_BANK], ma_i[ch, slot, MI_DROW],
+                   ma_i[ch, slot, MI_USEFUL], ma_i[ch, slot, MI_XFER], True, RQ_PLAIN,
+                   ma_i[ch, slot, MI_RID], t)
+
+
+@njit(inline="always")
+def _split_uncached(S, rid, phys, tdie, m_size, is_write, ta):
+    """An uncached access split at burst boundaries (one column command each), each piece
+    rounded to the access granularity: DRAM requests 0.. (returns how many)."""
+    burst_shift = S.pi[P_BURST_SHIFT]
     nd = 0
     pos = phys
     end = phys + m_size
     while pos < end and nd < DQ_CAP:
-        cend = ((pos >> ilv_shift) + 1) << ilv_shift
+        cend = ((pos >> burst_shift) + 1) << burst_shift
         if cend > end:
             cend = end
-        xfer = (((cend + gran - 1) >> gran_shift) - (pos >> gran_shift)) << gran_shift
-        nd = _dq_put(S, nd, _channel(pi, pos, tdie), cend - pos, xfer, is_write, -1, 0, rid, ta)
+        nd = _dq_put(S, nd, pos, tdie, cend - pos, _granules(S.pi, pos, cend), is_write,
+                     RQ_PLAIN, rid, ta)
         pos = cend
     return nd
 
@@ -698,8 +720,6 @@ def _cache_access(S, tid, rid, cls, phys, tdie, m_size, is_write, ta):
     cls_cnt = S.cls_cnt
     lshift = pi[P_LSHIFT]
     line = pi[P_LINE]
-    gran_shift = pi[P_GRAN_SHIFT]
-    line_xfer = ((line + (1 << gran_shift) - 1) >> gran_shift) << gran_shift
     sets = pi[P_SETS]
     ways = pi[P_WAYS]
     cache_lat = S.pf[F_CACHE_LAT]
@@ -744,21 +764,25 @@ def _cache_access(S, tid, rid, cls, phys, tdie, m_size, is_write, ta):
                 if ctag[row, w, CW_STAMP] < best:
                     best = ctag[row, w, CW_STAMP]
                     victim = w
+            line_xfer = _granules(pi, lo, lo + line)
             if ctag[row, victim, CW_TAG] >= 0 and ctag[row, victim, CW_DIRTY] > 0:
                 dirty = ctag[row, victim, CW_DIRTY]
                 if dirty > line:
                     dirty = line
                 cnt[C_WRITEBACKS] += 1
                 cnt[C_DRAM_WB_USEFUL] += dirty
-                nd = _dq_put(S, nd, ctag[row, victim, CW_CH], dirty, line_xfer, True, -1, 0,
-                             ctag[row, victim, CW_RID], ta + cache_lat)
-            gch = _channel(pi, lo, tdie)
+                _dq_victim(S, nd, row, victim, dirty, line_xfer, ta + cache_lat)
+                nd += 1
             # the fill: the access's own bytes are useful, the rest prefetched
-            nd = _dq_put(S, nd, gch, 0 if is_write else nbytes, line_xfer, False, row, victim,
+            nd = _dq_put(S, nd, lo, tdie, 0 if is_write else nbytes, line_xfer, False, RQ_FILL,
                          rid, ta + cache_lat)
+            S.dq_i[nd - 1, DQ_CSET] = row
+            S.dq_i[nd - 1, DQ_WAY] = victim
             ctag[row, victim, CW_TAG] = ln
             ctag[row, victim, CW_STAMP] = stamp
-            ctag[row, victim, CW_CH] = gch
+            ctag[row, victim, CW_CH] = S.dq_i[nd - 1, DQ_CH]
+            ctag[row, victim, CW_BANK] = S.dq_i[nd - 1, DQ_BANK]
+            ctag[row, victim, CW_DROW] = S.dq_i[nd - 1, DQ_DROW]
             ctag[row, victim, CW_RID] = rid
             if is_write:
                 ctag[row, victim, CW_DIRTY] = nbytes
@@ -769,9 +793,36 @@ def _cache_access(S, tid, rid, cls, phys, tdie, m_size, is_write, ta):
 
 
 @njit(inline="always")
+def _dq_victim(S, nd, row, way, dirty, xfer, t):
+    """Queue the write-back of a dirty line (its DRAM location kept in its tag)."""
+    ctag = S.ctag
+    _dq_set(S, nd, ctag[row, way, CW_CH], ctag[row, way, CW_BANK], ctag[row, way, CW_DROW],
+            dirty, xfer, True, RQ_PLAIN, ctag[row, way, CW_RID], t)
+
+
+@njit(inline="always")
+def _atomic_unit(S, gch, slot, arr, data):
+    """The memory-side atomic unit of channel gch: operations enter it one per interval
+    (different addresses pipeline); one whose address the unit holds (slot) starts when the
+    previous one on that address has held it its occupancy (same-address operations serialize,
+    the value forwarded); one it does not hold starts when its DRAM read arrives (data).
+    Returns the time the result is ready."""
+    pf = S.pf
+    s = _server(S.free, S.pi[P_O_MA] + gch, arr, pf[F_MA_INTERVAL])
+    e = s if s > data else data
+    if S.ma_f[gch, slot] > e:
+        e = S.ma_f[gch, slot]
+    S.ma_f[gch, slot] = e + pf[F_MA_OCC]
+    S.cntf[CF_ATOMIC_STALL] += e - arr
+    return e + pf[F_MA_LAT]
+
+
+@njit(inline="always")
 def _dram_request(S, die, lcore, k):
-    """DRAM request k of the current access: the way to its channel (mesh, or links for a write
-    to another die), the channel server, latency, the way back. Returns completion time."""
+    """DRAM request k of the current access: the way to its channel (mesh, or links for data
+    going to another die), the DRAM model (or the atomic unit), the way back. Returns when the
+    requester has its data (a read, an atomic's result) or its acknowledgement (a write; writes
+    are posted)."""
     pi = S.pi
     pf = S.pf
     cnt = S.cnt
@@ -779,10 +830,10 @@ def _dram_request(S, die, lcore, k):
     gch = dq_i[k, DQ_CH]
     useful = dq_i[k, DQ_USEFUL]
     xfer = dq_i[k, DQ_XFER]
-    wr = dq_i[k, DQ_WRITE] == 1
+    wr = dq_i[k, DQ_WRITE]
+    kind = dq_i[k, DQ_KIND]
     tk = S.dq_f[k]
     cd = _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT])
-    occ = xfer * pf[F_CH_CPB]
     if cd == die:
         one_way = S.chan_hops[lcore, gch - cd * pi[P_CHPD]] * pf[F_HOP]
         if one_way > 0:
@@ -792,21 +843,23 @@ def _dram_request(S, die, lcore, k):
         cnt[C_REMOTE_DIE] += 1
         cnt[C_NET_BYTES] += useful
         one_way = S.die_hops[die, cd] * pf[F_LINK_LAT]
-        if wr:
+        if wr == 1 or kind == RQ_ATOMIC:
             arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, tk, die, cd, useful)
         else:
             arr = tk + one_way
-    s = _server(S.free, pi[P_O_CH] + gch, arr, occ)
-    S.cntf[CF_DRAM_QUEUE] += s - arr
-    fin = s + occ + pf[F_DRAM_LAT]
-    cnt[C_DRAM_REQS] += 1
-    _dram_bytes(S, dq_i[k, DQ_RID], wr, useful, xfer)
-    if cd == die or wr:
-        fin = fin + one_way
+    x = arr
+    if kind != RQ_ATOMIC or dq_i[k, DQ_CSET] == 0:        # an atomic's hit reads nothing
+        x = dram_access(S.dram, gch, dq_i[k, DQ_BANK], dq_i[k, DQ_DROW], wr, arr, xfer)
+        cnt[C_DRAM_REQS] += 1
+        _dram_bytes(S, dq_i[k, DQ_RID], wr == 1, useful, xfer)
+    if kind == RQ_ATOMIC:
+        x = _atomic_unit(S, gch, dq_i[k, DQ_WAY], arr, x)
+    if cd == die or wr == 1:
+        fin = x + one_way
     else:
-        fin = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, fin, cd, die, useful)
-    if dq_i[k, DQ_ROW] >= 0:
-        S.cready[dq_i[k, DQ_ROW], dq_i[k, DQ_WAY]] = fin
+        fin = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, x, cd, die, useful)
+    if kind == RQ_FILL:
+        S.cready[dq_i[k, DQ_CSET], dq_i[k, DQ_WAY]] = fin
     return fin
 
 
@@ -828,14 +881,14 @@ def _dram_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta, uncache
         slot = core
     phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
     cls = reg[rid, RG_CLS]
-    if (m_size >> pi[P_LSHIFT]) + 2 > DQ_CAP // 2 or (m_size >> pi[P_ILV_SHIFT]) + 2 > DQ_CAP:
+    if (m_size >> pi[P_LSHIFT]) + 2 > DQ_CAP // 2 or (m_size >> pi[P_BURST_SHIFT]) + 2 > DQ_CAP:
         S.sc[SC_ERR] = ERR_SIZE
         return ta
-    if m_code == ATOMIC:
-        return _mc_atomic(S, die, lcore, rid, phys, tdie, m_size, ta)
     is_write = m_code == STORE
     done = ta
-    if uncached or pi[P_HAS_CACHE] == 0 or (pi[P_BYPASS] >> cls) & 1:
+    if m_code == ATOMIC:
+        nd = _mc_atomic(S, rid, phys, tdie, m_size, ta)
+    elif uncached or pi[P_HAS_CACHE] == 0 or (pi[P_BYPASS] >> cls) & 1:
         if not uncached:
             S.cls_cnt[cls, CL_BYPASS] += 1
         nd = _split_uncached(S, rid, phys, tdie, m_size, is_write, ta)
@@ -859,7 +912,7 @@ def _dma_begin(S, core, pc, acc, t):
     pi = S.pi
     dring = S.dring
     dmaq = pi[P_DMAQ]
-    ilv_shift = pi[P_ILV_SHIFT]
+    burst_shift = pi[P_BURST_SHIFT]
     dh = S.dma_i[core, 0]
     dc = S.dma_i[core, 1]
     while dc > 0 and dring[core, dh] <= t:
@@ -883,7 +936,7 @@ def _dma_begin(S, core, pc, acc, t):
         d_dst = ops[pc + 1, 1]
         n_chunks = 0
         if d_total > 0:
-            n_chunks = ((d_src + d_total - 1) >> ilv_shift) - (d_src >> ilv_shift) + 1
+            n_chunks = ((d_src + d_total - 1) >> burst_shift) - (d_src >> burst_shift) + 1
     else:
         d_dst = ops[pc, 1]
         d_eb = ops[pc, 0] >> 48
@@ -897,15 +950,15 @@ def _dma_begin(S, core, pc, acc, t):
 
 @njit(inline="always")
 def _dma_chunk(S, acc, r, pc, d_src, d_dst, d_total, d_eb, d_pos, d_n, t_dma, prev):
-    """Access r of a DMA: even r reads a chunk (interleave granule of a copy, or one gather
-    element) at the engine's time, odd r writes it once read. Returns (code, address, size,
-    time, position, chunk bytes, engine time)."""
-    ilv_shift = S.pi[P_ILV_SHIFT]
+    """Access r of a DMA: even r reads a chunk (the part of a copy within one DRAM burst, or one
+    gather element) at the engine's time, odd r writes it once read. Returns (code, address,
+    size, time, position, chunk bytes, engine time)."""
+    burst_shift = S.pi[P_BURST_SHIFT]
     dma_cpb = S.pf[F_DMA_CPB]
     if acc == 2:
         if r % 2 == 0:
             a0 = d_src + d_pos
-            d_n = (((a0 >> ilv_shift) + 1) << ilv_shift) - a0
+            d_n = (((a0 >> burst_shift) + 1) << burst_shift) - a0
             if d_n > d_total - d_pos:
                 d_n = d_total - d_pos
             return LOAD, a0, d_n, t_dma, d_pos, d_n, t_dma
@@ -1102,34 +1155,47 @@ def compact_arena(ops, th_i, q_i, q_task):
     return w
 
 
-@njit(cache=True)
-def flush_caches(pi, pf, free, ctag, cnt, reg_cnt, t):
-    """Write back every dirty line (the software flush that publishes a phase's results on a
-    non-coherent machine); returns when the last write-back completes."""
+@njit(cache=True, _nrt=False)
+def flush_caches(S, t):
+    """Write back every dirty cache line and every value the memory-side atomic units hold (the
+    software flush that publishes a phase's results on a non-coherent machine), posted to the
+    DRAM write buffers at t; returns when the last is accepted (run_phase then drains the
+    buffers)."""
+    ctag = S.ctag
+    line = S.pi[P_LINE]
     done = t
-    gran = 1 << pi[P_GRAN_SHIFT]
-    line = pi[P_LINE]
-    xfer = ((line + gran - 1) // gran) * gran
-    occ = xfer * pf[F_CH_CPB]
-    for row in range(ctag.shape[0]):
-        for w in range(ctag.shape[1]):
-            if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
-                dirty = ctag[row, w, CW_DIRTY]
-                if dirty > line:
-                    dirty = line
-                gch = ctag[row, w, CW_CH]
-                s = free[pi[P_O_CH] + gch]
-                if t > s:
-                    s = t
-                free[pi[P_O_CH] + gch] = s + occ
-                if s + occ + pf[F_DRAM_LAT] > done:
-                    done = s + occ + pf[F_DRAM_LAT]
-                cnt[C_WRITEBACKS] += 1
-                cnt[C_DRAM_WB_USEFUL] += dirty
-                cnt[C_DRAM_WR_USEFUL] += dirty
-                cnt[C_DRAM_WR_XFER] += xfer
-                cnt[C_DRAM_REQS] += 1
-                reg_cnt[ctag[row, w, CW_RID], RB_WR_USEFUL] += dirty
-                reg_cnt[ctag[row, w, CW_RID], RB_WR_XFER] += xfer
-                ctag[row, w, CW_DIRTY] = 0
+    if S.pi[P_HAS_CACHE]:
+        for row in range(ctag.shape[0]):
+            for w in range(ctag.shape[1]):
+                if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
+                    dirty = ctag[row, w, CW_DIRTY]
+                    if dirty > line:
+                        dirty = line
+                    lo = ctag[row, w, CW_TAG] << S.pi[P_LSHIFT]
+                    x = _posted_write(S, ctag[row, w, CW_CH], ctag[row, w, CW_BANK],
+                                      ctag[row, w, CW_DROW], ctag[row, w, CW_RID], dirty,
+                                      _granules(S.pi, lo, lo + line), t)
+                    if x > done:
+                        done = x
+                    S.cnt[C_WRITEBACKS] += 1
+                    S.cnt[C_DRAM_WB_USEFUL] += dirty
+                    ctag[row, w, CW_DIRTY] = 0
+    ma_i = S.ma_i
+    for ch in range(ma_i.shape[0]):
+        for k in range(MA_SLOTS):
+            if ma_i[ch, k, MI_ADDR] >= 0:
+                x = _posted_write(S, ch, ma_i[ch, k, MI_BANK], ma_i[ch, k, MI_DROW],
+                                  ma_i[ch, k, MI_RID], ma_i[ch, k, MI_USEFUL],
+                                  ma_i[ch, k, MI_XFER], t)
+                if x > done:
+                    done = x
+                ma_i[ch, k, MI_ADDR] = -1
+                S.ma_f[ch, k] = -INF
     return done
+
+
+@njit(inline="always")
+def _posted_write(S, ch, bank, drow, rid, useful, xfer, t):
+    S.cnt[C_DRAM_REQS] += 1
+    _dram_bytes(S, rid, True, useful, xfer)
+    return dram_access(S.dram, ch, bank, drow, 1, t, xfer)
