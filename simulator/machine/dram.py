@@ -126,6 +126,7 @@ CI_WB0 = CI_HK + HIST_COL    # the write buffer: (bank, row) pairs
 DCF_QUEUE, DCF_N = range(2)
 # fault injection (DI_FAULT bits, set only by tests): one DRAM path broken at a time
 FAULT_NO_TRCD, FAULT_NO_FAW, FAULT_NO_BUS = 1, 2, 4
+FAULT_NO_MA_OCC = 8     # the engine's memory-side atomic unit: same-address operations do not wait
 EMPTY = -1.0e300
 
 DramState = namedtuple("DramState", ("ip", "fp", "mp", "bk_i", "bk_f", "rk_i", "rk_f", "ch_i",

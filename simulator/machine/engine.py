@@ -34,7 +34,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from simulator.machine.dram import dram_access, dram_map
+from simulator.machine.dram import DI_FAULT, FAULT_NO_MA_OCC, dram_access, dram_map
 from simulator.machine.nbutil import INF
 from simulator.machine.nbutil import div_ as _div
 from simulator.machine.nbutil import mod_ as _mod
@@ -812,7 +812,8 @@ def _atomic_unit(S, gch, slot, arr, data):
     e = s if s > data else data
     if S.ma_f[gch, slot] > e:
         e = S.ma_f[gch, slot]
-    S.ma_f[gch, slot] = e + pf[F_MA_OCC]
+    if not S.dram.ip[DI_FAULT] & FAULT_NO_MA_OCC:     # (tests break it on purpose)
+        S.ma_f[gch, slot] = e + pf[F_MA_OCC]
     S.cntf[CF_ATOMIC_STALL] += e - arr
     return e + pf[F_MA_LAT]
 

@@ -268,6 +268,35 @@ def check_atomics(cfg: MachineConfig, where: str, per_thread: int = 2640,
                    atomics=n, occupancy_cycles=occ)
 
 
+def check_atomic_pipelining(cfg: MachineConfig, k: int = 8, per_thread: int = 2640,
+                            _fault: int = 0) -> Record:
+    """Every thread of die 0 does atomics round-robin on k different addresses (in different
+    access granules) that live on one DRAM channel (and that its atomic unit can hold together): different addresses enter the
+    unit one per `interval_cycles` and each address takes one per `occupancy_cycles`, so cycles
+    per atomic = max(interval, occupancy / k) (+ the first one's latency spread over all)."""
+    from simulator.machine.dram import dram_map
+    cfg = without_refresh(cfg)
+    sim = Simulation(cfg, _fault=_fault)
+    region = sim.dram_region("counters", 1 << 16, die=0)
+    base = int(sim.reg[region.id, E.RG_BASE])
+    g = max(8, cfg.dram.access_granularity_bytes)   # the unit holds values by granule
+    words = np.arange((1 << 16) // g) * g
+    chans = np.array([dram_map(sim.dram, base + int(w), 0)[0] for w in words])
+    offs = words[chans == chans[0]][:k]
+    ids = sim.thread_ids(cores=range(cfg.cores_per_die))
+    per_thread = max(4, per_thread // ids.size)
+    traces = [_rows(ATOMIC, region.addr(offs[(i + np.arange(per_thread)) % k]), 8, flags=NORET)
+              for i in range(ids.size)]
+    rec = _run_lists(sim, traces, ids)
+    n = per_thread * ids.size
+    model = (rec.work_end_cycles - rec.start_cycles) / n
+    a = cfg.mc_atomic
+    lat = dram_latency(cfg, 8, False, row="miss") + a.latency_cycles
+    return _record(f"atomic_pipelining_{k}_addresses", model,
+                   max(a.interval_cycles, a.occupancy_cycles / k) + lat / n, "cycles/atomic", cfg,
+                   atomics=n, addresses=k)
+
+
 def check_issue_bound(cfg: MachineConfig, k: int, iterations: int = 400) -> Record | None:
     """k threads of one MTP loop on (scratchpad load; dependent compute): IPC of the pipeline =
     min(1, 2k / (2 + scratchpad latency)), reaching 1 with enough threads."""
@@ -351,6 +380,7 @@ def run_checks(cfg: MachineConfig, _fault: int = 0) -> list[Record]:
     checks.append(lambda: check_random_activations(cfg, _fault=f))
     checks.append(lambda: check_atomics(cfg, "spad"))
     checks.append(lambda: check_atomics(cfg, "dram", _fault=f))
+    checks.append(lambda: check_atomic_pipelining(cfg, _fault=f))
     for k in (1, 8, 16):
         checks.append(lambda k=k: check_issue_bound(cfg, k))
     checks.append(lambda: check_cache_reuse(cfg, beyond=False))
