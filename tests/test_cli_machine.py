@@ -46,7 +46,7 @@ def test_config_errors_are_one_line():
 def test_validate_table_and_json():
     res = run("validate")
     assert res.exit_code == 0, res.output
-    assert "pointer_chase" in res.output and "checks within 5% on piuma-core" in res.output
+    assert "pointer_chase" in res.output and "checks within tolerance" in res.output and "on piuma-core" in res.output
     res = run("validate", "--json", "--preset", "conventional")
     assert res.exit_code == 0
     records = json.loads(res.output)

@@ -23,6 +23,11 @@ helper; for the state tuple that is every one of its arrays at every helper, whi
 engine 25x slower. `run_engine` allocates nothing, so it is compiled without the reference-
 counting runtime (`_nrt=False`): its helpers are inlined and free. Rare paths (barrier release,
 heap rebuild) are separate functions, compiled the same way.
+
+DRAM is not a server here: `simulator.machine.dram` models banks, rows and the JEDEC timing
+constraints. Its address map is inlined; its scheduler (`dram_schedule`) is a separate cached
+function taking the DRAM state tuple (no reference counting either, for the same reason):
+inlined, it made this module's compile take many minutes.
 """
 from __future__ import annotations
 
