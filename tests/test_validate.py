@@ -3,7 +3,8 @@ import pytest
 
 from simulator.machine import load_config
 from simulator.machine import validate as V
-from simulator.machine.dram import FAULT_NO_BUS, FAULT_NO_FAW, FAULT_NO_MA_OCC, FAULT_NO_TRCD
+from simulator.machine.dram import (FAULT_NO_BUS, FAULT_NO_FAW, FAULT_NO_MA_OCC, FAULT_NO_REFRESH,
+                                    FAULT_NO_TRCD)
 
 
 @pytest.mark.parametrize("preset", ["piuma-core", "piuma-die", "piuma-node", "conventional"])
@@ -13,7 +14,8 @@ def test_every_closed_form_check_passes(preset):
     assert not bad, bad
     names = {r["name"] for r in records}
     assert {"pointer_chase", "row_hit_chase", "random_activation_rate",
-            "atomic_serialization_dram", "atomic_pipelining_8_addresses", "granularity_64_vs_8",
+            "atomic_serialization_dram", "atomic_pipelining_8_addresses", "refresh_bandwidth_ratio",
+            "granularity_64_vs_8",
             "cache_reuse_within_capacity", "cache_reuse_beyond_capacity"} <= names
     for r in records:
         assert set(r) >= {"name", "model", "expected", "rel_error", "ok"}
@@ -44,6 +46,7 @@ def test_scratchpad_and_atomic_checks_apply_to_piuma(preset):
     ("piuma-die", FAULT_NO_BUS, "stream_bandwidth_T528"),   # the data bus not occupied
     ("ddr4-3200-x8", FAULT_NO_FAW, "random_activation_rate"),  # four-activation window ignored
     ("piuma-die", FAULT_NO_MA_OCC, "atomic_serialization_dram"),  # atomic unit not occupied
+    ("piuma-core", FAULT_NO_REFRESH, "refresh_bandwidth_ratio"),  # refresh blocks nothing
 ])
 def test_a_broken_engine_path_is_caught(preset, fault, caught):
     # 8-byte accesses on the DDR4 device: the activation limits bind, not the data bus

@@ -127,6 +127,7 @@ DCF_QUEUE, DCF_N = range(2)
 # fault injection (DI_FAULT bits, set only by tests): one DRAM path broken at a time
 FAULT_NO_TRCD, FAULT_NO_FAW, FAULT_NO_BUS = 1, 2, 4
 FAULT_NO_MA_OCC = 8     # the engine's memory-side atomic unit: same-address operations do not wait
+FAULT_NO_REFRESH = 16   # refresh blocks nothing
 EMPTY = -1.0e300
 
 DramState = namedtuple("DramState", ("ip", "fp", "mp", "bk_i", "bk_f", "rk_i", "rk_f", "ch_i",
@@ -515,7 +516,7 @@ def _refresh_epoch(D, rank, t):
 @njit(inline="always")
 def _refresh_free(D, rank, t, span):
     """The earliest time >= t at which [t, t + span) misses the rank's refresh windows."""
-    if D.fp[DF_REFI] <= 0.0:
+    if D.fp[DF_REFI] <= 0.0 or D.ip[DI_FAULT] & FAULT_NO_REFRESH:
         return t
     k, s = _refresh_epoch(D, rank, t + span)     # the last refresh starting before t + span
     if s + D.fp[DF_RFC] > t:
@@ -720,7 +721,8 @@ def _micro_run(D, pattern, n, window, access, blocks, seed, lat, ring):
 
 
 def micro(cfg, pattern: str, outstanding: int | None = None, requests: int = 20000,
-          access_bytes: int | None = None, seed: int = 1, footprint_bytes: int = 4 << 30) -> dict:
+          access_bytes: int | None = None, seed: int = 1, footprint_bytes: int = 4 << 30,
+          _fault: int = 0) -> dict:
     """One synthetic stream offered to the DRAM of die 0 of `cfg` (its controllers alone: no
     cores, no network). pattern: one of PATTERNS; outstanding: requests in flight (closed loop;
     None: as fast as the controllers accept them; chains: always 1); access_bytes: bytes per
@@ -739,7 +741,7 @@ def micro(cfg, pattern: str, outstanding: int | None = None, requests: int = 200
     window = 1 if pattern.startswith("chain") else (0 if outstanding is None else int(outstanding))
     if window < 0 or (outstanding is not None and window < 1):
         raise ValueError(f"outstanding: expected at least 1, got {outstanding}")
-    D = new_state(cfg)
+    D = new_state(cfg, _fault)          # _fault: tests only (FAULT_*)
     lat = np.zeros(requests)
     last = _micro_run(D, PATTERNS.index(pattern), int(requests), window, access,
                       max(1, footprint_bytes // access), int(seed), lat, np.zeros(max(window, 1)))

@@ -240,6 +240,19 @@ def check_random_activations(cfg: MachineConfig, per_thread: int = 200, seed: in
                    loads=ids.size * per_thread)
 
 
+def check_refresh(cfg: MachineConfig, requests: int = 100_000, _fault: int = 0) -> Record:
+    """A saturated sequential stream on die 0's DRAM (its controllers alone, `smash micro`)
+    with refresh and without: every rank is unavailable tRFC of every tREFI, so the bandwidth
+    ratio is 1 - tRFC / tREFI."""
+    from simulator.machine.dram import micro
+    d = cfg.dram
+    with_ref = micro(cfg, "seq", requests=requests, _fault=_fault)["bandwidth_gb_per_s"]
+    without = micro(without_refresh(cfg), "seq", requests=requests)["bandwidth_gb_per_s"]
+    expected = 1 - d.tRFC / d.tREFI if d.tREFI else 1.0
+    return _record("refresh_bandwidth_ratio", with_ref / without, expected, "ratio", cfg,
+                   with_refresh_gb_per_s=with_ref, without_gb_per_s=without)
+
+
 def check_atomics(cfg: MachineConfig, where: str, per_thread: int = 2640,
                   _fault: int = 0) -> Record | None:
     """Every thread of die 0 hammers one address (on core 0 / die 0) with atomics, about
@@ -378,6 +391,7 @@ def run_checks(cfg: MachineConfig, _fault: int = 0) -> list[Record]:
     checks.append(lambda: check_pointer_chase(cfg, _fault=f))
     checks.append(lambda: check_row_hits(cfg, _fault=f))
     checks.append(lambda: check_random_activations(cfg, _fault=f))
+    checks.append(lambda: check_refresh(cfg, _fault=f))
     checks.append(lambda: check_atomics(cfg, "spad"))
     checks.append(lambda: check_atomics(cfg, "dram", _fault=f))
     checks.append(lambda: check_atomic_pipelining(cfg, _fault=f))
