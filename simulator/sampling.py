@@ -182,8 +182,9 @@ def miniature(cfg, groups: int) -> Miniature:
         full_hops = hop_tables(cfg)[2].mean()
         small = _replace_cfg(cfg, ov)
         comp = 2.0 * (full_hops - hop_tables(small)[2].mean()) * cfg.network.hop_latency_cycles
-        if comp > 0 and hasattr(cfg.dram, "latency_cycles"):
-            ov.append(f"dram.latency_cycles={cfg.dram.latency_cycles + comp:.6g}")
+        if comp > 0:        # the controller's front-end latency, in ns
+            ov.append(f"dram.controller_latency_ns="
+                      f"{cfg.dram.controller_latency_ns + comp / cfg.clock_ghz:.6g}")
         else:
             comp = 0.0
     return Miniature(groups, tuple(ov), cores, comp)

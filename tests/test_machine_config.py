@@ -57,12 +57,12 @@ def test_overrides_parse_by_type():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("dram.chanels=8", "unknown config key 'dram.chanels' (did you mean 'dram.channels_per_die'?)"),
+    ("dram.chanels_per_die=8", "unknown config key 'dram.chanels_per_die' (did you mean 'dram.channels_per_die'?)"),
     ("dram.channels_per_die=x", "dram.channels_per_die: expected an integer, got 'x'"),
     ("clock_ghz=fast", "clock_ghz: expected a number, got 'fast'"),
     ("spad.banks=0", "spad.banks: must be >= 1"),
     ("cache.bypass=everything", "cache.bypass: unknown access class 'everything'"),
-    ("dram.interleave_bytes=48", "dram.interleave_bytes: must be a power of two"),
+    ("dram.row_bytes=48", "dram.row_bytes: must be a power of two"),
     ("dram", "--set expects path=value"),
     ("dram=3", "dram: is a section"),
     ("network.die_shape=2,2", "network.die_shape: [2, 2] holds 4 dies, but dies = 1"),

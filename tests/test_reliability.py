@@ -166,7 +166,7 @@ def test_progress_line_only_on_a_terminal_and_after_the_delay():
 
 
 def test_non_finite_config_values_refused(tmp_path):
-    for item in ("clock_ghz=nan", "dram.latency_cycles=nan", "spad.latency_cycles=inf"):
+    for item in ("clock_ghz=nan", "dram.controller_latency_ns=nan", "spad.latency_cycles=inf"):
         res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--preset", "piuma-core",
                                         "--set", item, "--out", ""])
         _one_line_error(res, "must be a finite number")

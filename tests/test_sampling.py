@@ -95,7 +95,7 @@ def test_miniature_keeps_per_core_resources():
         # bandwidth per thread and memory latency on average (mesh distance) unchanged
         assert m.peak_dram_bytes_per_cycle / m.threads == pytest.approx(
             cfg.peak_dram_bytes_per_cycle / cfg.threads)
-        lat = lambda c: c.dram.latency_cycles + 2 * hop_tables(c)[2].mean() * c.network.hop_latency_cycles
+        lat = lambda c: c.dram.controller_latency_ns * c.clock_ghz + 2 * hop_tables(c)[2].mean() * c.network.hop_latency_cycles
         assert lat(m) == pytest.approx(lat(cfg))
         assert mini.latency_compensation_cycles > 0
     assert sampling.miniature(cfg, 1).overrides == ()

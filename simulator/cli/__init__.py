@@ -30,6 +30,7 @@ main.add_command(native.multiply)
 main.add_command(native.bench)
 main.add_command(machine_cmds.config)
 main.add_command(machine_cmds.validate)
+main.add_command(machine_cmds.micro)
 
 from simulator.cli import kernel_cmds  # noqa: E402
 

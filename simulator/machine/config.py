@@ -145,26 +145,116 @@ class CacheConfig:
 
 @dataclass(frozen=True)
 class DramConfig:
-    """DRAM channels of one die: bandwidth-limited servers with a fixed access latency."""
-    channels_per_die: int = field(default=8, metadata=_pos())
-    channel_bandwidth_gb_per_s: float = field(default=35.2, metadata=_min(1e-9))
-    latency_cycles: float = field(default=100.0, metadata=_min(0))
+    """DRAM channels of one die: ranks, bank groups and banks with row buffers, JEDEC timings in
+    memory-clock cycles (tCK), an address mapping and a controller (see `simulator.machine.dram`).
+
+    `channel_bandwidth_gb_per_s` is the data bus's peak (transfer rate x bus width); with tCK it
+    fixes the bus width and so the burst: burst_length x bus bytes (64 B for DDR4 x64 BL8 and for
+    a DDR5 32-bit sub-channel BL16)."""
+    channels_per_die: int = field(default=16, metadata=_pos())
+    channel_bandwidth_gb_per_s: float = field(default=17.6, metadata=_min(1e-9))
     access_granularity_bytes: int = field(default=8, metadata=_pos())
-    interleave_bytes: int = field(default=64, metadata=_pos())
+    ranks: int = field(default=2, metadata=_pos())
+    bank_groups: int = field(default=8, metadata=_pos())
+    banks_per_group: int = field(default=4, metadata=_pos())
+    rows: int = field(default=65536, metadata=_pos())
+    row_bytes: int = field(default=4096, metadata=_pos())
+    page_policy: str = "open"
+    mapping: str = "ro,ra,ba,co,bg,ch"
+    channel_hash: bool = True
+    queue_depth: int = field(default=32, metadata=_min(0))
+    bank_queue_depth: int = field(default=8, metadata=_min(0))
+    write_buffer: int = field(default=32, metadata=_min(0))
+    controller_latency_ns: float = field(default=20.0, metadata=_min(0))
+    tCK_ns: float = field(default=1.0 / 2.2, metadata=_min(1e-9))
+    burst_length: int = field(default=16, metadata=_pos())
+    tCL: int = field(default=36, metadata=_pos())
+    tCWL: int = field(default=34, metadata=_pos())
+    tRCD: int = field(default=36, metadata=_pos())
+    tRP: int = field(default=36, metadata=_pos())
+    tRAS: int = field(default=71, metadata=_pos())
+    tRRD_S: int = field(default=8, metadata=_pos())
+    tRRD_L: int = field(default=11, metadata=_pos())
+    tFAW: int = field(default=32, metadata=_pos())
+    tCCD_S: int = field(default=8, metadata=_pos())
+    tCCD_L: int = field(default=11, metadata=_pos())
+    tWTR_S: int = field(default=6, metadata=_pos())
+    tWTR_L: int = field(default=22, metadata=_pos())
+    tWR: int = field(default=66, metadata=_pos())
+    tRTP: int = field(default=17, metadata=_pos())
+    tRTRS: int = field(default=2, metadata=_min(0))
+    tRFC: int = field(default=649, metadata=_min(0))
+    tREFI: int = field(default=8580, metadata=_min(0))
 
     def __post_init__(self) -> None:
         _check_fields(self)
-        for name in ("access_granularity_bytes", "interleave_bytes"):
+        for name in ("access_granularity_bytes", "row_bytes"):
             _check_pow2(self, name)
-        if self.interleave_bytes % self.access_granularity_bytes:
-            raise ValueError("interleave_bytes: must be a multiple of access_granularity_bytes")
+        if self.page_policy not in ("open", "close"):
+            raise ValueError(f"page_policy: expected 'open' or 'close', got {self.page_policy!r}")
+        from simulator.machine.dram import parse_mapping
+        parse_mapping(self.mapping)
+        bus = self.bus_bytes
+        if abs(bus - round(bus)) > 0.02 * bus or round(bus) < 1:
+            raise ValueError(f"channel_bandwidth_gb_per_s: {self.channel_bandwidth_gb_per_s:g} GB/s at "
+                             f"tCK_ns {self.tCK_ns:g} is not a whole number of bus bytes "
+                             f"({bus:.3f}): bandwidth = 2 x bus bytes / tCK")
+        burst = self.burst_bytes
+        if burst & (burst - 1):
+            raise ValueError(f"burst_length: a burst of {burst} bytes (burst_length x {round(bus)} "
+                             f"bus bytes) must be a power of two")
+        if burst % self.access_granularity_bytes:
+            raise ValueError(f"access_granularity_bytes: must divide the burst ({burst} bytes)")
+        if self.row_bytes < burst:
+            raise ValueError(f"row_bytes: must hold at least one burst ({burst} bytes)")
+        if self.tRAS < self.tRCD:
+            raise ValueError("tRAS: must be at least tRCD")
+        if self.tREFI and self.tRFC >= self.tREFI:
+            raise ValueError("tRFC: must be shorter than tREFI")
+
+    @property
+    def bus_bytes(self) -> float:
+        """Data bus width in bytes (double data rate: two transfers per tCK)."""
+        return self.channel_bandwidth_gb_per_s * self.tCK_ns / 2
+
+    @property
+    def burst_bytes(self) -> int:
+        """Bytes one column command moves at full burst length."""
+        return self.burst_length * round(self.bus_bytes)
+
+    @property
+    def banks(self) -> int:
+        """Banks per channel (all ranks)."""
+        return self.ranks * self.bank_groups * self.banks_per_group
+
+    @property
+    def tRC(self) -> int:
+        return self.tRAS + self.tRP
 
 
 @dataclass(frozen=True)
 class AtomicConfig:
-    """An atomic unit: `occupancy_cycles` per operation (same-address operations serialize)."""
+    """The scratchpad's atomic unit: an atomic holds its bank for `occupancy_cycles` (atomics
+    on one bank, and so on one address, serialize; different banks pipeline), and its result
+    is ready `latency_cycles` after the bank access."""
     latency_cycles: float = field(default=4.0, metadata=_min(0))
     occupancy_cycles: float = field(default=2.0, metadata=_min(1e-9))
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True)
+class McAtomicConfig:
+    """A memory-controller atomic unit (one per DRAM channel): it reads the operand from DRAM,
+    computes, and writes the result back (posted). Operations enter it one per
+    `interval_cycles` (different addresses pipeline); an operation on an address waits until
+    the previous one on the same address has held it `occupancy_cycles` (same-address
+    operations serialize, the value forwarded inside the unit); the result is ready
+    `latency_cycles` after the operation starts."""
+    latency_cycles: float = field(default=10.0, metadata=_min(0))
+    occupancy_cycles: float = field(default=4.0, metadata=_min(1e-9))
+    interval_cycles: float = field(default=1.0, metadata=_min(1e-9))
 
     def __post_init__(self) -> None:
         _check_fields(self)
@@ -220,7 +310,7 @@ class MachineConfig:
     cache: CacheConfig = CacheConfig()
     dram: DramConfig = DramConfig()
     spad_atomic: AtomicConfig = AtomicConfig()
-    mc_atomic: AtomicConfig = AtomicConfig(latency_cycles=10.0, occupancy_cycles=4.0)
+    mc_atomic: McAtomicConfig = McAtomicConfig()
     dma: DmaConfig = DmaConfig()
     network: NetworkConfig = NetworkConfig()
     sync: SyncConfig = SyncConfig()
@@ -237,9 +327,9 @@ class MachineConfig:
         if prod != self.dies:
             raise ValueError(f"network.die_shape: {list(net.die_shape)} holds {prod} dies, "
                              f"but dies = {self.dies}")
-        if self.dram.interleave_bytes % self.cache.line_bytes:
-            raise ValueError("dram.interleave_bytes: must be a multiple of cache.line_bytes "
-                             f"({self.cache.line_bytes}), so that a line lives in one channel")
+        if self.cache.size_bytes and self.cache.line_bytes > self.dram.burst_bytes:
+            raise ValueError(f"cache.line_bytes: must be at most the DRAM burst "
+                             f"({self.dram.burst_bytes} bytes), so that a line is one access")
 
     # Derived quantities (in cycles and bytes) used by the engine and the closed forms.
     @property
@@ -261,6 +351,10 @@ class MachineConfig:
     @property
     def peak_dram_bytes_per_cycle(self) -> float:
         return self.channels * self.channel_bytes_per_cycle
+
+    @property
+    def dram_burst_bytes(self) -> int:
+        return self.dram.burst_bytes
 
     def replace(self, **changes: Any) -> "MachineConfig":
         return dataclasses.replace(self, **changes)

@@ -13,12 +13,25 @@ All state lives in numpy arrays owned by the Python `Simulation`; the layouts ar
 below. `run_engine` returns to Python when a task queue needs refilling (lazily generated
 traces), when the phase is over, or on an invalid operation.
 
-Performance note: numba reference-counts every array passed to a helper function, which costs
-~20 ns per call with many arrays. The per-operation path is therefore written out in one
-function body (`run_engine`); helpers on it take scalars only. Rare paths (inter-die links,
-barrier release, heap rebuild) are ordinary functions.
+Structure: `run_engine` takes one `State` (a named tuple of the arrays) and calls one small
+function per step and per resource (thread pick, trace step, task taking, scratchpad, cache,
+DRAM channel, atomic unit, DMA, heap), each `@njit(inline="always")`.
+
+Performance note: numba reference-counts arrays (an atomic increment and decrement) whenever one
+is passed to a function or bound to a new variable, including the parameters of an inlined
+helper; for the state tuple that is every one of its arrays at every helper, which made the
+engine 25x slower. `run_engine` allocates nothing, so it is compiled without the reference-
+counting runtime (`_nrt=False`): its helpers are inlined and free. Rare paths (barrier release,
+heap rebuild) are separate functions, compiled the same way.
+
+DRAM is not a server here: `simulator.machine.dram` models banks, rows and the JEDEC timing
+constraints. Its address map is inlined; its scheduler (`dram_schedule`) is a separate cached
+function taking the DRAM state tuple (no reference counting either, for the same reason):
+inlined, it made this module's compile take many minutes.
 """
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 from llvmlite import ir
@@ -26,18 +39,22 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from simulator.machine.dram import DI_FAULT, FAULT_NO_MA_OCC, dram_access, dram_map
+from simulator.machine.nbutil import INF
+from simulator.machine.nbutil import div_ as _div
+from simulator.machine.nbutil import mod_ as _mod
 from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DMA_GATHER, DMA_WAIT,
                                      FENCE, LOAD, NORET, STORE, WAIT)
 
 # ---- static integer parameters (pi) -------------------------------------------------------------
-(P_NT, P_NC, P_CPD, P_TPC, P_PPC, P_DIES, P_CHPD, P_NCH, P_GRAN_SHIFT, P_ILV_SHIFT, P_BANKS,
+(P_NT, P_NC, P_CPD, P_TPC, P_PPC, P_DIES, P_CHPD, P_NCH, P_GRAN_SHIFT, P_BURST_SHIFT, P_BANKS,
  P_BANKW_SHIFT, P_SETS, P_WAYS, P_LSHIFT, P_LINE, P_LINKS, P_DMAQ, P_MAXOUT, P_BYPASS, P_NREG,
- P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_CH, P_O_MA, P_O_DMA, P_O_LINK, P_NCH_MASK,
- P_CHPD_MASK, P_CHPD_SHIFT, P_BANKS_MASK, P_SETS_MASK, P_N) = range(35)
+ P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_MA, P_O_DMA, P_O_LINK, P_CHPD_SHIFT,
+ P_BANKS_MASK, P_SETS_MASK, P_N) = range(32)
 # ---- static float parameters (pf) ---------------------------------------------------------------
-(F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_DRAM_LAT, F_CH_CPB, F_SA_LAT, F_SA_OCC,
- F_MA_LAT, F_MA_OCC, F_DMA_CPB, F_DMA_SETUP, F_HOP, F_LINK_CPB, F_LINK_LAT, F_BARRIER, F_HORIZON,
- F_N) = range(18)
+(F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
+ F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_HOP, F_LINK_CPB, F_LINK_LAT, F_BARRIER, F_HORIZON,
+ F_N) = range(17)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
@@ -67,19 +84,27 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_DRAM_WR_XFER, C_DRAM_WB_USEFUL, C_DRAM_REQS, C_CACHE_RD_HIT_BYTES, C_CACHE_WR_BYTES,
  C_NET_BYTES, C_LINK_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
  C_N) = range(33)
-CF_ATOMIC_STALL, CF_DRAM_QUEUE, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(6)
+CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(5)
 CL_HITS, CL_MISSES, CL_BYPASS, CL_N = range(4)
 # per DRAM region (reg_cnt[region id, column]): the DRAM byte totals above, split by region
 RB_RD_USEFUL, RB_RD_XFER, RB_WR_USEFUL, RB_WR_XFER, RB_N = range(5)
 # ---- barriers (bar_i rows: 0 = phase, 1 + core = that core) -------------------------------------
 BI_ARRIVED, BI_ACTIVE, BI_N = range(3)
 # ---- cache ways (ctag[row, way, field]) ---------------------------------------------------------
-CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_RID, CW_N = range(6)   # CW_RID: the line's region
-# ---- DRAM request scratch (dq_i rows) -----------------------------------------------------------
-DQ_CH, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_ROW, DQ_WAY, DQ_RID, DQ_N = range(8)
-DQ_CAP = 64                          # a request touches at most this many granules / lines
+# CW_RID: the line's region; CW_CH, CW_BANK, CW_DROW: where it lives in DRAM (for write-backs)
+CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_BANK, CW_DROW, CW_RID, CW_N = range(8)
+# ---- DRAM request scratch (dq_i rows, dq_f: time the request leaves the core) ------------------
+(DQ_CH, DQ_BANK, DQ_DROW, DQ_USEFUL, DQ_XFER, DQ_WRITE, DQ_KIND, DQ_CSET, DQ_WAY, DQ_RID,
+ DQ_N) = range(11)
+# DQ_KIND: a load/store/DMA chunk or write-back, a cache fill (DQ_CSET, DQ_WAY: its cache slot),
+# an atomic at the memory controller (DQ_CSET: 1 if the unit holds the value, DQ_WAY: its slot)
+RQ_PLAIN, RQ_FILL, RQ_ATOMIC = range(3)
+DQ_CAP = 64                          # a request touches at most this many bursts / lines
+# ---- memory-controller atomic units (per channel): the values they hold (ma_i[ch, slot, field];
+# ma_f[ch, slot]: the time the slot's address may take its next operation) -----------------------
+MI_ADDR, MI_BANK, MI_DROW, MI_RID, MI_USEFUL, MI_XFER, MI_N = range(7)   # MI_ADDR: granule, -1 free
+MA_SLOTS = 16
 
-INF = 1e300
 
 
 # ================================================================================================
@@ -102,22 +127,298 @@ def _prefetch(typingctx, addr):
 
 
 @njit(inline="always")
-def _mod(x, n, mask):
-    return x & mask if mask >= 0 else x % n
-
-
-@njit(inline="always")
-def _div(x, n, shift):
-    return x >> shift if shift >= 0 else x // n
-
-
-@njit(inline="always")
 def _before(t1, s1, t2, s2):
     return t1 < t2 or (t1 == t2 and s1 < s2)
 
 
 # ================================================================================================
-# Rare paths (ordinary functions)
+# The engine's state: one named tuple of arrays (built by `Simulation`; layouts above)
+
+State = namedtuple("State", (
+    "pi", "pf", "die_hops", "core_hops", "chan_hops", "reg", "th_i", "th_f", "eff", "ring",
+    "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
+    "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
+    "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
+# dram: the DRAM model's own state (`simulator.machine.dram.DramState`)
+
+
+# ================================================================================================
+# Pipelines and threads
+
+@njit(inline="always")
+def _pick_thread(S, p, T):
+    """The first thread of pipeline p, round-robin from its pointer, that can act by T; returns
+    (thread id or -1, its index in the pipeline)."""
+    first = S.pipe_first[p]
+    n = S.pipe_n[p]
+    i = S.pipe_rr[p]
+    for _ in range(n):
+        if S.eff[first + i] <= T:
+            S.pipe_rr[p] = i + 1 if i + 1 < n else 0
+            return first + i, i
+        i += 1
+        if i == n:
+            i = 0
+    return -1, i
+
+
+@njit(inline="always")
+def _fail(S, err, tid, pc):
+    S.sc[SC_ERR] = err
+    S.sc[SC_ERR_TID] = tid
+    S.sc[SC_ERR_PC] = pc
+    S.sc[SC_RET] = RET_ERROR
+    return RET_ERROR
+
+
+@njit(inline="always")
+def _arrive(S, kb, t):
+    """A thread arrives at barrier kb at t; True when that completes the barrier (released)."""
+    S.bar_i[kb, BI_ARRIVED] += 1
+    if t > S.bar_f[kb]:
+        S.bar_f[kb] = t
+    if S.bar_i[kb, BI_ARRIVED] >= S.bar_i[kb, BI_ACTIVE]:
+        _release(S, kb)
+        return True
+    return False
+
+
+@njit(inline="always")
+def _step_run(S, tid, p, T, t):
+    """A running thread acts at T (its own time t): finishes its task, or executes its next trace
+    row. Returns (acc, code, flags, addr, size, rebuild, error): acc 0 nothing for the memory
+    system, 1 one load/store/atomic, 2 DMA copy, 3 DMA gather."""
+    th_i = S.th_i
+    th_f = S.th_f
+    cnt = S.cnt
+    pc = th_i[tid, TI_PC]
+    if pc >= th_i[tid, TI_END]:
+        # task finished: the thread asks for the next one
+        th_f[tid, TF_BUSY] += t - th_f[tid, TF_TSTART]
+        th_i[tid, TI_STATE] = ST_NEED
+        th_f[tid, TF_READY] = t
+        return 0, 0, 0, 0, 0, False, False
+    w0 = S.ops[pc, 0]
+    code = w0 & 0xFF
+    flags = (w0 >> 8) & 0xFF
+    arg = w0 >> 16
+    cnt[C_OPS] += 1
+    th_i[tid, TI_PC] = pc + 1
+    if code >= COMPUTE and code <= DMA_GATHER:
+        th_f[tid, TF_STALL] += T - th_f[tid, TF_READY]
+    if code == COMPUTE:
+        S.free[S.pi[P_O_PIPE] + p] = T + arg
+        S.pipe_instr[p] += arg
+        cnt[C_INSTR] += arg
+        th_f[tid, TF_READY] = T + arg
+    elif code == LOAD or code == STORE or code == ATOMIC:
+        addr = S.ops[pc, 1]
+        if code == ATOMIC:
+            size = arg & 0xFFFFFFFF
+            if size == 0:
+                size = 8
+            cnt[C_ATOMICS] += 1
+            cnt[C_ATOMIC_BYTES] += size
+        else:
+            size = arg
+            if code == LOAD:
+                cnt[C_LOADS] += 1
+                cnt[C_LOAD_BYTES] += size
+            else:
+                cnt[C_STORES] += 1
+                cnt[C_STORE_BYTES] += size
+        return 1, code, flags, addr, size, False, False
+    elif code == DMA_COPY:
+        th_i[tid, TI_PC] = pc + 2          # the destination row follows
+        cnt[C_OPS] += 1
+        return 2, code, flags, 0, 0, False, False
+    elif code == DMA_GATHER:
+        th_i[tid, TI_PC] = pc + 1 + (arg & 0xFFFFFFFF)
+        cnt[C_OPS] += arg & 0xFFFFFFFF
+        return 3, code, flags, 0, 0, False, False
+    elif code == DMA_WAIT or code == WAIT:
+        th_f[tid, TF_READY] = t           # the wait was part of eff
+    elif code == BARRIER:
+        kb = 0 if arg == 0 else 1 + th_i[tid, TI_CORE]
+        th_i[tid, TI_STATE] = ST_BARRIER
+        th_i[tid, TI_BAR] = kb
+        th_i[tid, TI_RESUME] = ST_RUN
+        th_f[tid, TF_READY] = t
+        return 0, 0, 0, 0, 0, _arrive(S, kb, t), False
+    else:
+        _fail(S, ERR_OPCODE, tid, pc)
+        return 0, 0, 0, 0, 0, False, True
+    return 0, 0, 0, 0, 0, False, False
+
+
+@njit(inline="always")
+def _step_need(S, tid, t):
+    """A thread that needs work acts at its time t: a fetch-add on its queue's token counter
+    (dynamic scheduling), a stage barrier, the next task, a refill request, or leaving.
+    Returns (acc, token address, rebuild, refill)."""
+    th_i = S.th_i
+    th_f = S.th_f
+    q_i = S.q_i
+    q = th_i[tid, TI_QUEUE]
+    if q_i[q, QI_TOKEN] >= 0 and th_i[tid, TI_CREDIT] == 0:
+        # dynamic scheduling: a fetch-add on the queue's counter, through the model
+        S.cnt[C_ATOMICS] += 1
+        S.cnt[C_ATOMIC_BYTES] += 8
+        S.cnt[C_TOKEN_ATOMICS] += 1
+        return 1, q_i[q, QI_TOKEN], False, False
+    if ((q_i[q, QI_COUNT] > 0
+         and S.q_task[q_i[q, QI_OFF] + q_i[q, QI_HEAD], QT_EPOCH] > th_i[tid, TI_EPOCH])
+            or (q_i[q, QI_COUNT] == 0 and q_i[q, QI_EXHAUSTED] == 0 and q_i[q, QI_WEND] == 1
+                and th_i[tid, TI_EPOCH] <= q_i[q, QI_EPOCH])):
+        # the queue has moved on to its next stage, or its window is over and the next is taken
+        # after the barrier: wait at the core's barrier until the core's other threads of the
+        # phase have finished this stage (a fetch-add that found the stage over is spent: the
+        # next stage needs a new one)
+        kb = 1 + th_i[tid, TI_CORE]
+        th_i[tid, TI_EPOCH] += 1
+        th_i[tid, TI_CREDIT] = 0
+        th_i[tid, TI_STATE] = ST_BARRIER
+        th_i[tid, TI_BAR] = kb
+        th_i[tid, TI_RESUME] = ST_NEED
+        return 0, 0, _arrive(S, kb, t), False
+    if q_i[q, QI_COUNT] > 0:
+        h = q_i[q, QI_HEAD]
+        j = q_i[q, QI_OFF] + h
+        th_i[tid, TI_TASK] = S.q_task[j, QT_TASK]
+        th_i[tid, TI_PC] = S.q_task[j, QT_START]
+        th_i[tid, TI_END] = S.q_task[j, QT_END]
+        _prefetch(S.ops.ctypes.data + S.q_task[j, QT_START] * 16)
+        h += 1
+        if h == q_i[q, QI_CAP]:
+            h = 0
+        q_i[q, QI_HEAD] = h
+        q_i[q, QI_COUNT] -= 1
+        th_i[tid, TI_CREDIT] = 0
+        th_i[tid, TI_STATE] = ST_RUN
+        th_i[tid, TI_TASKS] += 1
+        th_f[tid, TF_TSTART] = t
+        S.cnt[C_TASKS] += 1
+        return 0, 0, False, False
+    if q_i[q, QI_EXHAUSTED] == 0:
+        S.sc[SC_RET] = RET_REFILL
+        S.sc[SC_ARG] = q
+        return 0, 0, False, True
+    # no more work: the thread leaves once its memory and DMA operations are done
+    fin = t
+    if th_f[tid, TF_ALL] > fin:
+        fin = th_f[tid, TF_ALL]
+    if th_f[tid, TF_DMA] > fin:
+        fin = th_f[tid, TF_DMA]
+    th_f[tid, TF_FINISH] = fin
+    th_i[tid, TI_STATE] = ST_DONE
+    kb = 1 + th_i[tid, TI_CORE]
+    bar_i = S.bar_i
+    bar_i[0, BI_ACTIVE] -= 1
+    bar_i[kb, BI_ACTIVE] -= 1
+    rebuild = False
+    for k in (0, kb):
+        if bar_i[k, BI_ARRIVED] > 0 and bar_i[k, BI_ARRIVED] >= bar_i[k, BI_ACTIVE]:
+            _release(S, k)
+            rebuild = True
+    return 0, 0, rebuild, False
+
+
+@njit(inline="always")
+def _slots_free_at(S, tid, t):
+    """When one of thread tid's outstanding-operation slots is free, not before t."""
+    ring = S.ring
+    m = ring[tid, 0]
+    for k in range(1, ring.shape[1]):
+        if ring[tid, k] < m:
+            m = ring[tid, k]
+    return m if m > t else t
+
+
+@njit(inline="always")
+def _thread_next(S, tid):
+    """Thread tid's earliest next action (eff[tid]): its ready time, later if that action depends
+    on a load (DEP), on all its memory operations (FENCE, WAIT), on its DMAs (DMA_WAIT), or needs
+    an outstanding-operation slot while all are taken (a slot frees when its own operation
+    completes, in any order); INF when it has none. Prefetches its next trace row (read again
+    only after many other threads' operations)."""
+    th_i = S.th_i
+    th_f = S.th_f
+    e_t = th_f[tid, TF_READY]
+    st = th_i[tid, TI_STATE]
+    if st == ST_RUN:
+        pc = th_i[tid, TI_PC]
+        if pc < th_i[tid, TI_END]:
+            if pc + 4 < S.ops.shape[0]:
+                _prefetch(S.ops.ctypes.data + (pc + 4) * 16)
+            w0 = S.ops[pc, 0]
+            code = w0 & 0xFF
+            fl = (w0 >> 8) & 0xFF
+            if fl & DEP and th_f[tid, TF_LAST] > e_t:
+                e_t = th_f[tid, TF_LAST]
+            if fl & FENCE and th_f[tid, TF_ALL] > e_t:
+                e_t = th_f[tid, TF_ALL]
+            if code == LOAD or code == STORE or code == ATOMIC:
+                e_t = _slots_free_at(S, tid, e_t)
+            elif code == DMA_WAIT:
+                if th_f[tid, TF_DMA] > e_t:
+                    e_t = th_f[tid, TF_DMA]
+            elif code == WAIT:
+                if th_f[tid, TF_ALL] > e_t:
+                    e_t = th_f[tid, TF_ALL]
+    elif st != ST_NEED:
+        e_t = INF
+    S.eff[tid] = e_t
+
+
+@njit(inline="always")
+def _heap_update(S, p):
+    """Pipeline p (at the heap's root) gets its next event time: keep it on top if it is still
+    the earliest (or within the horizon of the next one), else sift it down with a fresh seq
+    (ties go round-robin between pipelines)."""
+    hp_t = S.hp_t
+    hp_i = S.hp_i
+    first = S.pipe_first[p]
+    m = INF
+    for k in range(first, first + S.pipe_n[p]):
+        if S.eff[k] < m:
+            m = S.eff[k]
+    pfree = S.free[S.pi[P_O_PIPE] + p]
+    if m < INF and pfree > m:
+        m = pfree
+    nh = S.sc[SC_HEAP_N]
+    if nh <= 1:
+        hp_t[0] = m
+        return
+    mc = hp_t[1]
+    if nh > 2 and hp_t[2] < mc:
+        mc = hp_t[2]
+    horizon = S.pf[F_HORIZON]
+    if m < mc or (horizon > 0.0 and m <= mc + horizon):
+        hp_t[0] = m
+        return
+    s_new = S.sc[SC_SEQ]
+    S.sc[SC_SEQ] += 1
+    x = 0
+    while True:
+        c = 2 * x + 1
+        if c >= nh:
+            break
+        if c + 1 < nh and _before(hp_t[c + 1], hp_i[c + 1, 0], hp_t[c], hp_i[c, 0]):
+            c += 1
+        if _before(hp_t[c], hp_i[c, 0], m, s_new):
+            hp_t[x] = hp_t[c]
+            hp_i[x, 0] = hp_i[c, 0]
+            hp_i[x, 1] = hp_i[c, 1]
+            x = c
+        else:
+            break
+    hp_t[x] = m
+    hp_i[x, 0] = s_new
+    hp_i[x, 1] = p
+
+
+# ================================================================================================
+# Rare paths (not inlined; compiled without reference counting, as run_engine)
 
 @njit
 def _link(pi, pf, die_hops, free, cnt, cntf, t, src_die, dst_die, nbytes):
@@ -156,93 +457,614 @@ def _sift_down(hp_t, hp_i, n, i):
     hp_i[i, 1] = x
 
 
-@njit
-def _pipe_key(eff, free, opipe, pipe_first, pipe_n, p):
+@njit(inline="always")
+def _pipe_key(S, p):
     """Next event of pipeline p: its earliest thread, but not before its issue slot is free."""
     m = INF
-    f = pipe_first[p]
-    for k in range(f, f + pipe_n[p]):
-        if eff[k] < m:
-            m = eff[k]
+    f = S.pipe_first[p]
+    for k in range(f, f + S.pipe_n[p]):
+        if S.eff[k] < m:
+            m = S.eff[k]
     if m >= INF:
         return INF
-    return m if m > free[opipe + p] else free[opipe + p]
+    pfree = S.free[S.pi[P_O_PIPE] + p]
+    return m if m > pfree else pfree
 
 
-@njit
-def heap_rebuild(pi, eff, free, pipe_first, pipe_n, hp_t, hp_i, sc):
+@njit(cache=True, _nrt=False)
+def heap_rebuild(S):
     """Recompute every pipeline key in the heap and heapify (phase start, barrier release)."""
+    sc = S.sc
     n = sc[SC_HEAP_N]
-    opipe = pi[P_O_PIPE]
     for i in range(n):
-        hp_t[i] = _pipe_key(eff, free, opipe, pipe_first, pipe_n, hp_i[i, 1])
-        hp_i[i, 0] = sc[SC_SEQ]
+        S.hp_t[i] = _pipe_key(S, S.hp_i[i, 1])
+        S.hp_i[i, 0] = sc[SC_SEQ]
         sc[SC_SEQ] += 1
     for i in range(n // 2 - 1, -1, -1):
-        _sift_down(hp_t, hp_i, n, i)
+        _sift_down(S.hp_t, S.hp_i, n, i)
 
 
-@njit
-def thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid):
-    """Earliest time thread tid can take its next action: its ready time, later if that action
-    depends on a load (DEP), on all its memory operations (FENCE, WAIT), on its DMAs (DMA_WAIT),
-    or needs an outstanding-operation slot while all are taken (a slot frees when its own
-    operation completes, in any order). INF when it has no action.
-    (`run_engine` has the same logic written out on its hot path.)"""
-    st = th_i[tid, TI_STATE]
-    t = th_f[tid, TF_READY]
-    if st == ST_NEED:
-        return t
-    if st != ST_RUN:
-        return INF
-    pc = th_i[tid, TI_PC]
-    if pc >= th_i[tid, TI_END]:
-        return t
-    w0 = ops[pc, 0]
-    code = w0 & 0xFF
-    flags = (w0 >> 8) & 0xFF
-    if flags & DEP and th_f[tid, TF_LAST] > t:
-        t = th_f[tid, TF_LAST]
-    if flags & FENCE and th_f[tid, TF_ALL] > t:
-        t = th_f[tid, TF_ALL]
-    if code == LOAD or code == STORE or code == ATOMIC:
-        # outstanding-operation slots: each holds its operation's completion time
-        m = ring[tid, 0]
-        for k in range(1, pi[P_MAXOUT]):
-            if ring[tid, k] < m:
-                m = ring[tid, k]
-        if m > t:
-            t = m
-    elif code == DMA_WAIT:
-        if th_f[tid, TF_DMA] > t:
-            t = th_f[tid, TF_DMA]
-    elif code == WAIT:
-        if th_f[tid, TF_ALL] > t:
-            t = th_f[tid, TF_ALL]
-    return t
-
-
-@njit
-def _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, k):
+@njit(cache=True, _nrt=False)
+def _release(S, k):
     """Barrier k is complete: its waiting threads go on after the barrier's cost."""
-    t = bar_f[k] + pf[F_BARRIER]
+    th_i = S.th_i
+    t = S.bar_f[k] + S.pf[F_BARRIER]
     for tid in range(th_i.shape[0]):
         if th_i[tid, TI_STATE] == ST_BARRIER and th_i[tid, TI_BAR] == k:
             th_i[tid, TI_STATE] = th_i[tid, TI_RESUME]
-            th_f[tid, TF_READY] = t
-            eff[tid] = thread_eff(pi, th_i, th_f, ring, dring, dma_i, ops, tid)
-    bar_i[k, BI_ARRIVED] = 0
-    bar_f[k] = 0.0
-    cnt[C_BARRIERS] += 1
+            S.th_f[tid, TF_READY] = t
+            _thread_next(S, tid)
+    S.bar_i[k, BI_ARRIVED] = 0
+    S.bar_f[k] = 0.0
+    S.cnt[C_BARRIERS] += 1
+
+
+# ================================================================================================
+# Address resolution and the channel map
+
+@njit(inline="always")
+def _resolve(S, m_addr, m_size):
+    """Region id and offset of an encoded address, with its checks: (rid, off, error code)."""
+    rid = m_addr >> 40
+    off = m_addr & 0xFFFFFFFFFF
+    if rid < 0 or rid >= S.pi[P_NREG]:
+        return rid, off, ERR_REGION
+    reg = S.reg
+    lim = reg[rid, RG_SIZE] if reg[rid, RG_PER] == PER_NONE else reg[rid, RG_SLICE]
+    if m_size <= 0:
+        return rid, off, ERR_SIZE
+    if off + m_size > lim:
+        return rid, off, ERR_BOUNDS
+    return rid, off, ERR_NONE
+
+
+# ================================================================================================
+# Resources: scratchpad, cache, DRAM channel, memory-side atomic unit, links
+
+@njit(inline="always")
+def _server(free, idx, t, occ):
+    """FCFS server idx: a request arriving at t starts at max(t, next free), holds it occ."""
+    s = free[idx]
+    if t > s:
+        s = t
+    free[idx] = s + occ
+    return s
+
+
+@njit(inline="always")
+def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
+    """A scratchpad access from thread tid (core, die, local core) at ta: mesh or links to the
+    owning core, its port, its bank(s), latency, and the way back. Returns completion time."""
+    pi = S.pi
+    pf = S.pf
+    cnt = S.cnt
+    reg = S.reg
+    per = reg[rid, RG_PER]
+    tcore = reg[rid, RG_CORE]
+    if tcore < 0:
+        tcore = core
+    slot = S.th_i[tid, TI_LOCAL] if per == PER_THREAD else 0
+    phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
+    tdie = tcore // pi[P_CPD]
+    atomic = m_code == ATOMIC
+    is_write = m_code == STORE
+    one_way = 0.0
+    arr = ta
+    if tcore != core:
+        cnt[C_REMOTE_SPAD] += 1
+        cnt[C_NET_BYTES] += m_size
+        if tdie == die:
+            one_way = S.core_hops[lcore, tcore - tdie * pi[P_CPD]] * pf[F_HOP]
+            arr = ta + one_way
+        else:
+            cnt[C_REMOTE_DIE] += 1
+            one_way = S.die_hops[die, tdie] * pf[F_LINK_LAT]
+            if is_write or atomic:
+                arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, ta, die, tdie, m_size)
+            else:
+                arr = ta + one_way
+    s = _server(S.free, pi[P_O_PORT] + tcore, arr, pf[F_PORT_OCC])
+    ob = pi[P_O_BANK] + tcore * pi[P_BANKS]
+    bw_shift = pi[P_BANKW_SHIFT]
+    spad_lat = pf[F_SPAD_LAT]
+    if atomic:
+        cnt[C_SPAD_ATOMICS] += 1
+        sb = _server(S.free, ob + _mod(phys >> bw_shift, pi[P_BANKS], pi[P_BANKS_MASK]), s,
+                     pf[F_SA_OCC])
+        S.cntf[CF_ATOMIC_STALL] += sb - arr
+        fin = sb + spad_lat + pf[F_SA_LAT]
+        cnt[C_SPAD_READS] += 1
+        cnt[C_SPAD_WRITES] += 1
+        cnt[C_SPAD_RD_BYTES] += m_size
+        cnt[C_SPAD_WR_BYTES] += m_size
+    else:
+        w_0 = phys >> bw_shift
+        nw = ((phys + m_size - 1) >> bw_shift) - w_0 + 1
+        fin = s + spad_lat
+        for w in range(nw):
+            sb = _server(S.free, ob + _mod(w_0 + w, pi[P_BANKS], pi[P_BANKS_MASK]), s,
+                         pf[F_BANK_OCC])
+            if sb + spad_lat > fin:
+                fin = sb + spad_lat
+        S.cntf[CF_SPAD_QUEUE] += fin - spad_lat - arr
+        if is_write:
+            cnt[C_SPAD_WRITES] += 1
+            cnt[C_SPAD_WR_BYTES] += m_size
+        else:
+            cnt[C_SPAD_READS] += 1
+            cnt[C_SPAD_RD_BYTES] += m_size
+    if tdie == die or is_write:
+        return fin + one_way
+    return _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, fin, tdie, die, m_size)
+
+
+@njit(inline="always")
+def _dram_bytes(S, rid, wr, useful, xfer):
+    """Count one DRAM transfer, in the totals and for its region."""
+    cnt = S.cnt
+    if wr:
+        cnt[C_DRAM_WR_USEFUL] += useful
+        cnt[C_DRAM_WR_XFER] += xfer
+        S.reg_cnt[rid, RB_WR_USEFUL] += useful
+        S.reg_cnt[rid, RB_WR_XFER] += xfer
+    else:
+        cnt[C_DRAM_RD_USEFUL] += useful
+        cnt[C_DRAM_RD_XFER] += xfer
+        S.reg_cnt[rid, RB_RD_USEFUL] += useful
+        S.reg_cnt[rid, RB_RD_XFER] += xfer
+
+
+@njit(inline="always")
+def _dq_set(S, nd, ch, bank, drow, useful, xfer, wr, kind, rid, t):
+    """Queue DRAM request nd of the current access (see DQ_*): where it goes (channel, bank,
+    row), its bytes, kind and the time it leaves the core."""
+    dq_i = S.dq_i
+    dq_i[nd, DQ_CH] = ch
+    dq_i[nd, DQ_BANK] = bank
+    dq_i[nd, DQ_DROW] = drow
+    dq_i[nd, DQ_USEFUL] = useful
+    dq_i[nd, DQ_XFER] = xfer
+    dq_i[nd, DQ_WRITE] = 1 if wr else 0
+    dq_i[nd, DQ_KIND] = kind
+    dq_i[nd, DQ_RID] = rid
+    S.dq_f[nd] = t
+    return nd + 1
+
+
+@njit(inline="always")
+def _dq_put(S, nd, phys, tdie, useful, xfer, wr, kind, rid, t):
+    """Queue DRAM request nd for physical address phys (located by the address map)."""
+    ch, bank, drow = dram_map(S.dram, phys, tdie)
+    return _dq_set(S, nd, ch, bank, drow, useful, xfer, wr, kind, rid, t)
+
+
+@njit(inline="always")
+def _granules(pi, a, b):
+    """Bytes moved for the bytes [a, b): whole access granules."""
+    g = pi[P_GRAN_SHIFT]
+    return (((b + (1 << g) - 1) >> g) - (a >> g)) << g
+
+
+@njit(inline="always")
+def _mc_atomic(S, rid, phys, tdie, m_size, ta):
+    """An atomic done at the memory controller, by the channel's atomic unit, which holds the
+    values of the last MA_SLOTS granules it operated on: on a miss it reads the operand from
+    DRAM (and writes back the value it evicts for it; posted); on a hit the value is forwarded.
+    Queues the DRAM requests (the eviction's write, then the atomic itself; see _dram_request)
+    and returns how many."""
+    pi = S.pi
+    S.cnt[C_MC_ATOMICS] += 1
+    xfer = _granules(pi, phys, phys + m_size)
+    key = phys >> pi[P_GRAN_SHIFT]             # the unit holds values by (first) granule
+    ch, bank, drow = dram_map(S.dram, phys, tdie)
+    ma_i = S.ma_i
+    slot = -1
+    victim = 0
+    for k in range(MA_SLOTS):
+        if ma_i[ch, k, MI_ADDR] == key:
+            slot = k
+            break
+        if S.ma_f[ch, k] < S.ma_f[ch, victim]:
+            victim = k                  # the value left alone the longest
+    nd = 0
+    if slot < 0:
+        slot = victim
+        if ma_i[ch, slot, MI_ADDR] >= 0:
+            nd = _dq_unit_writeback(S, 0, ch, slot, ta)
+        ma_i[ch, slot, MI_ADDR] = key
+        ma_i[ch, slot, MI_BANK] = bank
+        ma_i[ch, slot, MI_DROW] = drow
+        ma_i[ch, slot, MI_RID] = rid
+        ma_i[ch, slot, MI_USEFUL] = m_size
+        ma_i[ch, slot, MI_XFER] = xfer
+        S.ma_f[ch, slot] = -INF
+        hit = 0
+    else:
+        hit = 1
+    _dq_set(S, nd, ch, bank, drow, m_size, xfer, False, RQ_ATOMIC, rid, ta)
+    S.dq_i[nd, DQ_CSET] = hit
+    S.dq_i[nd, DQ_WAY] = slot
+    return nd + 1
+
+
+@njit(inline="always")
+def _dq_unit_writeback(S, nd, ch, slot, t):
+    """Queue the write-back of the value an atomic unit holds in slot (posted)."""
+    ma_i = S.ma_i
+    return _dq_set(S, nd, ch, ma_i[ch, slot, MI_BANK], ma_i[ch, slot, MI_DROW],
+                   ma_i[ch, slot, MI_USEFUL], ma_i[ch, slot, MI_XFER], True, RQ_PLAIN,
+                   ma_i[ch, slot, MI_RID], t)
+
+
+@njit(inline="always")
+def _split_uncached(S, rid, phys, tdie, m_size, is_write, ta):
+    """An uncached access split at burst boundaries (one column command each), each piece
+    rounded to the access granularity: DRAM requests 0.. (returns how many)."""
+    burst_shift = S.pi[P_BURST_SHIFT]
+    nd = 0
+    pos = phys
+    end = phys + m_size
+    while pos < end and nd < DQ_CAP:
+        cend = ((pos >> burst_shift) + 1) << burst_shift
+        if cend > end:
+            cend = end
+        nd = _dq_put(S, nd, pos, tdie, cend - pos, _granules(S.pi, pos, cend), is_write,
+                     RQ_PLAIN, rid, ta)
+        pos = cend
+    return nd
+
+
+@njit(inline="always")
+def _cache_access(S, tid, rid, cls, phys, tdie, m_size, is_write, ta):
+    """Through thread tid's pipeline cache (set-associative LRU, write-back, write-allocate):
+    hits are served here; misses queue a fill (and a dirty victim's write-back) as DRAM
+    requests. Returns (completion time of the hits, number of DRAM requests)."""
+    pi = S.pi
+    ctag = S.ctag
+    cnt = S.cnt
+    cls_cnt = S.cls_cnt
+    lshift = pi[P_LSHIFT]
+    line = pi[P_LINE]
+    sets = pi[P_SETS]
+    ways = pi[P_WAYS]
+    cache_lat = S.pf[F_CACHE_LAT]
+    done = ta
+    nd = 0
+    first_ln = phys >> lshift
+    last_ln = (phys + m_size - 1) >> lshift
+    pipe_g = S.th_i[tid, TI_PIPE]
+    for ln in range(first_ln, last_ln + 1):
+        lo = ln << lshift
+        a_ = phys if phys > lo else lo
+        b_ = phys + m_size
+        if b_ > lo + line:
+            b_ = lo + line
+        nbytes = b_ - a_
+        row = pipe_g * sets + _mod(ln, sets, pi[P_SETS_MASK])
+        S.sc[SC_STAMP] += 1
+        stamp = S.sc[SC_STAMP]
+        hit = -1
+        for w in range(ways):
+            if ctag[row, w, CW_TAG] == ln:
+                hit = w
+                break
+        if hit >= 0:
+            ctag[row, hit, CW_STAMP] = stamp
+            d = ta + cache_lat
+            if S.cready[row, hit] > d:
+                d = S.cready[row, hit]
+            if d > done:
+                done = d
+            cls_cnt[cls, CL_HITS] += 1
+            if is_write:
+                ctag[row, hit, CW_DIRTY] += nbytes
+                cnt[C_CACHE_WR_BYTES] += nbytes
+            else:
+                cnt[C_CACHE_RD_HIT_BYTES] += nbytes
+        elif nd + 2 <= DQ_CAP:
+            cls_cnt[cls, CL_MISSES] += 1
+            victim = 0
+            best = ctag[row, 0, CW_STAMP]
+            for w in range(1, ways):
+                if ctag[row, w, CW_STAMP] < best:
+                    best = ctag[row, w, CW_STAMP]
+                    victim = w
+            line_xfer = _granules(pi, lo, lo + line)
+            if ctag[row, victim, CW_TAG] >= 0 and ctag[row, victim, CW_DIRTY] > 0:
+                dirty = ctag[row, victim, CW_DIRTY]
+                if dirty > line:
+                    dirty = line
+                cnt[C_WRITEBACKS] += 1
+                cnt[C_DRAM_WB_USEFUL] += dirty
+                _dq_victim(S, nd, row, victim, dirty, line_xfer, ta + cache_lat)
+                nd += 1
+            # the fill: the access's own bytes are useful, the rest prefetched
+            nd = _dq_put(S, nd, lo, tdie, 0 if is_write else nbytes, line_xfer, False, RQ_FILL,
+                         rid, ta + cache_lat)
+            S.dq_i[nd - 1, DQ_CSET] = row
+            S.dq_i[nd - 1, DQ_WAY] = victim
+            ctag[row, victim, CW_TAG] = ln
+            ctag[row, victim, CW_STAMP] = stamp
+            ctag[row, victim, CW_CH] = S.dq_i[nd - 1, DQ_CH]
+            ctag[row, victim, CW_BANK] = S.dq_i[nd - 1, DQ_BANK]
+            ctag[row, victim, CW_DROW] = S.dq_i[nd - 1, DQ_DROW]
+            ctag[row, victim, CW_RID] = rid
+            if is_write:
+                ctag[row, victim, CW_DIRTY] = nbytes
+                cnt[C_CACHE_WR_BYTES] += nbytes
+            else:
+                ctag[row, victim, CW_DIRTY] = 0
+    return done, nd
+
+
+@njit(inline="always")
+def _dq_victim(S, nd, row, way, dirty, xfer, t):
+    """Queue the write-back of a dirty line (its DRAM location kept in its tag)."""
+    ctag = S.ctag
+    _dq_set(S, nd, ctag[row, way, CW_CH], ctag[row, way, CW_BANK], ctag[row, way, CW_DROW],
+            dirty, xfer, True, RQ_PLAIN, ctag[row, way, CW_RID], t)
+
+
+@njit(inline="always")
+def _atomic_unit(S, gch, slot, arr, data):
+    """The memory-side atomic unit of channel gch: operations enter it one per interval
+    (different addresses pipeline); one whose address the unit holds (slot) starts when the
+    previous one on that address has held it its occupancy (same-address operations serialize,
+    the value forwarded); one it does not hold starts when its DRAM read arrives (data).
+    Returns the time the result is ready."""
+    pf = S.pf
+    s = _server(S.free, S.pi[P_O_MA] + gch, arr, pf[F_MA_INTERVAL])
+    e = s if s > data else data
+    if S.ma_f[gch, slot] > e:
+        e = S.ma_f[gch, slot]
+    if not S.dram.ip[DI_FAULT] & FAULT_NO_MA_OCC:     # (tests break it on purpose)
+        S.ma_f[gch, slot] = e + pf[F_MA_OCC]
+    S.cntf[CF_ATOMIC_STALL] += e - arr
+    return e + pf[F_MA_LAT]
+
+
+@njit(inline="always")
+def _dram_request(S, die, lcore, k):
+    """DRAM request k of the current access: the way to its channel (mesh, or links for data
+    going to another die), the DRAM model (or the atomic unit), the way back. Returns when the
+    requester has its data (a read, an atomic's result) or its acknowledgement (a write; writes
+    are posted)."""
+    pi = S.pi
+    pf = S.pf
+    cnt = S.cnt
+    dq_i = S.dq_i
+    gch = dq_i[k, DQ_CH]
+    useful = dq_i[k, DQ_USEFUL]
+    xfer = dq_i[k, DQ_XFER]
+    wr = dq_i[k, DQ_WRITE]
+    kind = dq_i[k, DQ_KIND]
+    tk = S.dq_f[k]
+    cd = _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT])
+    if cd == die:
+        one_way = S.chan_hops[lcore, gch - cd * pi[P_CHPD]] * pf[F_HOP]
+        if one_way > 0:
+            cnt[C_NET_BYTES] += useful
+        arr = tk + one_way
+    else:
+        cnt[C_REMOTE_DIE] += 1
+        cnt[C_NET_BYTES] += useful
+        one_way = S.die_hops[die, cd] * pf[F_LINK_LAT]
+        if wr == 1 or kind == RQ_ATOMIC:
+            arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, tk, die, cd, useful)
+        else:
+            arr = tk + one_way
+    x = arr
+    if kind != RQ_ATOMIC or dq_i[k, DQ_CSET] == 0:        # an atomic's hit reads nothing
+        x = dram_access(S.dram, gch, dq_i[k, DQ_BANK], dq_i[k, DQ_DROW], wr, arr, xfer)
+        cnt[C_DRAM_REQS] += 1
+        _dram_bytes(S, dq_i[k, DQ_RID], wr == 1, useful, xfer)
+    if kind == RQ_ATOMIC:
+        x = _atomic_unit(S, gch, dq_i[k, DQ_WAY], arr, x)
+    if cd == die or wr == 1:
+        fin = x + one_way
+    else:
+        fin = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, x, cd, die, useful)
+    if kind == RQ_FILL:
+        S.cready[dq_i[k, DQ_CSET], dq_i[k, DQ_WAY]] = fin
+    return fin
+
+
+@njit(inline="always")
+def _dram_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta, uncached):
+    """A DRAM access: at the memory controller (atomics), uncached, or through the cache; the
+    DRAM requests it makes go to their channels. Returns completion time (ERR_SIZE is raised
+    for a single access too large for the request scratch: bulk transfers use DMA)."""
+    pi = S.pi
+    reg = S.reg
+    tdie = reg[rid, RG_DIE]
+    if tdie == DIE_LOCAL:
+        tdie = die
+    per = reg[rid, RG_PER]
+    slot = 0
+    if per == PER_THREAD:
+        slot = tid
+    elif per == PER_CORE:
+        slot = core
+    phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
+    cls = reg[rid, RG_CLS]
+    if (m_size >> pi[P_LSHIFT]) + 2 > DQ_CAP // 2 or (m_size >> pi[P_BURST_SHIFT]) + 2 > DQ_CAP:
+        S.sc[SC_ERR] = ERR_SIZE
+        return ta
+    is_write = m_code == STORE
+    done = ta
+    if m_code == ATOMIC:
+        nd = _mc_atomic(S, rid, phys, tdie, m_size, ta)
+    elif uncached or pi[P_HAS_CACHE] == 0 or (pi[P_BYPASS] >> cls) & 1:
+        if not uncached:
+            S.cls_cnt[cls, CL_BYPASS] += 1
+        nd = _split_uncached(S, rid, phys, tdie, m_size, is_write, ta)
+    else:
+        done, nd = _cache_access(S, tid, rid, cls, phys, tdie, m_size, is_write, ta)
+    for k in range(nd):
+        fin = _dram_request(S, die, lcore, k)
+        if fin > done:
+            done = fin
+    return done
+
+
+# ================================================================================================
+# DMA
+
+@njit(inline="always")
+def _dma_begin(S, core, pc, acc, t):
+    """A DMA descriptor enters core's engine at t (later if its queue is full), the engine
+    streams its bytes. Returns (time its chunks start, enqueue time, source, destination,
+    total bytes, element bytes, number of accesses, queue head, queue count)."""
+    pi = S.pi
+    dring = S.dring
+    dmaq = pi[P_DMAQ]
+    burst_shift = pi[P_BURST_SHIFT]
+    dh = S.dma_i[core, 0]
+    dc = S.dma_i[core, 1]
+    while dc > 0 and dring[core, dh] <= t:
+        dh += 1
+        if dh == dmaq:
+            dh = 0
+        dc -= 1
+    if dc == dmaq:
+        S.cntf[CF_DMA_STALL] += dring[core, dh] - t
+        t = dring[core, dh]
+        dh += 1
+        if dh == dmaq:
+            dh = 0
+        dc -= 1
+    ops = S.ops
+    d_src = 0
+    d_eb = 0
+    if acc == 2:
+        d_src = ops[pc, 1]
+        d_total = ops[pc, 0] >> 16
+        d_dst = ops[pc + 1, 1]
+        n_chunks = 0
+        if d_total > 0:
+            n_chunks = ((d_src + d_total - 1) >> burst_shift) - (d_src >> burst_shift) + 1
+    else:
+        d_dst = ops[pc, 1]
+        d_eb = ops[pc, 0] >> 48
+        n_chunks = (ops[pc, 0] >> 16) & 0xFFFFFFFF
+        d_total = d_eb * n_chunks
+    s0 = _server(S.free, pi[P_O_DMA] + core, t, d_total * S.pf[F_DMA_CPB])
+    S.cnt[C_DMA_OPS] += 1
+    S.cnt[C_DMA_BYTES] += d_total
+    return s0 + S.pf[F_DMA_SETUP], t, d_src, d_dst, d_total, d_eb, 2 * n_chunks, dh, dc
+
+
+@njit(inline="always")
+def _dma_chunk(S, acc, r, pc, d_src, d_dst, d_total, d_eb, d_pos, d_n, t_dma, prev):
+    """Access r of a DMA: even r reads a chunk (the part of a copy within one DRAM burst, or one
+    gather element) at the engine's time, odd r writes it once read. Returns (code, address,
+    size, time, position, chunk bytes, engine time)."""
+    burst_shift = S.pi[P_BURST_SHIFT]
+    dma_cpb = S.pf[F_DMA_CPB]
+    if acc == 2:
+        if r % 2 == 0:
+            a0 = d_src + d_pos
+            d_n = (((a0 >> burst_shift) + 1) << burst_shift) - a0
+            if d_n > d_total - d_pos:
+                d_n = d_total - d_pos
+            return LOAD, a0, d_n, t_dma, d_pos, d_n, t_dma
+        return STORE, d_dst + d_pos, d_n, prev, d_pos + d_n, d_n, t_dma + d_n * dma_cpb
+    e = r // 2
+    if r % 2 == 0:
+        return LOAD, S.ops[pc + 1 + e, 1], d_eb, t_dma, d_pos, d_n, t_dma
+    return STORE, d_dst + e * d_eb, d_eb, prev, d_pos, d_n, t_dma + d_eb * dma_cpb
+
+
+# ================================================================================================
+# One memory instruction
+
+@njit(inline="always")
+def _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
+    """The instruction issues at T on pipeline p; its accesses (one, or a DMA's chunks) reach
+    the memory system from T + 1; the thread's side is updated with their completion. Returns
+    False on an invalid access (sc[SC_ERR] set)."""
+    pi = S.pi
+    th_i = S.th_i
+    th_f = S.th_f
+    S.free[pi[P_O_PIPE] + p] = T + 1.0
+    S.pipe_instr[p] += 1
+    S.cnt[C_INSTR] += 1
+    core = th_i[tid, TI_CORE]
+    die = th_i[tid, TI_DIE]
+    lcore = th_i[tid, TI_LCORE]
+    n_acc = 1
+    t_dma = T + 1.0
+    t_enq = t_dma
+    d_src = 0
+    d_dst = 0
+    d_total = 0
+    d_eb = 0
+    d_pos = 0
+    d_n = 0
+    dh = 0
+    dc = 0
+    if acc >= 2:
+        t_dma, t_enq, d_src, d_dst, d_total, d_eb, n_acc, dh, dc = _dma_begin(S, core, pc, acc, t_dma)
+    done_all = T + 1.0
+    prev = T + 1.0
+    for r in range(n_acc):
+        ta = T + 1.0
+        if acc >= 2:
+            m_code, m_addr, m_size, ta, d_pos, d_n, t_dma = _dma_chunk(
+                S, acc, r, pc, d_src, d_dst, d_total, d_eb, d_pos, d_n, t_dma, prev)
+        rid, off, err = _resolve(S, m_addr, m_size)
+        if err != ERR_NONE:
+            S.sc[SC_ERR] = err
+            break
+        if S.reg[rid, RG_KIND] == K_SPAD:
+            done = _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta)
+        else:
+            done = _dram_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta, acc >= 2)
+            if S.sc[SC_ERR] != ERR_NONE:
+                break
+        prev = done
+        if done > done_all:
+            done_all = done
+    if S.sc[SC_ERR] != ERR_NONE:
+        S.sc[SC_ERR_TID] = tid
+        S.sc[SC_ERR_PC] = pc if st == ST_RUN else -1
+        S.sc[SC_RET] = RET_ERROR
+        return False
+    # ---- the thread's side
+    if acc >= 2:
+        dmaq = pi[P_DMAQ]
+        slot = dh + dc
+        if slot >= dmaq:
+            slot -= dmaq
+        S.dring[core, slot] = done_all
+        S.dma_i[core, 0] = dh
+        S.dma_i[core, 1] = dc + 1
+        if done_all > th_f[tid, TF_DMA]:
+            th_f[tid, TF_DMA] = done_all
+        th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
+    elif st == ST_RUN:
+        ring = S.ring
+        slot = 0                             # the slot that frees first (free by T)
+        for k in range(1, ring.shape[1]):
+            if ring[tid, k] < ring[tid, slot]:
+                slot = k
+        ring[tid, slot] = done_all
+        if done_all > th_f[tid, TF_ALL]:
+            th_f[tid, TF_ALL] = done_all
+        if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
+            th_f[tid, TF_LAST] = done_all
+        th_f[tid, TF_READY] = T + 1.0
+    else:
+        th_i[tid, TI_CREDIT] = 1     # the token's value is needed before the task starts
+        th_f[tid, TF_READY] = done_all
+    return True
 
 
 # ================================================================================================
 # The run loop
 
-@njit(cache=True)
-def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, ring, free, pipe_instr,
-               pipe_first, pipe_n, pipe_rr, ctag, cready, dring, dma_i, q_i, q_task, ops, hp_t, hp_i,
-               sc, cnt, cntf, cls_cnt, bar_i, bar_f, dq_i, dq_f, reg_cnt):
+@njit(cache=True, _nrt=False)
+def run_engine(S):
     """Advance the simulation until the phase ends (RET_DONE), a task queue must be refilled
     (RET_REFILL, queue id in sc[SC_ARG]) or an operation is invalid (RET_ERROR).
 
@@ -251,722 +1073,38 @@ def run_engine(pi, pf, die_hops, core_hops, chan_hops, reg, th_i, th_f, eff, rin
     at T + 1 (non-blocking) unless a later operation depends on it. Actions that issue no
     instruction (taking a task, waits, barriers) happen at the thread's own time.
     """
-    opipe = pi[P_O_PIPE]
-    horizon = pf[F_HORIZON]
-    maxout = pi[P_MAXOUT]
-    ilv_shift = pi[P_ILV_SHIFT]
-    gran_shift = pi[P_GRAN_SHIFT]
-    gran = 1 << gran_shift
-    chpd = pi[P_CHPD]
-    nch = pi[P_NCH]
-    nch_mask = pi[P_NCH_MASK]
-    chpd_mask = pi[P_CHPD_MASK]
-    chpd_shift = pi[P_CHPD_SHIFT]
-    cpd = pi[P_CPD]
-    banks = pi[P_BANKS]
-    banks_mask = pi[P_BANKS_MASK]
-    bw_shift = pi[P_BANKW_SHIFT]
-    lshift = pi[P_LSHIFT]
-    line = pi[P_LINE]
-    line_xfer = ((line + gran - 1) >> gran_shift) << gran_shift
-    sets = pi[P_SETS]
-    sets_mask = pi[P_SETS_MASK]
-    ways = pi[P_WAYS]
-    has_cache = pi[P_HAS_CACHE]
-    bypass = pi[P_BYPASS]
-    nreg = pi[P_NREG]
-    o_port = pi[P_O_PORT]
-    o_bank = pi[P_O_BANK]
-    o_ch = pi[P_O_CH]
-    o_ma = pi[P_O_MA]
-    o_dma = pi[P_O_DMA]
-    dmaq = pi[P_DMAQ]
-    spad_lat = pf[F_SPAD_LAT]
-    port_occ = pf[F_PORT_OCC]
-    bank_occ = pf[F_BANK_OCC]
-    cache_lat = pf[F_CACHE_LAT]
-    dram_lat = pf[F_DRAM_LAT]
-    ch_cpb = pf[F_CH_CPB]
-    sa_lat = pf[F_SA_LAT]
-    sa_occ = pf[F_SA_OCC]
-    ma_lat = pf[F_MA_LAT]
-    ma_occ = pf[F_MA_OCC]
-    dma_cpb = pf[F_DMA_CPB]
-    hop = pf[F_HOP]
-    link_lat = pf[F_LINK_LAT]
-    ops_base = ops.ctypes.data
-    ops_end = ops.shape[0]
-
-    while sc[SC_HEAP_N] > 0:
-        T = hp_t[0]
+    while S.sc[SC_HEAP_N] > 0:
+        T = S.hp_t[0]
         if T >= INF:
             break
-        p = hp_i[0, 1]
-        first = pipe_first[p]
-        n = pipe_n[p]
-        i = pipe_rr[p]
-        tid = -1
-        for _ in range(n):
-            if eff[first + i] <= T:
-                tid = first + i
-                break
-            i += 1
-            if i == n:
-                i = 0
+        p = S.hp_i[0, 1]
+        tid, i = _pick_thread(S, p, T)
         if tid < 0:
-            sc[SC_ERR] = ERR_ENGINE
-            sc[SC_ERR_TID] = first
-            sc[SC_ERR_PC] = -1
-            sc[SC_RET] = RET_ERROR
-            return RET_ERROR
-        pipe_rr[p] = i + 1 if i + 1 < n else 0
-        st = th_i[tid, TI_STATE]
-        t = eff[tid]
-        pc = th_i[tid, TI_PC]
-        # what to do: acc = 0 nothing in memory, 1 one load/store/atomic, 2 DMA copy, 3 DMA gather
-        acc = 0
-        m_code = 0
-        m_addr = 0
-        m_size = 0
-        m_flags = 0
-        rebuild = False
+            return _fail(S, ERR_ENGINE, S.pipe_first[p], -1)
+        st = S.th_i[tid, TI_STATE]
+        t = S.eff[tid]
+        pc = S.th_i[tid, TI_PC]
         if st == ST_RUN:
-            if pc >= th_i[tid, TI_END]:
-                # task finished: the thread asks for the next one
-                th_f[tid, TF_BUSY] += t - th_f[tid, TF_TSTART]
-                th_i[tid, TI_STATE] = ST_NEED
-                th_f[tid, TF_READY] = t
-            else:
-                w0 = ops[pc, 0]
-                code = w0 & 0xFF
-                m_flags = (w0 >> 8) & 0xFF
-                arg = w0 >> 16
-                cnt[C_OPS] += 1
-                th_i[tid, TI_PC] = pc + 1
-                if code >= COMPUTE and code <= DMA_GATHER:
-                    th_f[tid, TF_STALL] += T - th_f[tid, TF_READY]
-                if code == COMPUTE:
-                    nins = arg
-                    free[opipe + p] = T + nins
-                    pipe_instr[p] += nins
-                    cnt[C_INSTR] += nins
-                    th_f[tid, TF_READY] = T + nins
-                elif code == LOAD or code == STORE or code == ATOMIC:
-                    acc = 1
-                    m_code = code
-                    m_addr = ops[pc, 1]
-                    if code == ATOMIC:
-                        m_size = arg & 0xFFFFFFFF
-                        if m_size == 0:
-                            m_size = 8
-                        cnt[C_ATOMICS] += 1
-                        cnt[C_ATOMIC_BYTES] += m_size
-                    else:
-                        m_size = arg
-                        if code == LOAD:
-                            cnt[C_LOADS] += 1
-                            cnt[C_LOAD_BYTES] += m_size
-                        else:
-                            cnt[C_STORES] += 1
-                            cnt[C_STORE_BYTES] += m_size
-                elif code == DMA_COPY:
-                    acc = 2
-                    th_i[tid, TI_PC] = pc + 2          # the destination row follows
-                    cnt[C_OPS] += 1
-                elif code == DMA_GATHER:
-                    acc = 3
-                    th_i[tid, TI_PC] = pc + 1 + (arg & 0xFFFFFFFF)
-                    cnt[C_OPS] += arg & 0xFFFFFFFF
-                elif code == DMA_WAIT or code == WAIT:
-                    th_f[tid, TF_READY] = t           # the wait was part of eff
-                elif code == BARRIER:
-                    kb = 0 if arg == 0 else 1 + th_i[tid, TI_CORE]
-                    th_i[tid, TI_STATE] = ST_BARRIER
-                    th_i[tid, TI_BAR] = kb
-                    th_i[tid, TI_RESUME] = ST_RUN
-                    th_f[tid, TF_READY] = t
-                    bar_i[kb, BI_ARRIVED] += 1
-                    if t > bar_f[kb]:
-                        bar_f[kb] = t
-                    if bar_i[kb, BI_ARRIVED] >= bar_i[kb, BI_ACTIVE]:
-                        _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, kb)
-                        rebuild = True
-                else:
-                    sc[SC_ERR] = ERR_OPCODE
-                    sc[SC_ERR_TID] = tid
-                    sc[SC_ERR_PC] = pc
-                    sc[SC_RET] = RET_ERROR
-                    return RET_ERROR
-        else:  # ST_NEED
-            q = th_i[tid, TI_QUEUE]
-            if q_i[q, QI_TOKEN] >= 0 and th_i[tid, TI_CREDIT] == 0:
-                # dynamic scheduling: a fetch-add on the queue's counter, through the model
-                acc = 1
-                m_code = ATOMIC
-                m_addr = q_i[q, QI_TOKEN]
-                m_size = 8
-                cnt[C_ATOMICS] += 1
-                cnt[C_ATOMIC_BYTES] += 8
-                cnt[C_TOKEN_ATOMICS] += 1
-            elif ((q_i[q, QI_COUNT] > 0
-                   and q_task[q_i[q, QI_OFF] + q_i[q, QI_HEAD], QT_EPOCH] > th_i[tid, TI_EPOCH])
-                  or (q_i[q, QI_COUNT] == 0 and q_i[q, QI_EXHAUSTED] == 0 and q_i[q, QI_WEND] == 1
-                      and th_i[tid, TI_EPOCH] <= q_i[q, QI_EPOCH])):
-                # the queue has moved on to its next stage, or its window is over and the next
-                # is taken after the barrier: wait at the core's barrier until the core's other
-                # threads of the phase have finished this stage (a fetch-add that found the
-                # stage over is spent: the next stage needs a new one)
-                kb = 1 + th_i[tid, TI_CORE]
-                th_i[tid, TI_EPOCH] += 1
-                th_i[tid, TI_CREDIT] = 0
-                th_i[tid, TI_STATE] = ST_BARRIER
-                th_i[tid, TI_BAR] = kb
-                th_i[tid, TI_RESUME] = ST_NEED
-                bar_i[kb, BI_ARRIVED] += 1
-                if t > bar_f[kb]:
-                    bar_f[kb] = t
-                if bar_i[kb, BI_ARRIVED] >= bar_i[kb, BI_ACTIVE]:
-                    _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, kb)
-                    rebuild = True
-            elif q_i[q, QI_COUNT] > 0:
-                h = q_i[q, QI_HEAD]
-                j = q_i[q, QI_OFF] + h
-                th_i[tid, TI_TASK] = q_task[j, QT_TASK]
-                th_i[tid, TI_PC] = q_task[j, QT_START]
-                th_i[tid, TI_END] = q_task[j, QT_END]
-                _prefetch(ops_base + q_task[j, QT_START] * 16)
-                h += 1
-                if h == q_i[q, QI_CAP]:
-                    h = 0
-                q_i[q, QI_HEAD] = h
-                q_i[q, QI_COUNT] -= 1
-                th_i[tid, TI_CREDIT] = 0
-                th_i[tid, TI_STATE] = ST_RUN
-                th_i[tid, TI_TASKS] += 1
-                th_f[tid, TF_TSTART] = t
-                cnt[C_TASKS] += 1
-            elif q_i[q, QI_EXHAUSTED] == 0:
-                pipe_rr[p] = i          # pick the same thread again after the refill
-                sc[SC_RET] = RET_REFILL
-                sc[SC_ARG] = q
-                return RET_REFILL
-            else:
-                # no more work: the thread leaves once its memory and DMA operations are done
-                fin = t
-                if th_f[tid, TF_ALL] > fin:
-                    fin = th_f[tid, TF_ALL]
-                if th_f[tid, TF_DMA] > fin:
-                    fin = th_f[tid, TF_DMA]
-                th_f[tid, TF_FINISH] = fin
-                th_i[tid, TI_STATE] = ST_DONE
-                kb = 1 + th_i[tid, TI_CORE]
-                bar_i[0, BI_ACTIVE] -= 1
-                bar_i[kb, BI_ACTIVE] -= 1
-                if bar_i[0, BI_ARRIVED] > 0 and bar_i[0, BI_ARRIVED] >= bar_i[0, BI_ACTIVE]:
-                    _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, 0)
-                    rebuild = True
-                if bar_i[kb, BI_ARRIVED] > 0 and bar_i[kb, BI_ARRIVED] >= bar_i[kb, BI_ACTIVE]:
-                    _release(pi, pf, th_i, th_f, eff, ring, dring, dma_i, ops, bar_i, bar_f, cnt, kb)
-                    rebuild = True
-
-        if acc != 0:
-            # ---------------------------------------------------------------- the memory path
-            # one instruction issues at T; its accesses reach the memory system from T + 1
-            free[opipe + p] = T + 1.0
-            pipe_instr[p] += 1
-            cnt[C_INSTR] += 1
-            core = th_i[tid, TI_CORE]
-            die = th_i[tid, TI_DIE]
-            lcore = th_i[tid, TI_LCORE]
-            n_acc = 1
-            t_dma = T + 1.0
-            t_enq = t_dma
-            d_src = 0
-            d_dst = 0
-            d_total = 0
-            d_eb = 0
-            d_pos = 0
-            d_n = 0
-            dh = 0
-            dc = 0
-            if acc >= 2:
-                # the core's DMA engine: a full descriptor queue delays this transfer
-                dh = dma_i[core, 0]
-                dc = dma_i[core, 1]
-                while dc > 0 and dring[core, dh] <= t_dma:
-                    dh += 1
-                    if dh == dmaq:
-                        dh = 0
-                    dc -= 1
-                if dc == dmaq:
-                    cntf[CF_DMA_STALL] += dring[core, dh] - t_dma
-                    t_dma = dring[core, dh]
-                    dh += 1
-                    if dh == dmaq:
-                        dh = 0
-                    dc -= 1
-                t_enq = t_dma
-                if acc == 2:
-                    d_src = ops[pc, 1]
-                    d_total = ops[pc, 0] >> 16
-                    d_dst = ops[pc + 1, 1]
-                    n_chunks = 0
-                    if d_total > 0:
-                        n_chunks = ((d_src + d_total - 1) >> ilv_shift) - (d_src >> ilv_shift) + 1
-                else:
-                    d_dst = ops[pc, 1]
-                    d_eb = ops[pc, 0] >> 48
-                    n_chunks = (ops[pc, 0] >> 16) & 0xFFFFFFFF
-                    d_total = d_eb * n_chunks
-                n_acc = 2 * n_chunks
-                s0 = free[o_dma + core]
-                if t_dma > s0:
-                    s0 = t_dma
-                free[o_dma + core] = s0 + d_total * dma_cpb
-                t_dma = s0 + pf[F_DMA_SETUP]
-                cnt[C_DMA_OPS] += 1
-                cnt[C_DMA_BYTES] += d_total
-            done_all = T + 1.0
-            prev = T + 1.0
-            for r in range(n_acc):
-                # ---- which access
-                uncached = False
-                ta = T + 1.0
-                if acc == 2:
-                    uncached = True
-                    if r % 2 == 0:
-                        a0 = d_src + d_pos
-                        d_n = (((a0 >> ilv_shift) + 1) << ilv_shift) - a0
-                        if d_n > d_total - d_pos:
-                            d_n = d_total - d_pos
-                        m_code = LOAD
-                        m_addr = a0
-                        ta = t_dma
-                    else:
-                        m_code = STORE
-                        m_addr = d_dst + d_pos
-                        ta = prev
-                        d_pos += d_n
-                        t_dma += d_n * dma_cpb
-                    m_size = d_n
-                elif acc == 3:
-                    uncached = True
-                    e = r // 2
-                    if r % 2 == 0:
-                        m_code = LOAD
-                        m_addr = ops[pc + 1 + e, 1]
-                        ta = t_dma
-                    else:
-                        m_code = STORE
-                        m_addr = d_dst + e * d_eb
-                        ta = prev
-                        t_dma += d_eb * dma_cpb
-                    m_size = d_eb
-                # ---- resolve the address (region, bounds, executing thread's core / slice)
-                rid = m_addr >> 40
-                off = m_addr & 0xFFFFFFFFFF
-                if rid < 0 or rid >= nreg:
-                    sc[SC_ERR] = ERR_REGION
-                    break
-                per = reg[rid, RG_PER]
-                lim = reg[rid, RG_SIZE] if per == PER_NONE else reg[rid, RG_SLICE]
-                if m_size <= 0:
-                    sc[SC_ERR] = ERR_SIZE
-                    break
-                if off + m_size > lim:
-                    sc[SC_ERR] = ERR_BOUNDS
-                    break
-                is_write = m_code == STORE
-                if reg[rid, RG_KIND] == K_SPAD:
-                    # ---------------------------------------------------------- scratchpad
-                    tcore = reg[rid, RG_CORE]
-                    if tcore < 0:
-                        tcore = core
-                    slot = th_i[tid, TI_LOCAL] if per == PER_THREAD else 0
-                    phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
-                    tdie = tcore // cpd
-                    atomic = m_code == ATOMIC
-                    one_way = 0.0
-                    arr = ta
-                    if tcore != core:
-                        cnt[C_REMOTE_SPAD] += 1
-                        cnt[C_NET_BYTES] += m_size
-                        if tdie == die:
-                            one_way = core_hops[lcore, tcore - tdie * cpd] * hop
-                            arr = ta + one_way
-                        else:
-                            cnt[C_REMOTE_DIE] += 1
-                            one_way = die_hops[die, tdie] * link_lat
-                            if is_write or atomic:
-                                arr = _link(pi, pf, die_hops, free, cnt, cntf, ta, die, tdie, m_size)
-                            else:
-                                arr = ta + one_way
-                    s = free[o_port + tcore]
-                    if arr > s:
-                        s = arr
-                    free[o_port + tcore] = s + port_occ
-                    ob = o_bank + tcore * banks
-                    if atomic:
-                        cnt[C_SPAD_ATOMICS] += 1
-                        bk = ob + _mod(phys >> bw_shift, banks, banks_mask)
-                        sb = free[bk]
-                        if s > sb:
-                            sb = s
-                        free[bk] = sb + sa_occ
-                        cntf[CF_ATOMIC_STALL] += sb - arr
-                        fin = sb + spad_lat + sa_lat
-                        cnt[C_SPAD_READS] += 1
-                        cnt[C_SPAD_WRITES] += 1
-                        cnt[C_SPAD_RD_BYTES] += m_size
-                        cnt[C_SPAD_WR_BYTES] += m_size
-                    else:
-                        w_0 = phys >> bw_shift
-                        nw = ((phys + m_size - 1) >> bw_shift) - w_0 + 1
-                        fin = s + spad_lat
-                        for w in range(nw):
-                            bk = ob + _mod(w_0 + w, banks, banks_mask)
-                            sb = free[bk]
-                            if s > sb:
-                                sb = s
-                            free[bk] = sb + bank_occ
-                            if sb + spad_lat > fin:
-                                fin = sb + spad_lat
-                        cntf[CF_SPAD_QUEUE] += fin - spad_lat - arr
-                        if is_write:
-                            cnt[C_SPAD_WRITES] += 1
-                            cnt[C_SPAD_WR_BYTES] += m_size
-                        else:
-                            cnt[C_SPAD_READS] += 1
-                            cnt[C_SPAD_RD_BYTES] += m_size
-                    if tdie == die or is_write:
-                        done = fin + one_way
-                    else:
-                        done = _link(pi, pf, die_hops, free, cnt, cntf, fin, tdie, die, m_size)
-                else:
-                    # ---------------------------------------------------------- DRAM
-                    tdie = reg[rid, RG_DIE]
-                    if tdie == DIE_LOCAL:
-                        tdie = die
-                    slot = 0
-                    if per == PER_THREAD:
-                        slot = tid
-                    elif per == PER_CORE:
-                        slot = core
-                    phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
-                    cls = reg[rid, RG_CLS]
-                    if (m_size >> lshift) + 2 > DQ_CAP // 2 or (m_size >> ilv_shift) + 2 > DQ_CAP:
-                        sc[SC_ERR] = ERR_SIZE      # a bulk transfer: use DMA
-                        break
-                    nd = 0
-                    done = ta
-                    if m_code == ATOMIC:
-                        # at the memory controller: the unit serializes, then a read and a write
-                        cnt[C_MC_ATOMICS] += 1
-                        g = phys >> ilv_shift
-                        hsh = g ^ (g >> 8) ^ (g >> 16)
-                        if tdie < 0:
-                            gch = _mod(hsh, nch, nch_mask)
-                        else:
-                            gch = tdie * chpd + _mod(hsh, chpd, chpd_mask)
-                        cd = _div(gch, chpd, chpd_shift)
-                        xfer = (((phys + m_size + gran - 1) >> gran_shift) - (phys >> gran_shift)) << gran_shift
-                        if cd == die:
-                            one_way = chan_hops[lcore, gch - cd * chpd] * hop
-                            if one_way > 0:
-                                cnt[C_NET_BYTES] += m_size
-                            arr = ta + one_way
-                        else:
-                            cnt[C_REMOTE_DIE] += 1
-                            cnt[C_NET_BYTES] += m_size
-                            one_way = die_hops[die, cd] * link_lat
-                            arr = _link(pi, pf, die_hops, free, cnt, cntf, ta, die, cd, m_size)
-                        s = free[o_ma + gch]
-                        if arr > s:
-                            s = arr
-                        free[o_ma + gch] = s + ma_occ
-                        occ = 2.0 * xfer * ch_cpb
-                        s2 = free[o_ch + gch]
-                        if s > s2:
-                            s2 = s
-                        free[o_ch + gch] = s2 + occ
-                        cntf[CF_ATOMIC_STALL] += s - arr
-                        cntf[CF_DRAM_QUEUE] += s2 - s
-                        cnt[C_DRAM_REQS] += 2
-                        cnt[C_DRAM_RD_USEFUL] += m_size
-                        cnt[C_DRAM_RD_XFER] += xfer
-                        cnt[C_DRAM_WR_USEFUL] += m_size
-                        cnt[C_DRAM_WR_XFER] += xfer
-                        reg_cnt[rid, RB_RD_USEFUL] += m_size
-                        reg_cnt[rid, RB_RD_XFER] += xfer
-                        reg_cnt[rid, RB_WR_USEFUL] += m_size
-                        reg_cnt[rid, RB_WR_XFER] += xfer
-                        fin = s2 + occ + dram_lat + ma_lat
-                        if cd == die:
-                            done = fin + one_way
-                        else:
-                            done = _link(pi, pf, die_hops, free, cnt, cntf, fin, cd, die, m_size)
-                    elif uncached or has_cache == 0 or (bypass >> cls) & 1:
-                        # uncached: split at interleave boundaries, rounded to the granularity
-                        if not uncached:
-                            cls_cnt[cls, CL_BYPASS] += 1
-                        pos = phys
-                        end = phys + m_size
-                        while pos < end and nd < DQ_CAP:
-                            cend = ((pos >> ilv_shift) + 1) << ilv_shift
-                            if cend > end:
-                                cend = end
-                            g = pos >> ilv_shift
-                            hsh = g ^ (g >> 8) ^ (g >> 16)
-                            if tdie < 0:
-                                dq_i[nd, DQ_CH] = _mod(hsh, nch, nch_mask)
-                            else:
-                                dq_i[nd, DQ_CH] = tdie * chpd + _mod(hsh, chpd, chpd_mask)
-                            dq_i[nd, DQ_USEFUL] = cend - pos
-                            dq_i[nd, DQ_XFER] = (((cend + gran - 1) >> gran_shift) - (pos >> gran_shift)) << gran_shift
-                            dq_i[nd, DQ_WRITE] = 1 if is_write else 0
-                            dq_i[nd, DQ_ROW] = -1
-                            dq_i[nd, DQ_RID] = rid
-                            dq_f[nd] = ta
-                            nd += 1
-                            pos = cend
-                    else:
-                        # cached: set-associative LRU, write-back, write-allocate (with a fill)
-                        first_ln = phys >> lshift
-                        last_ln = (phys + m_size - 1) >> lshift
-                        pipe_g = th_i[tid, TI_PIPE]
-                        for ln in range(first_ln, last_ln + 1):
-                            lo = ln << lshift
-                            a_ = phys if phys > lo else lo
-                            b_ = phys + m_size
-                            if b_ > lo + line:
-                                b_ = lo + line
-                            nbytes = b_ - a_
-                            row = pipe_g * sets + _mod(ln, sets, sets_mask)
-                            sc[SC_STAMP] += 1
-                            stamp = sc[SC_STAMP]
-                            hit = -1
-                            for w in range(ways):
-                                if ctag[row, w, CW_TAG] == ln:
-                                    hit = w
-                                    break
-                            if hit >= 0:
-                                ctag[row, hit, CW_STAMP] = stamp
-                                d = ta + cache_lat
-                                if cready[row, hit] > d:
-                                    d = cready[row, hit]
-                                if d > done:
-                                    done = d
-                                cls_cnt[cls, CL_HITS] += 1
-                                if is_write:
-                                    ctag[row, hit, CW_DIRTY] += nbytes
-                                    cnt[C_CACHE_WR_BYTES] += nbytes
-                                else:
-                                    cnt[C_CACHE_RD_HIT_BYTES] += nbytes
-                            elif nd + 2 <= DQ_CAP:
-                                cls_cnt[cls, CL_MISSES] += 1
-                                victim = 0
-                                best = ctag[row, 0, CW_STAMP]
-                                for w in range(1, ways):
-                                    if ctag[row, w, CW_STAMP] < best:
-                                        best = ctag[row, w, CW_STAMP]
-                                        victim = w
-                                if ctag[row, victim, CW_TAG] >= 0 and ctag[row, victim, CW_DIRTY] > 0:
-                                    dirty = ctag[row, victim, CW_DIRTY]
-                                    if dirty > line:
-                                        dirty = line
-                                    cnt[C_WRITEBACKS] += 1
-                                    cnt[C_DRAM_WB_USEFUL] += dirty
-                                    dq_i[nd, DQ_CH] = ctag[row, victim, CW_CH]
-                                    dq_i[nd, DQ_USEFUL] = dirty
-                                    dq_i[nd, DQ_XFER] = line_xfer
-                                    dq_i[nd, DQ_WRITE] = 1
-                                    dq_i[nd, DQ_ROW] = -1
-                                    dq_i[nd, DQ_RID] = ctag[row, victim, CW_RID]
-                                    dq_f[nd] = ta + cache_lat
-                                    nd += 1
-                                g = lo >> ilv_shift
-                                hsh = g ^ (g >> 8) ^ (g >> 16)
-                                if tdie < 0:
-                                    gch = _mod(hsh, nch, nch_mask)
-                                else:
-                                    gch = tdie * chpd + _mod(hsh, chpd, chpd_mask)
-                                # the fill: the access's own bytes are useful, the rest prefetched
-                                dq_i[nd, DQ_CH] = gch
-                                dq_i[nd, DQ_USEFUL] = 0 if is_write else nbytes
-                                dq_i[nd, DQ_XFER] = line_xfer
-                                dq_i[nd, DQ_WRITE] = 0
-                                dq_i[nd, DQ_ROW] = row
-                                dq_i[nd, DQ_WAY] = victim
-                                dq_i[nd, DQ_RID] = rid
-                                dq_f[nd] = ta + cache_lat
-                                nd += 1
-                                ctag[row, victim, CW_TAG] = ln
-                                ctag[row, victim, CW_STAMP] = stamp
-                                ctag[row, victim, CW_CH] = gch
-                                ctag[row, victim, CW_RID] = rid
-                                if is_write:
-                                    ctag[row, victim, CW_DIRTY] = nbytes
-                                    cnt[C_CACHE_WR_BYTES] += nbytes
-                                else:
-                                    ctag[row, victim, CW_DIRTY] = 0
-                    # ---- the DRAM requests: network, channel queue, latency, way back
-                    for k in range(nd):
-                        gch = dq_i[k, DQ_CH]
-                        useful = dq_i[k, DQ_USEFUL]
-                        xfer = dq_i[k, DQ_XFER]
-                        wr = dq_i[k, DQ_WRITE] == 1
-                        tk = dq_f[k]
-                        cd = _div(gch, chpd, chpd_shift)
-                        occ = xfer * ch_cpb
-                        if cd == die:
-                            one_way = chan_hops[lcore, gch - cd * chpd] * hop
-                            if one_way > 0:
-                                cnt[C_NET_BYTES] += useful
-                            arr = tk + one_way
-                        else:
-                            cnt[C_REMOTE_DIE] += 1
-                            cnt[C_NET_BYTES] += useful
-                            one_way = die_hops[die, cd] * link_lat
-                            if wr:
-                                arr = _link(pi, pf, die_hops, free, cnt, cntf, tk, die, cd, useful)
-                            else:
-                                arr = tk + one_way
-                        s = free[o_ch + gch]
-                        if arr > s:
-                            s = arr
-                        free[o_ch + gch] = s + occ
-                        cntf[CF_DRAM_QUEUE] += s - arr
-                        fin = s + occ + dram_lat
-                        cnt[C_DRAM_REQS] += 1
-                        rk = dq_i[k, DQ_RID]
-                        if wr:
-                            cnt[C_DRAM_WR_USEFUL] += useful
-                            cnt[C_DRAM_WR_XFER] += xfer
-                            reg_cnt[rk, RB_WR_USEFUL] += useful
-                            reg_cnt[rk, RB_WR_XFER] += xfer
-                        else:
-                            cnt[C_DRAM_RD_USEFUL] += useful
-                            cnt[C_DRAM_RD_XFER] += xfer
-                            reg_cnt[rk, RB_RD_USEFUL] += useful
-                            reg_cnt[rk, RB_RD_XFER] += xfer
-                        if cd == die or wr:
-                            fin = fin + one_way
-                        else:
-                            fin = _link(pi, pf, die_hops, free, cnt, cntf, fin, cd, die, useful)
-                        if dq_i[k, DQ_ROW] >= 0:
-                            cready[dq_i[k, DQ_ROW], dq_i[k, DQ_WAY]] = fin
-                        if fin > done:
-                            done = fin
-                prev = done
-                if done > done_all:
-                    done_all = done
-            if sc[SC_ERR] != ERR_NONE:
-                sc[SC_ERR_TID] = tid
-                sc[SC_ERR_PC] = pc if st == ST_RUN else -1
-                sc[SC_RET] = RET_ERROR
+            acc, m_code, m_flags, m_addr, m_size, rebuild, bad = _step_run(S, tid, p, T, t)
+            if bad:
                 return RET_ERROR
-            # ---- the thread's side
-            if acc >= 2:
-                slot = dh + dc
-                if slot >= dmaq:
-                    slot -= dmaq
-                dring[core, slot] = done_all
-                dma_i[core, 0] = dh
-                dma_i[core, 1] = dc + 1
-                if done_all > th_f[tid, TF_DMA]:
-                    th_f[tid, TF_DMA] = done_all
-                th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
-            elif st == ST_RUN:
-                slot = 0                             # the slot that frees first (free by T)
-                for k in range(1, maxout):
-                    if ring[tid, k] < ring[tid, slot]:
-                        slot = k
-                ring[tid, slot] = done_all
-                if done_all > th_f[tid, TF_ALL]:
-                    th_f[tid, TF_ALL] = done_all
-                if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
-                    th_f[tid, TF_LAST] = done_all
-                th_f[tid, TF_READY] = T + 1.0
-            else:
-                th_i[tid, TI_CREDIT] = 1     # the token's value is needed before the task starts
-                th_f[tid, TF_READY] = done_all
-
-        # ---- the thread's next possible action (thread_eff, written out)
-        e_t = th_f[tid, TF_READY]
-        st = th_i[tid, TI_STATE]
-        if st == ST_RUN:
-            pc = th_i[tid, TI_PC]
-            if pc < th_i[tid, TI_END]:
-                # the thread's trace is read again only after many other threads' operations:
-                # fetch its next cache line now (the trace arena is larger than the CPU's caches)
-                if pc + 4 < ops_end:
-                    _prefetch(ops_base + (pc + 4) * 16)
-                w0 = ops[pc, 0]
-                code = w0 & 0xFF
-                fl = (w0 >> 8) & 0xFF
-                if fl & DEP and th_f[tid, TF_LAST] > e_t:
-                    e_t = th_f[tid, TF_LAST]
-                if fl & FENCE and th_f[tid, TF_ALL] > e_t:
-                    e_t = th_f[tid, TF_ALL]
-                if code == LOAD or code == STORE or code == ATOMIC:
-                    # all outstanding-operation slots busy: wait until the first one frees
-                    mo = ring[tid, 0]
-                    for k in range(1, maxout):
-                        if ring[tid, k] < mo:
-                            mo = ring[tid, k]
-                    if mo > e_t:
-                        e_t = mo
-                elif code == DMA_WAIT:
-                    if th_f[tid, TF_DMA] > e_t:
-                        e_t = th_f[tid, TF_DMA]
-                elif code == WAIT:
-                    if th_f[tid, TF_ALL] > e_t:
-                        e_t = th_f[tid, TF_ALL]
-        elif st != ST_NEED:
-            e_t = INF
-        eff[tid] = e_t
-
-        # ---- the pipeline's next event; keep it on top or sift it down (or rebuild the heap)
+        else:  # ST_NEED
+            acc, m_addr, rebuild, refill = _step_need(S, tid, t)
+            if refill:
+                S.pipe_rr[p] = i          # pick the same thread again after the refill
+                return RET_REFILL
+            m_code = ATOMIC
+            m_flags = 0
+            m_size = 8
+        if acc != 0:
+            if not _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
+                return RET_ERROR
+        _thread_next(S, tid)
         if rebuild:
-            heap_rebuild(pi, eff, free, pipe_first, pipe_n, hp_t, hp_i, sc)
+            heap_rebuild(S)
             continue
-        m = INF
-        for k in range(first, first + n):
-            if eff[k] < m:
-                m = eff[k]
-        if m < INF and free[opipe + p] > m:
-            m = free[opipe + p]
-        nh = sc[SC_HEAP_N]
-        if nh > 1:
-            mc = hp_t[1]
-            if nh > 2 and hp_t[2] < mc:
-                mc = hp_t[2]
-            if m < mc or (horizon > 0.0 and m <= mc + horizon):
-                hp_t[0] = m
-                continue
-            # sift down from the root with a fresh seq (ties go round-robin between pipelines)
-            s_new = sc[SC_SEQ]
-            sc[SC_SEQ] += 1
-            x = 0
-            while True:
-                c = 2 * x + 1
-                if c >= nh:
-                    break
-                if c + 1 < nh and _before(hp_t[c + 1], hp_i[c + 1, 0], hp_t[c], hp_i[c, 0]):
-                    c += 1
-                if _before(hp_t[c], hp_i[c, 0], m, s_new):
-                    hp_t[x] = hp_t[c]
-                    hp_i[x, 0] = hp_i[c, 0]
-                    hp_i[x, 1] = hp_i[c, 1]
-                    x = c
-                else:
-                    break
-            hp_t[x] = m
-            hp_i[x, 0] = s_new
-            hp_i[x, 1] = p
-        else:
-            hp_t[0] = m
-    sc[SC_RET] = RET_DONE
+        _heap_update(S, p)
+    S.sc[SC_RET] = RET_DONE
     return RET_DONE
 
 
@@ -1023,34 +1161,47 @@ def compact_arena(ops, th_i, q_i, q_task):
     return w
 
 
-@njit(cache=True)
-def flush_caches(pi, pf, free, ctag, cnt, reg_cnt, t):
-    """Write back every dirty line (the software flush that publishes a phase's results on a
-    non-coherent machine); returns when the last write-back completes."""
+@njit(cache=True, _nrt=False)
+def flush_caches(S, t):
+    """Write back every dirty cache line and every value the memory-side atomic units hold (the
+    software flush that publishes a phase's results on a non-coherent machine), posted to the
+    DRAM write buffers at t; returns when the last is accepted (run_phase then drains the
+    buffers)."""
+    ctag = S.ctag
+    line = S.pi[P_LINE]
     done = t
-    gran = 1 << pi[P_GRAN_SHIFT]
-    line = pi[P_LINE]
-    xfer = ((line + gran - 1) // gran) * gran
-    occ = xfer * pf[F_CH_CPB]
-    for row in range(ctag.shape[0]):
-        for w in range(ctag.shape[1]):
-            if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
-                dirty = ctag[row, w, CW_DIRTY]
-                if dirty > line:
-                    dirty = line
-                gch = ctag[row, w, CW_CH]
-                s = free[pi[P_O_CH] + gch]
-                if t > s:
-                    s = t
-                free[pi[P_O_CH] + gch] = s + occ
-                if s + occ + pf[F_DRAM_LAT] > done:
-                    done = s + occ + pf[F_DRAM_LAT]
-                cnt[C_WRITEBACKS] += 1
-                cnt[C_DRAM_WB_USEFUL] += dirty
-                cnt[C_DRAM_WR_USEFUL] += dirty
-                cnt[C_DRAM_WR_XFER] += xfer
-                cnt[C_DRAM_REQS] += 1
-                reg_cnt[ctag[row, w, CW_RID], RB_WR_USEFUL] += dirty
-                reg_cnt[ctag[row, w, CW_RID], RB_WR_XFER] += xfer
-                ctag[row, w, CW_DIRTY] = 0
+    if S.pi[P_HAS_CACHE]:
+        for row in range(ctag.shape[0]):
+            for w in range(ctag.shape[1]):
+                if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
+                    dirty = ctag[row, w, CW_DIRTY]
+                    if dirty > line:
+                        dirty = line
+                    lo = ctag[row, w, CW_TAG] << S.pi[P_LSHIFT]
+                    x = _posted_write(S, ctag[row, w, CW_CH], ctag[row, w, CW_BANK],
+                                      ctag[row, w, CW_DROW], ctag[row, w, CW_RID], dirty,
+                                      _granules(S.pi, lo, lo + line), t)
+                    if x > done:
+                        done = x
+                    S.cnt[C_WRITEBACKS] += 1
+                    S.cnt[C_DRAM_WB_USEFUL] += dirty
+                    ctag[row, w, CW_DIRTY] = 0
+    ma_i = S.ma_i
+    for ch in range(ma_i.shape[0]):
+        for k in range(MA_SLOTS):
+            if ma_i[ch, k, MI_ADDR] >= 0:
+                x = _posted_write(S, ch, ma_i[ch, k, MI_BANK], ma_i[ch, k, MI_DROW],
+                                  ma_i[ch, k, MI_RID], ma_i[ch, k, MI_USEFUL],
+                                  ma_i[ch, k, MI_XFER], t)
+                if x > done:
+                    done = x
+                ma_i[ch, k, MI_ADDR] = -1
+                S.ma_f[ch, k] = -INF
     return done
+
+
+@njit(inline="always")
+def _posted_write(S, ch, bank, drow, rid, useful, xfer, t):
+    S.cnt[C_DRAM_REQS] += 1
+    _dram_bytes(S, rid, True, useful, xfer)
+    return dram_access(S.dram, ch, bank, drow, 1, t, xfer)

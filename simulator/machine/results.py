@@ -8,6 +8,7 @@ import numpy as np
 
 from simulator.machine import engine as E
 from simulator.machine.config import ACCESS_CLASSES, config_hash
+from simulator.machine.dram import DC_ACTS, DC_CONFLICTS, DC_HITS, DC_MISSES, DCF_QUEUE
 
 if TYPE_CHECKING:  # pragma: no cover
     from simulator.machine.sim import Simulation
@@ -49,6 +50,10 @@ class SimResult:
     dram_writeback_useful_bytes: int     # of the written bytes: dirty-line write-backs
     dram_requests: int
     dram_queue_cycles: float
+    dram_row_hits: int                   # column commands to the open row
+    dram_row_misses: int                 # ... to a closed bank (activation)
+    dram_row_conflicts: int              # ... to a bank with another row open (precharge, activation)
+    dram_activations: int
     dram_bandwidth_utilization: float    # transferred bytes / (cycles x peak bytes per cycle)
     # the four DRAM byte totals above split by DRAM region (name -> REGION_BYTE_KEYS -> bytes);
     # cache fills and write-backs count for the region of the line, atomics at the memory
@@ -120,7 +125,11 @@ class SimResult:
             dram_write_transferred_bytes=int(c[E.C_DRAM_WR_XFER]),
             dram_writeback_useful_bytes=int(c[E.C_DRAM_WB_USEFUL]),
             dram_requests=int(c[E.C_DRAM_REQS]),
-            dram_queue_cycles=float(cf[E.CF_DRAM_QUEUE]),
+            dram_queue_cycles=float(sim.dram.cntf[DCF_QUEUE]),
+            dram_row_hits=int(sim.dram.cnt[DC_HITS]),
+            dram_row_misses=int(sim.dram.cnt[DC_MISSES]),
+            dram_row_conflicts=int(sim.dram.cnt[DC_CONFLICTS]),
+            dram_activations=int(sim.dram.cnt[DC_ACTS]),
             dram_bandwidth_utilization=xfer / (safe * cfg.peak_dram_bytes_per_cycle),
             dram_region_bytes={r.name: {key: int(sim.reg_cnt[r.id, j])
                                         for j, key in enumerate(REGION_BYTE_KEYS)}

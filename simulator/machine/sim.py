@@ -22,6 +22,8 @@ import numpy as np
 
 from simulator.machine import engine as E
 from simulator.machine.config import ACCESS_CLASSES, MachineConfig
+from simulator.machine.dram import drain_all
+from simulator.machine.dram import new_state as new_dram_state
 from simulator.machine.results import SimResult
 from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
 
@@ -270,7 +272,8 @@ class Simulation:
     """A machine's state through a sequence of phases. See the module docstring."""
 
     def __init__(self, cfg: MachineConfig, *, arena_ops: int = 1 << 18,
-                 horizon_cycles: float = 4.0) -> None:
+                 horizon_cycles: float = 4.0, _fault: int = 0) -> None:
+        # _fault (tests only): breaks one DRAM path on purpose (simulator.machine.dram.FAULT_*)
         self.cfg = cfg
         c = cfg
         self.n_threads = c.threads
@@ -288,8 +291,7 @@ class Simulation:
         o_pipe = 0
         o_port = o_pipe + self.n_pipes
         o_bank = o_port + c.cores
-        o_ch = o_bank + c.cores * banks
-        o_ma = o_ch + nch
+        o_ma = o_bank + c.cores * banks
         o_dma = o_ma + nch
         o_link = o_dma + c.cores
         n_free = o_link + c.dies * links
@@ -305,7 +307,7 @@ class Simulation:
         pi[E.P_CHPD] = c.dram.channels_per_die
         pi[E.P_NCH] = nch
         pi[E.P_GRAN_SHIFT] = _log2(c.dram.access_granularity_bytes)
-        pi[E.P_ILV_SHIFT] = _log2(c.dram.interleave_bytes)
+        pi[E.P_BURST_SHIFT] = _log2(c.dram.burst_bytes)
         pi[E.P_BANKS] = banks
         pi[E.P_BANKW_SHIFT] = _log2(c.spad.bank_width_bytes)
         pi[E.P_SETS] = sets
@@ -313,8 +315,6 @@ class Simulation:
         pi[E.P_LSHIFT] = _log2(c.cache.line_bytes)
         pi[E.P_LINE] = c.cache.line_bytes
         # power-of-two sizes use masks and shifts instead of divisions (-1: divide)
-        pi[E.P_NCH_MASK] = nch - 1 if _is_pow2(nch) else -1
-        pi[E.P_CHPD_MASK] = c.dram.channels_per_die - 1 if _is_pow2(c.dram.channels_per_die) else -1
         pi[E.P_CHPD_SHIFT] = _log2(c.dram.channels_per_die) if _is_pow2(c.dram.channels_per_die) else -1
         pi[E.P_BANKS_MASK] = banks - 1 if _is_pow2(banks) else -1
         pi[E.P_SETS_MASK] = sets - 1 if _is_pow2(sets) else -1
@@ -324,7 +324,7 @@ class Simulation:
         pi[E.P_BYPASS] = sum(1 << ACCESS_CLASSES.index(k) for k in c.cache.bypass)
         pi[E.P_HAS_CACHE] = 1 if c.cache.size_bytes > 0 else 0
         pi[E.P_O_PIPE], pi[E.P_O_PORT], pi[E.P_O_BANK] = o_pipe, o_port, o_bank
-        pi[E.P_O_CH], pi[E.P_O_MA], pi[E.P_O_DMA], pi[E.P_O_LINK] = o_ch, o_ma, o_dma, o_link
+        pi[E.P_O_MA], pi[E.P_O_DMA], pi[E.P_O_LINK] = o_ma, o_dma, o_link
         self.pi = pi
 
         clock = c.clock_ghz
@@ -333,12 +333,11 @@ class Simulation:
         pf[E.F_PORT_OCC] = 1.0 / c.spad.ports
         pf[E.F_BANK_OCC] = c.spad.bank_occupancy_cycles
         pf[E.F_CACHE_LAT] = c.cache.latency_cycles
-        pf[E.F_DRAM_LAT] = c.dram.latency_cycles
-        pf[E.F_CH_CPB] = clock / c.dram.channel_bandwidth_gb_per_s     # cycles per byte
         pf[E.F_SA_LAT] = c.spad_atomic.latency_cycles
         pf[E.F_SA_OCC] = c.spad_atomic.occupancy_cycles
         pf[E.F_MA_LAT] = c.mc_atomic.latency_cycles
         pf[E.F_MA_OCC] = c.mc_atomic.occupancy_cycles
+        pf[E.F_MA_INTERVAL] = c.mc_atomic.interval_cycles
         pf[E.F_DMA_CPB] = clock / c.dma.bandwidth_gb_per_s
         pf[E.F_DMA_SETUP] = c.dma.setup_cycles
         pf[E.F_HOP] = c.network.hop_latency_cycles
@@ -394,6 +393,10 @@ class Simulation:
         self.dq_i = np.zeros((E.DQ_CAP, E.DQ_N), dtype=np.int64)     # engine scratch
         self.dq_f = np.zeros(E.DQ_CAP, dtype=np.float64)
         self.reg_cnt = np.zeros((0, E.RB_N), dtype=np.int64)       # DRAM bytes per region
+        self.ma_i = np.zeros((nch, E.MA_SLOTS, E.MI_N), dtype=np.int64)   # memory-side atomic units
+        self.ma_i[:, :, E.MI_ADDR] = -1
+        self.ma_f = np.full((nch, E.MA_SLOTS), -E.INF)
+        self.dram = new_dram_state(c, _fault)
 
         self.ops = np.zeros((max(int(arena_ops), 1024), OP_WIDTH), dtype=np.int64)
         self.used = 0
@@ -410,6 +413,11 @@ class Simulation:
         #: optional callback progress(phase name, tasks done, tasks) called from the engine
         #: loop between engine calls (the CLI draws a progress line; the library never prints)
         self.progress = None
+
+    def engine_state(self) -> E.State:
+        """The engine's state: the named tuple of this simulation's arrays (built per call, since
+        some arrays are replaced as regions are added or the trace arena grows)."""
+        return E.State(*(getattr(self, name) for name in E.State._fields))
 
     # ---- address map --------------------------------------------------------------------------
 
@@ -598,20 +606,14 @@ class Simulation:
         self.hp_i[:pipes.size, 1] = pipes
         self.sc[E.SC_HEAP_N] = pipes.size
         self.pipe_rr[:] = 0
-        E.heap_rebuild(self.pi, self.eff, self.free, self.pipe_first, self.pipe_n, self.hp_t, self.hp_i,
-                       self.sc)
+        E.heap_rebuild(self.engine_state())
         tasks0 = int(self.cnt[E.C_TASKS])
         busy0 = float(th_f[threads, E.TF_BUSY].sum())
 
         self._refill(np.arange(nq))
         while True:
             self.engine_calls += 1
-            rc = E.run_engine(self.pi, self.pf, self.die_hops, self.core_hops, self.chan_hops,
-                              self.reg, th_i, th_f, self.eff, self.ring, self.free, self.pipe_instr,
-                              self.pipe_first, self.pipe_n, self.pipe_rr, self.ctag, self.cready, self.dring, self.dma_i, self.q_i, self.q_task,
-                              self.ops, self.hp_t, self.hp_i, self.sc, self.cnt, self.cntf,
-                              self.cls_cnt, self.bar_i, self.bar_f, self.dq_i, self.dq_f,
-                              self.reg_cnt)
+            rc = E.run_engine(self.engine_state())
             if rc == E.RET_DONE:
                 break
             if rc == E.RET_REFILL:
@@ -630,9 +632,8 @@ class Simulation:
         work_end = float(th_f[threads, E.TF_FINISH].max()) if threads.size else start
         work_end = max(work_end, start)
         end = work_end
-        if self.pi[E.P_HAS_CACHE]:
-            end = max(end, float(E.flush_caches(self.pi, self.pf, self.free, self.ctag, self.cnt, self.reg_cnt,
-                                                work_end)))
+        end = max(end, float(E.flush_caches(self.engine_state(), work_end)))
+        end = max(end, float(drain_all(self.dram, end)))    # buffered writes reach DRAM
         end += self.cfg.sync.barrier_cycles
         self.cnt[E.C_BARRIERS] += 1
         self.now = end

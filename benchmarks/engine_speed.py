@@ -1,0 +1,56 @@
+"""Engine speed of this checkout against another one, side by side in one session.
+
+    git worktree add --detach /tmp/smash-base <old commit>
+    .venv/bin/python benchmarks/engine_speed.py --base /tmp/smash-base --rounds 10
+
+Runs `smash validate --speed --json` (piuma-die, mixed DRAM / scratchpad / atomic trace on all
+528 threads, JIT warmed, best of 3 inside each run) alternately in the two checkouts, each in a
+fresh process with its own numba cache, and prints every round and the medians. The machine is
+shared and noisy: only the ratio of medians taken in one session means anything.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def one_run(tree: Path, preset: str) -> float:
+    """ops per second of one `validate --speed` run of the checkout at `tree`."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    code = ("import json; from simulator.machine import validate as V; "
+            "from simulator.machine.config import load_config; "
+            f"print(json.dumps(V.speed_benchmark(load_config({preset!r}))))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tree, check=True,
+                         capture_output=True, text=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["ops_per_second"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", required=True, type=Path, help="the other checkout (old commit)")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--preset", default="piuma-die")
+    args = ap.parse_args()
+    trees = {"base": args.base.resolve(), "this": HERE}
+    for tree in trees.values():                 # compile (or load) each numba cache first
+        one_run(tree, args.preset)
+    runs: dict[str, list[float]] = {k: [] for k in trees}
+    for r in range(args.rounds):
+        order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+        for k in order:
+            runs[k].append(one_run(trees[k], args.preset))
+        print(f"round {r + 1}: base {runs['base'][-1] / 1e6:.3f}  this {runs['this'][-1] / 1e6:.3f}"
+              " M ops/s", flush=True)
+    mb, mt = statistics.median(runs["base"]), statistics.median(runs["this"])
+    print(f"median: base {mb / 1e6:.3f} M ops/s, this {mt / 1e6:.3f} M ops/s, ratio {mt / mb:.3f}")
+
+
+if __name__ == "__main__":
+    main()
