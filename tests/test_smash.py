@@ -62,14 +62,16 @@ def test_locks_on_a_shared_table_cost_more_than_atomics():
 
 
 def test_a_heavy_row_is_spread_over_the_cores_threads():
-    """One row with 60x the work of the others: row-wise gives it to one thread, SMASH splits
-    its partial products among the core's threads."""
-    spec = "imbalanced:n=512,nnz_per_row=4,n_long=1,long_len=500"
+    """One row with ~500x the work of the others: row-wise gives it to one thread, SMASH splits
+    its partial products among the core's threads. (With DRAM banks every row-wise thread also
+    waits on DRAM for its own rows, so the long row's thread stands out less than it did with
+    a bankless DRAM: imbalance ~2.9 rather than > 5.)"""
+    spec = "imbalanced:n=2048,nnz_per_row=4,n_long=1,long_len=2000"
     rw = _run("rowwise-hash", spec)
     v2 = _run("smash-v2", spec)
-    assert rw["load_imbalance"] > 5
+    assert rw["load_imbalance"] > 2.5
     assert v2["load_imbalance"] < 1.5
-    assert v2["thread_busy_cycles_max"] < rw["thread_busy_cycles_max"] / 4
+    assert v2["thread_busy_cycles_max"] < rw["thread_busy_cycles_max"] / 2.5
 
 
 @pytest.mark.parametrize("kernel,knobs", [("smash-v2", {"table_slots": "64", "max_probes": "4"}),
