@@ -40,7 +40,7 @@ that, each simulated group keeps a stratified random share `thin` of its tasks (
 costliest always), and a phase's cycles are extrapolated by its *busy time* only: cycles =
 sampled cycles + mean busy cycles of its threads x (cost ratio - 1). The tail (the last tasks,
 barriers, flushes) is counted once, as in the full run, not multiplied. A static schedule is
-never thinned. A machine that cannot be cut is sampled by thinned replicates of the whole.
+never thinned, nor are SMASH's windows (`unthinnable`). A machine that cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -357,25 +357,40 @@ def choose(fraction: float, sizes: Sequence[int], k: int = DEFAULT_GROUPS_SIMULA
     return s, k, min(1.0, fraction * s / k)
 
 
+def unthinnable(knobs: Mapping[str, Any]) -> str:
+    """Why a kernel's groups cannot be thinned (empty: they can). A static window is a thread's
+    whole work: thinned, it is no longer one (smash-v1 on rmat scale 12 came out at 0.26-0.48
+    of its cycles). SMASH's windows of rows (knob `windows`, static or dynamic) are a core's
+    unit of work: its threads share the window's table and meet at its barriers, and thinning
+    the rows re-cuts the windows (fewer, smaller, more rows per table), whose barrier waits and
+    table scans the busy-time extrapolation does not add back (thinned smash-v2 / v3 on small
+    power-law, imbalanced and R-MAT matrices: 0.53-0.93 of the full run)."""
+    if "windows" in knobs:
+        return "SMASH's windows of rows (a core's unit of work)"
+    if knobs.get("distribution") == "static":
+        return "a static schedule (distribution=static)"
+    return ""
+
+
 def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
               knobs: Mapping[str, Any] | None = None) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg` (a static schedule is never thinned: it simulates whole
-    miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
+    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
+    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
     machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
     S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
     note = ""
-    if th < 1 and "static" in ((knobs or {}).get("distribution"), (knobs or {}).get("windows")):
-        # a static window is a thread's whole work: thinned, it would no longer be one
+    why = unthinnable(knobs or {})
+    if th < 1 and why:
         if S > 1:
             th = 1.0
         else:
-            note = ("sample unreliable: a static schedule (distribution=static) cannot be "
-                    "thinned, and this machine cannot be cut into miniatures; simulate it whole")
+            note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
+                    f"cut into miniatures; simulate it whole")
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -712,4 +727,4 @@ __all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRu
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "make_plan", "miniature", "miniature_config",
            "miniature_sizes", "parse_budget", "partition", "speedup_interval", "systematic",
-           "task_blocks", "task_cost", "thin", "units_of", "warning"]
+           "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning"]

@@ -10,6 +10,7 @@ import pytest
 from simulator import sampling
 from simulator.machine import load_config
 from simulator.machine.sim import hop_tables
+from simulator.programs import get_kernel
 from simulator.run import bound_operands, run_kernel
 import matrices
 
@@ -210,13 +211,22 @@ def test_parse_budget_refuses(bad):
         sampling.parse_budget(bad)
 
 
-def test_a_static_schedule_is_never_thinned():
+def test_a_static_schedule_and_smash_windows_are_never_thinned():
     A = matrices.load("rmat:scale=8,ef=4")
     lo, _ = bound_operands(A, A)
     die = load_config("piuma-die")
     plan = sampling.make_plan("smash-v1", die, lo, 0.1, knobs={"distribution": "static"})
     assert plan.thin == 1.0 and plan.groups == 8 and plan.fraction > 0.1 and not plan.note
-    assert sampling.make_plan("smash-v2", die, lo, 0.1, knobs={"distribution": "dynamic"}).thin < 1
+    # SMASH's windows (static or dynamic) are a core's unit of work: never thinned either
+    for kernel in ("smash-v2", "smash-v3"):
+        kn = get_kernel(kernel).resolve_knobs({})
+        plan = sampling.make_plan(kernel, die, lo, 0.1, knobs=kn)
+        assert plan.thin == 1.0 and plan.groups == 8 and plan.fraction > 0.1, kernel
+    assert "SMASH's windows" in sampling.unthinnable(get_kernel("smash-v2").resolve_knobs({}))
+    # dynamic tokens can be thinned
+    kn = get_kernel("rowwise-hash").resolve_knobs({})
+    assert not sampling.unthinnable(kn) and sampling.make_plan("rowwise-hash", die, lo, 0.1,
+                                                               knobs=kn).thin < 1
     core = sampling.make_plan("smash-v1", load_config("piuma-core"), lo, 0.1,
                               knobs={"distribution": "static"})
     assert "static schedule" in core.note
