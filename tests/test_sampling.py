@@ -264,3 +264,10 @@ def test_sampled_estimate_of_a_skewed_matrix_matches_the_full_run(kernel, skewed
                                                        replace=False))
         old = run_kernel(kernel, skewed[rows], B=skewed, preset="piuma-die")
         assert old["cycles"] * full["flops"] / old["flops"] > 1.3 * full["cycles"]
+
+
+def test_a_sample_that_cannot_shrink_below_its_miniatures_says_so():
+    with pytest.raises(ValueError, match=r"SMASH's windows .* cannot be sampled below 0\.38 of "
+                                         r"the run on piuma-die"):
+        run_kernel("smash-v2", "rmat:scale=10,ef=8", preset="piuma-die", sample=0.05,
+                   max_ops=100_000)
