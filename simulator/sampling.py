@@ -372,13 +372,10 @@ def unthinnable(knobs: Mapping[str, Any]) -> str:
     return ""
 
 
-def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
-              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-              knobs: Mapping[str, Any] | None = None) -> Plan:
-    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
-    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
-    machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
+def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+          knobs: Mapping[str, Any] | None = None) -> tuple[int, int, float, str]:
+    """(S, k, thin, note) of the plan for `fraction` (see `make_plan`): two fractions of the same
+    shape simulate the same runs."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
@@ -391,6 +388,18 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         else:
             note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
                     f"cut into miniatures; simulate it whole")
+    return S, k, th, note
+
+
+def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
+              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+              knobs: Mapping[str, Any] | None = None) -> Plan:
+    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
+    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
+    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups
+    per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
+    cut: k replicates of the whole, thinned with different seeds)."""
+    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -726,5 +735,5 @@ __all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRu
            "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "make_plan", "miniature", "miniature_config",
-           "miniature_sizes", "parse_budget", "partition", "speedup_interval", "systematic",
+           "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
            "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning"]
