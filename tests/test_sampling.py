@@ -34,8 +34,7 @@ def test_partition_is_a_partition_of_balanced_miniatures(groups):
     # every group is a miniature: its share of the work and of the tasks is about 1/S (up to
     # the one block too heavy to split)
     assert per.max() - per.min() <= np.add.reduceat(cost, b[:-1]).max()
-    counts = np.bincount(lab, minlength=groups)
-    assert counts.max() / counts.mean() < 1.25
+    assert per.max() / per.min() < 1.05
     # blocks of contiguous tasks (the full machine's static windows) stay together
     for lo, hi in zip(b[:-1], b[1:]):
         assert len(set(lab[lo:hi])) == 1
@@ -44,7 +43,22 @@ def test_partition_is_a_partition_of_balanced_miniatures(groups):
     one = sampling.partition(cost, groups, np.arange(cost.size + 1), seed=1)
     per = np.bincount(one, weights=cost, minlength=groups)
     assert per.max() - per.min() <= cost.max() and one[np.argmax(cost)] == 0
-    assert np.bincount(one).max() - np.bincount(one).min() <= 2
+
+
+@pytest.mark.parametrize("bounds", ["threads", "tasks"])
+def test_a_group_holding_a_heavy_block_gets_less_of_the_rest(bounds):
+    """Every group holds about 1/S of the work: dealt to every group alike, the group holding
+    a heavy row (power-law: 94K of 1M multiply-adds) got 1.66x the work of the others."""
+    rng = np.random.default_rng(0)
+    cost = rng.integers(1, 20, 8000).astype(np.float64)
+    cost[4321] = 0.6 * cost.sum() / 8                    # one row: 0.6 of a group's share
+    b = sampling.blocks(cost.size, 528) if bounds == "threads" else np.arange(cost.size + 1)
+    lab = sampling.partition(cost, 8, b, seed=2)
+    per = np.bincount(lab, weights=cost, minlength=8)
+    assert lab[4321] == 0
+    assert per.max() / per.min() < 1.05                  # was 1.6
+    counts = np.bincount(lab, minlength=8)
+    assert counts[0] < 0.6 * counts[1:].mean()           # fewer of the light rows
 
 
 def test_task_blocks_follow_the_schedule():
