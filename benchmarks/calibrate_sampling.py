@@ -220,6 +220,23 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
     return text, md
 
 
+def study_args(argv: Sequence[str]) -> list[str]:
+    """The arguments that define the study (for the table's caption): without --table-only,
+    --markdown, --out and --jobs."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--markdown", "--out", "-j", "--jobs"):
+            skip = True
+            continue
+        if a == "--table-only" or a.startswith(("--markdown=", "--out=", "--jobs=")):
+            continue
+        out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join("smash-out", "calibration", "records.jsonl"))
@@ -276,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table_only:
         run_sweep(sampled, args.out, jobs=args.jobs, resume=True, on_record=tick)
     recs = list(fulls.values()) + list(latest(sampled).values())
-    command = "python benchmarks/calibrate_sampling.py" + (" --quick" if args.quick else "")
+    command = " ".join(["python benchmarks/calibrate_sampling.py"]
+                       + study_args(sys.argv[1:] if argv is None else argv))
     text, md = report(recs, args.preset, command)
     print(text)
     if args.markdown:
