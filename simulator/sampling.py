@@ -81,6 +81,14 @@ MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
 
+#: A miniature with one DRAM channel per die is flagged when its channel is busier than this:
+#: a DRAM-bound run queues more on one channel than on the full machine's pooled channels
+#: (queueing at one server grows much faster with its load than at eight sharing the load), and
+#: bursty per-core traffic (SMASH's windows alternate scratchpad inserts and DRAM write-backs)
+#: adds to it. Chosen from the calibration (docs/sampling.md): every whole-miniature sample
+#: below 0.45 was within 10 % of its full run; above 0.49, smash-v1/v2 came out at 0.94-1.34x.
+MAX_DRAM_UTILIZATION = 0.5
+
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
 AUTO_SAMPLE_OPS = 40_000_000
@@ -139,6 +147,7 @@ class Miniature:
     overrides: tuple[str, ...]     # --set overrides on top of the user's
     cores: int                     # cores of the miniature
     latency_compensation_cycles: float
+    channels: int = 0              # DRAM channels per die of the miniature (0: not known)
 
     @property
     def label(self) -> str:
@@ -169,7 +178,7 @@ def miniature(cfg, groups: int) -> Miniature:
                          f"miniatures (possible: {', '.join(map(str, miniature_sizes(cfg)))})")
     from simulator.machine.sim import hop_tables
     if groups == 1:
-        return Miniature(1, (), cfg.cores_per_die, 0.0)
+        return Miniature(1, (), cfg.cores_per_die, 0.0, cfg.dram.channels_per_die)
     cores = cfg.cores_per_die // groups
     rows, cols = _mesh(cores)
     ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
@@ -186,7 +195,7 @@ def miniature(cfg, groups: int) -> Miniature:
             ov.append(f"dram.latency_cycles={cfg.dram.latency_cycles + comp:.6g}")
         else:
             comp = 0.0
-    return Miniature(groups, tuple(ov), cores, comp)
+    return Miniature(groups, tuple(ov), cores, comp, cfg.dram.channels_per_die // groups)
 
 
 def _replace_cfg(cfg, overrides: Sequence[str]):
@@ -651,6 +660,7 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
                          if (r.group, r.replicate) == gr), 0.0) for n in names)
     tpt = min(r.tasks_per_thread for r in runs)
     share = max(r.heavy_share for r in runs)
+    util = max(float(r.record.get("dram_bandwidth_utilization", 0.0)) for r in runs)
     return {
         "sample_confidence": CONFIDENCE,
         "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
@@ -663,7 +673,8 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
         "sample_latency_compensation_cycles": plan.machine.latency_compensation_cycles,
         "sample_tasks_per_thread": tpt,
         "sample_heavy_share": share,
-        "sample_warning": plan.note or warning(plan, tpt, share),
+        "sample_dram_utilization": util,
+        "sample_warning": plan.note or warning(plan, tpt, share, util),
     }
 
 
@@ -678,15 +689,23 @@ def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, 
     return tot if total else tot / groups
 
 
-def warning(plan: Plan, tasks_per_thread: float, heavy_share: float) -> str:
+def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
+            dram_utilization: float = 0.0) -> str:
     """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
     than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
-    does not reproduce: simulate it whole, it is small); a thinned sample whose threads get
-    fewer than MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than
-    MAX_HEAVY_SHARE of a thread's work."""
+    does not reproduce: simulate it whole, it is small); a miniature with one DRAM channel per
+    die busier than MAX_DRAM_UTILIZATION (a DRAM-bound run: one channel queues more than the
+    full machine's pooled channels); a thinned sample whose threads get fewer than
+    MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than MAX_HEAVY_SHARE of a
+    thread's work."""
     if tasks_per_thread < MIN_TASKS_WHOLE:
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
                 f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
+    if plan.machine.channels == 1 and dram_utilization > MAX_DRAM_UTILIZATION:
+        return (f"sample unreliable: the miniature's one DRAM channel is {dram_utilization:.0%} "
+                f"busy (> {MAX_DRAM_UTILIZATION:.0%}): a DRAM-bound run queues more on one "
+                f"channel than on the full machine's; simulate it whole, or --sample 0.75 "
+                f"(miniatures of two channels)")
     if plan.thin >= 1:
         return ""
     if tasks_per_thread < MIN_TASKS_PER_THREAD:
@@ -738,7 +757,7 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 
 __all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
-           "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
            "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",

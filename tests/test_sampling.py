@@ -104,6 +104,7 @@ def test_miniature_keeps_per_core_resources():
         mini = sampling.miniature(cfg, S)
         m = sampling.miniature_config(cfg, mini)
         assert m.cores == cfg.cores // S and m.channels == cfg.channels // S
+        assert mini.channels == m.dram.channels_per_die
         assert m.threads == cfg.threads // S
         for section in ("core", "spad", "cache", "dma", "spad_atomic", "mc_atomic", "sync"):
             assert getattr(m, section) == getattr(cfg, section), section
@@ -198,6 +199,12 @@ def test_warning_on_small_thinned_samples():
     assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
     assert sampling.warning(plan, 100.0, 0.1) == ""
     whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
+    # a DRAM-bound miniature of one channel: flagged (two channels: not)
+    one = sampling.Plan("smash-v2", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0, 1), {}, {})
+    assert "one DRAM channel is 63% busy" in sampling.warning(one, 8.0, 5.0, 0.63)
+    assert sampling.warning(one, 8.0, 5.0, 0.45) == ""
+    two = sampling.Plan("smash-v2", 4, ((0, 0),), 1.0, 0, sampling.Miniature(4, (), 2, 0.0, 2), {}, {})
+    assert sampling.warning(two, 8.0, 5.0, 0.63) == ""
     assert sampling.warning(whole, 8.0, 5.0) == ""
     assert "a wave or two" in sampling.warning(whole, 1.0, 0.1)
 
@@ -266,6 +273,7 @@ def test_sampled_estimate_of_a_skewed_matrix_matches_the_full_run(kernel, skewed
     s = run_kernel(kernel, SKEWED, preset="piuma-die", sample=0.375)
     assert s["sample_method"] == "miniature" and s["sample_groups"] == 8
     assert s["sample_fraction"] == pytest.approx(0.375, abs=0.05) and not s["sample_warning"]
+    assert 0 < s["sample_dram_utilization"] < sampling.MAX_DRAM_UTILIZATION
     assert s["cycles"] == pytest.approx(full["cycles"], rel=0.10)
     assert s["cycles_ci_low"] <= full["cycles"] <= s["cycles_ci_high"]
     # counts are estimated too
