@@ -28,6 +28,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import matrices
 from simulator.cli._common import format_table
+from simulator.machine import load_config
+from simulator.programs import get_kernel
+from simulator.sampling import shape
 from simulator.reproduce import KERNELS
 from simulator.sweep import Point, _warm_up, read_records, run_sweep
 
@@ -58,10 +61,26 @@ def full_points(mats: Sequence[str], kernels: Sequence[str], preset: str,
     return [Point(matrix=m, kernel=k, preset=preset, max_ops=max_ops) for m in mats for k in kernels]
 
 
+def distinct(kernel: str, fractions: Sequence[float], preset: str) -> list[float]:
+    """The fractions whose plans differ, the largest first: a plan that cannot shrink (SMASH's
+    windows and static schedules simulate whole miniatures) is the same at every fraction below
+    k / S, so it is run, and counted in the table, once."""
+    cfg = load_config(preset)
+    kn = get_kernel(kernel).resolve_knobs({})
+    seen, out = set(), []
+    for f in sorted(fractions, reverse=True):
+        s = shape(kernel, cfg, f, knobs=kn)
+        if s not in seen:
+            seen.add(s)
+            out.append(f)
+    return out
+
+
 def sampled_points(mats: Sequence[str], kernels: Sequence[str], fractions: Sequence[float],
                    seeds: Sequence[int], preset: str, max_ops: int) -> list[Point]:
     return [Point(matrix=m, kernel=k, preset=preset, sample=f, seed=s, max_ops=max_ops)
-            for m in mats for k in kernels for f in fractions for s in seeds]
+            for m in mats for k in kernels for f in distinct(k, fractions, preset)
+            for s in seeds]
 
 
 def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -72,9 +91,15 @@ def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if r.get("sample_fraction", 1.0) >= 1:
             full[(r["matrix"], r["kernel"], r["preset"])] = r
     rows = []
+    seen = set()
     for r in recs:
         if r.get("sample_fraction", 1.0) >= 1:
             continue
+        plan = (r["matrix"], r["kernel"], r["preset"], r["seed"],
+                round(r["sample_fraction"], 9), r.get("sample_method"))
+        if plan in seen:        # the same runs asked for at a smaller fraction: counted once
+            continue
+        seen.add(plan)
         f = full.get((r["matrix"], r["kernel"], r["preset"]))
         if f is None:
             continue
@@ -195,6 +220,23 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
     return text, md
 
 
+def study_args(argv: Sequence[str]) -> list[str]:
+    """The arguments that define the study (for the table's caption): without --table-only,
+    --markdown, --out and --jobs."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--markdown", "--out", "-j", "--jobs"):
+            skip = True
+            continue
+        if a == "--table-only" or a.startswith(("--markdown=", "--out=", "--jobs=")):
+            continue
+        out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join("smash-out", "calibration", "records.jsonl"))
@@ -251,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table_only:
         run_sweep(sampled, args.out, jobs=args.jobs, resume=True, on_record=tick)
     recs = list(fulls.values()) + list(latest(sampled).values())
-    command = "python benchmarks/calibrate_sampling.py" + (" --quick" if args.quick else "")
+    command = " ".join(["python benchmarks/calibrate_sampling.py"]
+                       + study_args(sys.argv[1:] if argv is None else argv))
     text, md = report(recs, args.preset, command)
     print(text)
     if args.markdown:

@@ -326,6 +326,14 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
         plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn)
         share = min(1.0, 2.0 * plan.thin / plan.groups)     # the largest group, roughly
         if max_ops is not None and est_lo * plan.fraction > max_ops:
+            why = sampling.unthinnable(kn)
+            if why and plan.thin >= 1 and plan.fraction > 1.5 * float(sample):
+                raise ValueError(
+                    f"{kernel} on {name}: {why} cannot be sampled below "
+                    f"{plan.fraction:.2g} of the run on {cfg.name} (whole miniatures of "
+                    f"{plan.machine.label}), about {est_lo * plan.fraction:.3g} simulated "
+                    f"operations, above the budget {max_ops:.3g}: raise --max-ops or the "
+                    f"budget, or use a smaller matrix")
             _refuse_work(kernel, name, est_lo * plan.fraction, max_ops, n_row,
                          share=plan.fraction)
     elif max_ops is not None and est_lo > max_ops:

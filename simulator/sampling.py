@@ -40,7 +40,7 @@ that, each simulated group keeps a stratified random share `thin` of its tasks (
 costliest always), and a phase's cycles are extrapolated by its *busy time* only: cycles =
 sampled cycles + mean busy cycles of its threads x (cost ratio - 1). The tail (the last tasks,
 barriers, flushes) is counted once, as in the full run, not multiplied. A static schedule is
-never thinned. A machine that cannot be cut is sampled by thinned replicates of the whole.
+never thinned, nor are SMASH's windows (`unthinnable`). A machine that cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -80,6 +80,15 @@ MIN_TASKS_WHOLE = 4
 MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
+
+#: A miniature with one DRAM channel per die is flagged when its channel is busier than this:
+#: a DRAM-bound run queues more on one channel than on the full machine's pooled channels
+#: (queueing at one server grows much faster with its load than at eight sharing the load), and
+#: bursty per-core traffic (SMASH's windows alternate scratchpad inserts and DRAM write-backs)
+#: adds to it. Chosen from the calibration (docs/sampling.md): of the 27 samples it flags there
+#: (smash-v1/v2), 15 were more than 10 % off (0.94-1.23x); smash-v3 at 24-46 % busy was within
+#: 7.2 %. The final calibration is to validate it.
+MAX_DRAM_UTILIZATION = 0.5
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
@@ -139,6 +148,7 @@ class Miniature:
     overrides: tuple[str, ...]     # --set overrides on top of the user's
     cores: int                     # cores of the miniature
     latency_compensation_cycles: float
+    channels: int = 0              # DRAM channels per die of the miniature (0: not known)
 
     @property
     def label(self) -> str:
@@ -169,7 +179,7 @@ def miniature(cfg, groups: int) -> Miniature:
                          f"miniatures (possible: {', '.join(map(str, miniature_sizes(cfg)))})")
     from simulator.machine.sim import hop_tables
     if groups == 1:
-        return Miniature(1, (), cfg.cores_per_die, 0.0)
+        return Miniature(1, (), cfg.cores_per_die, 0.0, cfg.dram.channels_per_die)
     cores = cfg.cores_per_die // groups
     rows, cols = _mesh(cores)
     ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
@@ -187,7 +197,7 @@ def miniature(cfg, groups: int) -> Miniature:
                       f"{cfg.dram.controller_latency_ns + comp / cfg.clock_ghz:.6g}")
         else:
             comp = 0.0
-    return Miniature(groups, tuple(ov), cores, comp)
+    return Miniature(groups, tuple(ov), cores, comp, cfg.dram.channels_per_die // groups)
 
 
 def _replace_cfg(cfg, overrides: Sequence[str]):
@@ -255,8 +265,13 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> n
     Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by cost, heaviest
     first (ties in a seeded random order), are dealt in strata of `groups` consecutive blocks:
     a stratum holding a block above HEAVY_BLOCK x the mean block goes greedily (its blocks,
-    heaviest first, to the groups with the least cost so far), the others as a random
-    permutation."""
+    heaviest first, to the groups with the least cost so far), the others at random among the
+    groups still below their share (total / groups; in turn if the stratum has more blocks
+    than such groups), the lightest groups when none is below. A group holding a
+    heavy block thus gets that much less of the rest: every group holds about 1/S of the work
+    (dealt to every group alike, the power-law matrix's group holding a row of 94K of the 1M
+    multiply-adds got 1.66x the others' work, and smash-v2's estimate came out at 1.35x the
+    full run)."""
     cost = np.asarray(cost, dtype=np.float64)
     n = cost.size
     label = np.zeros(n, dtype=np.int64)
@@ -269,12 +284,15 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> n
     load = np.zeros(groups)
     bgroup = np.empty(bcost.size, dtype=np.int64)
     heavy = HEAVY_BLOCK * bcost.mean()
+    share = bcost.sum() / groups
     for s in range(0, order.size, groups):
         stratum = order[s:s + groups]
         if bcost[stratum[0]] > heavy:
             to = np.argsort(load, kind="stable")[:stratum.size]
-        else:
-            to = rng.permutation(groups)[:stratum.size]
+        else:                           # at random among the groups below their share
+            below = np.flatnonzero(load < share)
+            pool = rng.permutation(below) if below.size else np.argsort(load, kind="stable")
+            to = np.resize(pool, stratum.size)
         bgroup[stratum] = to
         np.add.at(load, to, bcost[stratum])
     label = np.repeat(bgroup, np.diff(b))
@@ -358,25 +376,49 @@ def choose(fraction: float, sizes: Sequence[int], k: int = DEFAULT_GROUPS_SIMULA
     return s, k, min(1.0, fraction * s / k)
 
 
-def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
-              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-              knobs: Mapping[str, Any] | None = None) -> Plan:
-    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg` (a static schedule is never thinned: it simulates whole
-    miniatures, more than `fraction` if need be): S groups per task unit, the heaviest and k - 1 random ones simulated (on a
-    machine that cannot be cut: k replicates of the whole, thinned with different seeds)."""
+def unthinnable(knobs: Mapping[str, Any]) -> str:
+    """Why a kernel's groups cannot be thinned (empty: they can). A static window is a thread's
+    whole work: thinned, it is no longer one (smash-v1 on rmat scale 12 came out at 0.26-0.48
+    of its cycles). SMASH's windows of rows (knob `windows`, static or dynamic) are a core's
+    unit of work: its threads share the window's table and meet at its barriers, and thinning
+    the rows re-cuts the windows (fewer, smaller, more rows per table), whose barrier waits and
+    table scans the busy-time extrapolation does not add back (thinned smash-v2 / v3 on small
+    power-law, imbalanced and R-MAT matrices: 0.53-0.93 of the full run)."""
+    if "windows" in knobs:
+        return "SMASH's windows of rows (a core's unit of work)"
+    if knobs.get("distribution") == "static":
+        return "a static schedule (distribution=static)"
+    return ""
+
+
+def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+          knobs: Mapping[str, Any] | None = None) -> tuple[int, int, float, str]:
+    """(S, k, thin, note) of the plan for `fraction` (see `make_plan`): two fractions of the same
+    shape simulate the same runs."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
     S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
     note = ""
-    if th < 1 and "static" in ((knobs or {}).get("distribution"), (knobs or {}).get("windows")):
-        # a static window is a thread's whole work: thinned, it would no longer be one
+    why = unthinnable(knobs or {})
+    if th < 1 and why:
         if S > 1:
             th = 1.0
         else:
-            note = ("sample unreliable: a static schedule (distribution=static) cannot be "
-                    "thinned, and this machine cannot be cut into miniatures; simulate it whole")
+            note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
+                    f"cut into miniatures; simulate it whole")
+    return S, k, th, note
+
+
+def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
+              groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
+              knobs: Mapping[str, Any] | None = None) -> Plan:
+    """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
+    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
+    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups
+    per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
+    cut: k replicates of the whole, thinned with different seeds)."""
+    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -620,6 +662,7 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
                          if (r.group, r.replicate) == gr), 0.0) for n in names)
     tpt = min(r.tasks_per_thread for r in runs)
     share = max(r.heavy_share for r in runs)
+    util = max(float(r.record.get("dram_bandwidth_utilization", 0.0)) for r in runs)
     return {
         "sample_confidence": CONFIDENCE,
         "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
@@ -632,7 +675,8 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
         "sample_latency_compensation_cycles": plan.machine.latency_compensation_cycles,
         "sample_tasks_per_thread": tpt,
         "sample_heavy_share": share,
-        "sample_warning": plan.note or warning(plan, tpt, share),
+        "sample_dram_utilization": util,
+        "sample_warning": plan.note or warning(plan, tpt, share, util),
     }
 
 
@@ -647,15 +691,23 @@ def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, 
     return tot if total else tot / groups
 
 
-def warning(plan: Plan, tasks_per_thread: float, heavy_share: float) -> str:
+def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
+            dram_utilization: float = 0.0) -> str:
     """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
     than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
-    does not reproduce: simulate it whole, it is small); a thinned sample whose threads get
-    fewer than MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than
-    MAX_HEAVY_SHARE of a thread's work."""
+    does not reproduce: simulate it whole, it is small); a miniature with one DRAM channel per
+    die busier than MAX_DRAM_UTILIZATION (a DRAM-bound run: one channel queues more than the
+    full machine's pooled channels); a thinned sample whose threads get fewer than
+    MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than MAX_HEAVY_SHARE of a
+    thread's work."""
     if tasks_per_thread < MIN_TASKS_WHOLE:
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
                 f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
+    if plan.machine.channels == 1 and dram_utilization > MAX_DRAM_UTILIZATION:
+        return (f"sample unreliable: the miniature's one DRAM channel is {dram_utilization:.0%} "
+                f"busy (> {MAX_DRAM_UTILIZATION:.0%}): a DRAM-bound run queues more on one "
+                f"channel than on the full machine's; simulate it whole, or --sample 0.75 "
+                f"(miniatures of two channels)")
     if plan.thin >= 1:
         return ""
     if tasks_per_thread < MIN_TASKS_PER_THREAD:
@@ -707,10 +759,10 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 
 __all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
-           "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
            "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "make_plan", "miniature", "miniature_config",
-           "miniature_sizes", "parse_budget", "partition", "speedup_interval", "systematic",
-           "task_blocks", "task_cost", "thin", "units_of", "warning"]
+           "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
+           "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning"]
