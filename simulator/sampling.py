@@ -81,13 +81,15 @@ MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
 
-#: A miniature with one DRAM channel per die is flagged when its channel is busier than this:
-#: a DRAM-bound run queues more on one channel than on the full machine's pooled channels
-#: (queueing at one server grows much faster with its load than at eight sharing the load), and
-#: bursty per-core traffic (SMASH's windows alternate scratchpad inserts and DRAM write-backs)
-#: adds to it. Chosen from the calibration (docs/sampling.md): of the 27 samples it flags there
-#: (smash-v1/v2), 15 were more than 10 % off (0.94-1.23x); smash-v3 at 24-46 % busy was within
-#: 7.2 %. The final calibration is to validate it.
+#: A miniature with one DRAM channel per die, of a kernel whose cores run stages between core
+#: barriers (SMASH's windows: scratchpad inserts, then a DRAM write-back by all the core's
+#: threads at once), is flagged when its channel is busier than this. The core's traffic comes
+#: in bursts: on the full machine every channel mixes eight cores' bursts out of phase, on a
+#: one-channel miniature it takes one core's bursts whole and queues more. Chosen from the
+#: calibration (docs/sampling.md): of the 27 SMASH samples it flags there (smash-v1/v2), 15
+#: were more than 10 % off (0.94-1.23x); smash-v3 at 24-46 % busy was within 7.2 %, and the
+#: row-wise kernels, whose threads run independently, within 7 % at 71-86 % busy. The final
+#: calibration is to validate it.
 MAX_DRAM_UTILIZATION = 0.5
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
@@ -342,6 +344,7 @@ class Plan:
     costs: dict[str, np.ndarray] = field(repr=False)      # unit -> each task's cost
     threads: int = 0                     # threads of the full machine
     note: str = ""                       # why the plan is not what was asked (a warning)
+    core_stages: bool = False            # a core's threads run stages between core barriers
 
     @property
     def fraction(self) -> float:
@@ -433,7 +436,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
         simulated = ((0, 0),) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
-                note)
+                note, core_stages="windows" in (knobs or {}))
 
 
 def group_tasks(plan: Plan, unit: str, group: int, replicate: int = 0) -> np.ndarray:
@@ -696,18 +699,18 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
     than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
     does not reproduce: simulate it whole, it is small); a miniature with one DRAM channel per
-    die busier than MAX_DRAM_UTILIZATION (a DRAM-bound run: one channel queues more than the
-    full machine's pooled channels); a thinned sample whose threads get fewer than
+    die busier than MAX_DRAM_UTILIZATION, of a kernel whose cores run stages between barriers
+    (its bursts queue more on one channel than on the full machine's); a thinned sample whose threads get fewer than
     MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than MAX_HEAVY_SHARE of a
     thread's work."""
     if tasks_per_thread < MIN_TASKS_WHOLE:
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
                 f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
-    if plan.machine.channels == 1 and dram_utilization > MAX_DRAM_UTILIZATION:
+    if plan.core_stages and plan.machine.channels == 1 and dram_utilization > MAX_DRAM_UTILIZATION:
         return (f"sample unreliable: the miniature's one DRAM channel is {dram_utilization:.0%} "
-                f"busy (> {MAX_DRAM_UTILIZATION:.0%}): a DRAM-bound run queues more on one "
-                f"channel than on the full machine's; simulate it whole, or --sample 0.75 "
-                f"(miniatures of two channels)")
+                f"busy (> {MAX_DRAM_UTILIZATION:.0%}): a core's bursts queue more on one channel "
+                f"than on the full machine's; simulate it whole, or --sample 0.75 (miniatures of "
+                f"two channels)")
     if plan.thin >= 1:
         return ""
     if tasks_per_thread < MIN_TASKS_PER_THREAD:

@@ -200,11 +200,24 @@ def test_warning_on_small_thinned_samples():
     assert sampling.warning(plan, 100.0, 0.1) == ""
     whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     # a DRAM-bound miniature of one channel: flagged (two channels: not)
-    one = sampling.Plan("smash-v2", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0, 1), {}, {})
+    # (of a kernel whose cores run stages between barriers: SMASH's windows; threads that run
+    # independently, as the row-wise kernels', are not)
+    one = sampling.Plan("smash-v2", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0, 1),
+                        {}, {}, core_stages=True)
     assert "one DRAM channel is 63% busy" in sampling.warning(one, 8.0, 5.0, 0.63)
     assert sampling.warning(one, 8.0, 5.0, 0.45) == ""
-    two = sampling.Plan("smash-v2", 4, ((0, 0),), 1.0, 0, sampling.Miniature(4, (), 2, 0.0, 2), {}, {})
+    two = sampling.Plan("smash-v2", 4, ((0, 0),), 1.0, 0, sampling.Miniature(4, (), 2, 0.0, 2),
+                        {}, {}, core_stages=True)
     assert sampling.warning(two, 8.0, 5.0, 0.63) == ""
+    rows = sampling.Plan("rowwise-hash", 8, ((0, 0),), 1.0, 0,
+                         sampling.Miniature(8, (), 1, 0.0, 1), {}, {})
+    assert sampling.warning(rows, 8.0, 5.0, 0.86) == ""
+    A = matrices.load("rmat:scale=8,ef=4")
+    lo, _ = bound_operands(A, A)
+    die = load_config("piuma-die")
+    for kernel, stages in (("smash-v3", True), ("rowwise-hash", False), ("inner", False)):
+        kn = get_kernel(kernel).resolve_knobs({})
+        assert sampling.make_plan(kernel, die, lo, 0.375, knobs=kn).core_stages == stages
     assert sampling.warning(whole, 8.0, 5.0) == ""
     assert "a wave or two" in sampling.warning(whole, 1.0, 0.1)
 
