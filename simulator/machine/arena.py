@@ -1,0 +1,273 @@
+"""The trace arena: where generated task traces wait for the engine, in bounded memory.
+
+Traces go into one int64 array (`ops`, shape (rows, 2)) that the engine reads. A slice is live
+while a queue holds its unit of work or a thread runs it; `compact` moves the live slices to the
+front. The arena holds at most `budget` rows, plus what progress needs when every live slice is
+already at its minimum (`MIN_SEGMENT` rows or one whole operation per running thread).
+
+A unit whose trace does not fit keeps its first rows in memory and the rest goes to a spill file
+on disk (unbuffered temporary files, deleted when closed), from which it comes back segment by
+segment when the thread running it reaches the end of what is in memory: the engine returns
+RET_SEGMENT and `fetch` brings the next segment of that thread and of the other threads whose
+tasks go on, in one round trip. The row after such a slice's end is a copy of the task's next
+row (the engine reads its flags to time the thread exactly as if the rest were there), so the
+simulated result does not depend on the budget. Segments are cut between operations, never
+between a DMA row and its element rows.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+import numpy as np
+
+from simulator.machine import engine as E
+from simulator.machine.trace import DMA_COPY, DMA_ELEM, DMA_GATHER, OP_WIDTH
+
+log = logging.getLogger(__name__)
+
+MIN_SEGMENT = 64                  # rows a thread gets at least when memory is tight
+ROW_BYTES = 8 * OP_WIDTH
+SPILL_FILE_ROWS = 1 << 26         # a new spill file after this many rows (1 GiB)
+_MAX_IO = 1 << 30                 # bytes per read / write call (the OS caps single calls)
+
+
+class TraceArena:
+    """The engine's trace rows (`ops`) within a budget of rows, spilling to disk beyond it.
+
+    The array has `budget` rows (plus the slack that progress may need, see `begin`), allocated
+    untouched, so only rows written are resident. Live slices take at most half of the budget
+    (beyond it units are spilled, and segments come back in smaller pieces): the other half is
+    where new rows are appended until the next compaction, which therefore moves at most one row
+    per row appended."""
+
+    def __init__(self, budget_rows: int, *, spill_dir: str | None = None) -> None:
+        self.budget = max(int(budget_rows), 32 * MIN_SEGMENT)
+        self.live_cap = self.budget // 2
+        self.ops = np.zeros((0, OP_WIDTH), dtype=np.int64)
+        self.used = 0
+        self.peak_rows = 0                       # the most rows written (resident) in a phase
+        self.spill = _Spill(spill_dir)
+        # the spilled rest of a unit's trace, by handle (the engine's TI_MORE / QT_MORE):
+        # [spill file, row position in it, rows left, rows of its first operation]
+        self.tails: dict[int, list[int]] = {}
+        self._next_handle = 1
+        self.spilled_rows = 0                    # statistics over the arena's life
+        self.fetches = 0
+
+    # ---- space ----------------------------------------------------------------------------------
+
+    def begin(self, slack_rows: int) -> None:
+        """A phase starts: an empty arena of budget + slack_rows rows (untouched until written)."""
+        self.reset()
+        self.ops = np.zeros((self.budget + int(slack_rows), OP_WIDTH), dtype=np.int64)
+        self.used = 0
+
+    def reset(self) -> None:
+        """A phase is over: free the rows, close the spill files."""
+        self.tails.clear()
+        self.ops = np.zeros((0, OP_WIDTH), dtype=np.int64)
+        self.used = 0
+        self.spill.close()
+
+    def compact(self, th_i, q_i, q_task) -> int:
+        self.used = int(E.compact_arena(self.ops, th_i, q_i, q_task))
+        return self.used
+
+    def live_rows(self, th_i, q_i, q_task) -> int:
+        """Rows of the live slices (threads' unread rows, queued units), without compacting."""
+        st = th_i[:, E.TI_STATE]
+        run = (st == E.ST_RUN) | (st == E.ST_BARRIER)
+        n = int((th_i[run, E.TI_END] - th_i[run, E.TI_PC] + (th_i[run, E.TI_MORE] != 0)).sum())
+        j = queued_entries(q_i)
+        return n + int((q_task[j, E.QT_END] - q_task[j, E.QT_START] + (q_task[j, E.QT_MORE] != 0)).sum())
+
+    def reserve(self, n: int, th_i, q_i, q_task) -> int:
+        """First row of n free rows at the arena's end: appended while the rows written stay
+        within the budget, else after a compaction (into the slack if the live rows need it,
+        growing the array only for an operation larger than the slack)."""
+        if self.used + n <= self.budget:
+            return self.used
+        live = self.compact(th_i, q_i, q_task)
+        if live + n > self.ops.shape[0]:         # beyond the slack: one huge operation
+            self.ops.resize((live + n, OP_WIDTH), refcheck=False)
+            log.debug("trace arena grown to %d rows", live + n)
+        return live
+
+    def _wrote(self, end: int) -> None:
+        self.used = end
+        self.peak_rows = max(self.peak_rows, end)
+
+    # ---- placing new units ----------------------------------------------------------------------
+
+    def place(self, ops: np.ndarray, bounds: np.ndarray, head: int, th_i, q_i, q_task):
+        """Put units of work (unit u: ops[bounds[u]:bounds[u + 1]]) in the arena and return their
+        (start, end, more) for the queue: whole if they fit the budget, else each keeps about
+        `head` rows and spills the rest (`more`: its handle, 0 when whole)."""
+        total = int(ops.shape[0])
+        lo, hi = bounds[:-1], bounds[1:]
+        if self.live_rows(th_i, q_i, q_task) + total <= self.live_cap:
+            base = self.reserve(total, th_i, q_i, q_task)
+            self.ops[base:base + total] = ops
+            self._wrote(base + total)
+            return base + lo, base + hi, np.zeros(lo.size, dtype=np.int64)
+        cut = _cuts(ops, lo, hi, np.minimum(lo + max(int(head), 1), hi))
+        tail = cut < hi
+        keep = cut - lo + tail                     # the head and, if it goes on, its next row
+        n_keep = int(keep.sum())
+        base = self.reserve(n_keep, th_i, q_i, q_task)
+        first = np.concatenate([[0], np.cumsum(keep)[:-1]]).astype(np.int64)
+        self.ops[base:base + n_keep] = ops[np.repeat(lo - first, keep) + np.arange(n_keep)]
+        self._wrote(base + n_keep)
+        more = np.zeros(lo.size, dtype=np.int64)
+        for u in np.nonzero(tail)[0]:
+            rows = ops[cut[u]:hi[u]]
+            f, pos = self.spill.append(rows)
+            more[u] = self._next_handle
+            self.tails[self._next_handle] = [f, pos, rows.shape[0], _op_rows(rows[0])]
+            self._next_handle += 1
+            self.spilled_rows += rows.shape[0]
+        return base + first, base + first + (cut - lo), more
+
+    # ---- bringing spilled rows back -------------------------------------------------------------
+
+    def fetch(self, tid: int, th_i, q_i, q_task) -> None:
+        """Thread `tid` reached the end of its rows in memory: bring its next segment, and those
+        of the other threads whose tasks go on and that have less than half a fair share of the
+        room left in memory, sharing that room (at least MIN_SEGMENT rows each)."""
+        st = th_i[:, E.TI_STATE]
+        going = np.nonzero((th_i[:, E.TI_MORE] != 0) & ((st == E.ST_RUN) | (st == E.ST_BARRIER)))[0]
+        room = max(self.live_cap - self.live_rows(th_i, q_i, q_task), 0)
+        left = th_i[going, E.TI_END] - th_i[going, E.TI_PC]
+        low = max(MIN_SEGMENT, room // max(going.size, 1)) // 2
+        pick = (left < low) | (going == tid)
+        going, left = going[pick], left[pick]
+        share = max(MIN_SEGMENT, room // going.size)
+        tails = [self.tails[int(h)] for h in th_i[going, E.TI_MORE]]
+        seg = np.array([min(max(share, t[3]), t[2]) for t in tails], dtype=np.int64)
+        at = self.reserve(int((left + seg + 1).sum()), th_i, q_i, q_task)
+        for k in range(going.size):
+            at = self._extend(int(going[k]), int(seg[k]), tails[k], at, th_i)
+        self._wrote(at)
+        self.fetches += 1
+
+    def _extend(self, tid: int, seg: int, tail: list, at: int, th_i) -> int:
+        """Thread tid's rows in memory from row `at`: its unread rest, `seg` more rows of its
+        tail (fewer, to end on an operation), and the copy of the next row if it goes on.
+        Returns the first row after them."""
+        pc, end = th_i[tid, E.TI_PC], th_i[tid, E.TI_END]
+        left = end - pc
+        self.ops[at:at + left] = self.ops[pc:end]
+        f, pos, rows, _ = tail
+        n = min(seg + 1, rows)                     # the segment and the row after it
+        got = self.ops[at + left:at + left + n]
+        self.spill.read(f, pos, got)
+        if n > seg:                                # it goes on: end before an operation starts
+            starts = np.nonzero((got[1:, 0] & 0xFF) != DMA_ELEM)[0]
+            if starts.size == 0:
+                raise AssertionError("spilled trace: no whole operation in a segment")
+            seg = int(starts[-1]) + 1
+        th_i[tid, E.TI_PC] = at
+        th_i[tid, E.TI_END] = at + left + seg
+        handle = int(th_i[tid, E.TI_MORE])
+        if seg >= rows:
+            del self.tails[handle]
+            self.spill.release(f)
+            th_i[tid, E.TI_MORE] = 0
+            return at + left + seg
+        tail[1], tail[2], tail[3] = pos + seg, rows - seg, _op_rows(got[seg])
+        return at + left + seg + 1                 # got[seg] is the next row's copy
+
+
+def queued_entries(q_i: np.ndarray) -> np.ndarray:
+    """Indices into q_task of the units waiting in the queues."""
+    cnt = q_i[:, E.QI_COUNT]
+    total = int(cnt.sum())
+    qq = np.repeat(np.arange(cnt.size), cnt)
+    e = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return q_i[qq, E.QI_OFF] + (q_i[qq, E.QI_HEAD] + e) % q_i[qq, E.QI_CAP]
+
+
+def _op_rows(row: np.ndarray) -> int:
+    """Rows of the operation a row starts: 1 + its elements for a DMA gather, 2 for a copy."""
+    w0 = int(row[0])
+    code = w0 & 0xFF
+    if code == DMA_GATHER:
+        return 1 + ((w0 >> 16) & 0xFFFFFFFF)
+    return 2 if code == DMA_COPY else 1
+
+
+def _cuts(ops: np.ndarray, lo: np.ndarray, hi: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Where each unit's head ends (an index into ops, lo < cut <= hi): at `want`, moved back to
+    the start of the operation it falls in, or past that operation when it is the unit's first
+    (a DMA gather longer than the head)."""
+    n = ops.shape[0]
+    idx = np.arange(n + 1)
+    starts = np.append((ops[:, 0] & 0xFF) != DMA_ELEM, True)     # row i starts an operation
+    back = np.maximum.accumulate(np.where(starts, idx, 0))
+    fwd = np.minimum.accumulate(np.where(starts, idx, n)[::-1])[::-1]
+    cut = back[want]
+    cut = np.where(cut <= lo, fwd[want], cut)
+    return np.where(want >= hi, hi, np.minimum(cut, hi)).astype(np.int64)
+
+
+class _Spill:
+    """Rows appended to unbuffered temporary files (deleted when closed), read back by position.
+    A file takes new rows until it holds SPILL_FILE_ROWS; it is closed when nothing in it is
+    still to be read."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = directory
+        self.files: dict[int, list] = {}            # id -> [file, rows written, live tails]
+        self.current = -1
+        self._next = 0
+
+    def append(self, rows: np.ndarray) -> tuple[int, int]:
+        """Write rows at the end of the current file; return (file id, row position)."""
+        cur = self.files.get(self.current)
+        if cur is None or cur[1] >= SPILL_FILE_ROWS:
+            if not self.files:
+                log.info("trace arena: spilling to temporary files in %s",
+                         self.directory or tempfile.gettempdir())
+            self.current = self._next
+            self._next += 1
+            cur = self.files[self.current] = [tempfile.TemporaryFile(dir=self.directory, buffering=0),
+                                              0, 0]
+        view = memoryview(np.ascontiguousarray(rows)).cast("B")
+        at = cur[1]
+        done = 0
+        while done < len(view):
+            done += os.pwrite(cur[0].fileno(), view[done:done + _MAX_IO], at * ROW_BYTES + done)
+        cur[1] += rows.shape[0]
+        cur[2] += 1
+        return self.current, at
+
+    def read(self, f: int, pos: int, out: np.ndarray) -> None:
+        """Fill `out` (contiguous rows) with the rows of file f from row position `pos`."""
+        view = memoryview(out).cast("B")
+        fd = self.files[f][0].fileno()
+        done = 0
+        while done < len(view):
+            got = os.preadv(fd, [view[done:done + _MAX_IO]], pos * ROW_BYTES + done)
+            if got <= 0:
+                raise OSError("trace spill file: short read")
+            done += got
+
+    def release(self, f: int) -> None:
+        """One tail of file f is fully read: close the file when it was the last."""
+        entry = self.files[f]
+        entry[2] -= 1
+        if entry[2] == 0:
+            if f == self.current:
+                entry[0].truncate(0)
+                entry[1] = 0
+            else:
+                entry[0].close()
+                del self.files[f]
+
+    def close(self) -> None:
+        for entry in self.files.values():
+            entry[0].close()
+        self.files.clear()
+        self.current = -1
