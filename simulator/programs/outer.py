@@ -7,8 +7,16 @@ records (16 bytes each) to DRAM. Bins are laid out from the symbolic pass (row i
 row_flops[i] records). Merge: one task per output row reads its bin back and merges it with the
 row-wise program's hash accumulator (per-row fragments in the scratchpad, spilling to DRAM).
 Partial-product traffic is therefore exactly flops x 16 bytes each way.
+
+Host memory: the bins' records are not kept on the host between the phases (that would be 16
+bytes per flop). The multiply phase only counts each bin's records (its cursor); the merge
+phase fills the records of the rows it is about to generate, in the order the multiply phase
+wrote them (inner index k ascending, then row k of B), into arrays that the OS backs with
+memory only where written, and gives those pages back once the rows are generated.
 """
 from __future__ import annotations
+
+import mmap
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,13 +33,13 @@ PER_LINE = 64 // RECORD_BYTES
 
 
 @njit(cache=True)
-def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cursor, pp_col,
-                   pp_val, AD, ct):
+def outer_generate(ids, at_ptr, at_idx, b_ptr, b_idx, b_val, pp_ptr, cursor, AD, ct):
     """Multiply tasks `ids` (inner indices k): write A[:, k] x B[k, :] into the row bins.
 
-    at_*: A in CSC (column pointers, row indices, values); pp_ptr: bin offsets (int64[n_row+1]);
-    cursor: int64[n_row] records written so far per bin (updated); pp_col / pp_val: the bins.
-    AD: region bases [at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, cursor, pp].
+    at_*: A in CSC (column pointers, row indices); pp_ptr: bin offsets (int64[n_row+1]);
+    cursor: int64[n_row] records written so far per bin (updated). The records' values are
+    not kept (see `fill_partials`). AD: region bases [at_ptr, at_idx, at_val, b_ptr, b_idx,
+    b_val, cursor, pp].
     """
     est = 64
     for t in range(ids.size):
@@ -52,7 +60,6 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
         if lb > 0:
             for q in range(at_ptr[k], at_ptr[k + 1]):
                 i = at_idx[q]
-                av = at_val[q]
                 buf = grow(buf, n, 4)
                 n = emit_compute(buf, n, I_NNZ_A)
                 n = emit_load(buf, n, AD[1] + q * IDX_BYTES, IDX_BYTES, DEP)
@@ -69,13 +76,53 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
                     n = emit_compute(buf, n, I_MAC * m)
                     dst = at + (c0 - b0)
                     n = emit_store(buf, n, AD[7] + dst * RECORD_BYTES, m * RECORD_BYTES, DEP)
-                    for r in range(c0, c1):
-                        pp_col[dst + r - c0] = b_idx[r]
-                        pp_val[dst + r - c0] = av * b_val[r]
                     ct[CT_MULADDS] += m
                     ct[CT_PP_WRITE_BYTES] += m * RECORD_BYTES
         ptr[t + 1] = n
     return buf[:n], ptr
+
+
+@njit(cache=True)
+def fill_partials(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, pp_ptr, pp_col, pp_val):
+    """The records of bins `ids` as the multiply phase wrote them when it ran the inner indices
+    in ascending order: for row i, A[i, k] x row k of B for k ascending (A's CSR row, sorted),
+    from pp_ptr[i] on. Returns False if a bin's count differs from pp_ptr."""
+    for t in range(ids.size):
+        i = ids[t]
+        at = pp_ptr[i]
+        for q in range(a_ptr[i], a_ptr[i + 1]):
+            k = a_idx[q]
+            av = a_val[q]
+            for r in range(b_ptr[k], b_ptr[k + 1]):
+                pp_col[at] = b_idx[r]
+                pp_val[at] = av * b_val[r]
+                at += 1
+        if at != pp_ptr[i + 1]:
+            return False
+    return True
+
+
+class _PartialBins:
+    """The partial-product records on the host, filled per batch of merge rows and dropped
+    after it: arrays over anonymous memory, resident only where written."""
+
+    def __init__(self, n: int) -> None:
+        n = max(int(n), 1)
+        flags = getattr(mmap, "MAP_PRIVATE", 0)           # private: dropped pages are freed
+        self._maps = [mmap.mmap(-1, 8 * n, flags=flags) if flags else mmap.mmap(-1, 8 * n)
+                      for _ in range(2)]
+        self.col = np.frombuffer(self._maps[0], dtype=np.int64)
+        self.val = np.frombuffer(self._maps[1], dtype=np.float64)
+
+    def drop(self, first: int, last: int) -> None:
+        """Give back the pages holding records first..last-1 (rows before and after them are
+        either already generated or not yet filled, so whole pages may go)."""
+        page = mmap.PAGESIZE
+        lo = (8 * first) // page * page
+        hi = min(-(-(8 * last) // page) * page, len(self._maps[0]))
+        if hi > lo and hasattr(mmap, "MADV_DONTNEED"):
+            for m in self._maps:
+                m.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "fragment_max_slots", "load_factor",
@@ -92,13 +139,12 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     n_inner = A.shape[1]
     At = sp.csc_array(A)
     At.sort_indices()
-    at = (At.indptr.astype(np.int64), At.indices.astype(np.int64), At.data.astype(np.float64))
+    at_ptr, at_idx = At.indptr.astype(np.int64), At.indices.astype(np.int64)
     b = B.csr_arrays(Bm)
     flops = ops.flops
     pp_ptr = np.zeros(n_row + 1, dtype=np.int64)
     np.cumsum(ops.sym.row_flops, out=pp_ptr[1:])
-    pp_col = np.zeros(max(flops, 1), dtype=np.int64)
-    pp_val = np.zeros(max(flops, 1), dtype=np.float64)
+    bins = _PartialBins(flops)
     cursor = np.zeros(max(n_row, 1), dtype=np.int64)
     AD = np.zeros(8, dtype=np.int64)
     AD[0] = sim.dram_region("At.indptr", B.nbytes(n_inner + 1, PTR_BYTES), access_class="stream").base
@@ -112,9 +158,14 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     AD[7] = pp_region.base
     ct = np.zeros(B.CT_N, dtype=np.int64)
 
+    done = [-1]          # the last inner index generated: fill_partials needs ascending order
+
     def gen(ids):
-        return outer_generate(np.asarray(ids, dtype=np.int64), *at, *b, pp_ptr, cursor, pp_col,
-                              pp_val, AD, ct)
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size and (ids[0] <= done[0] or np.any(np.diff(ids) <= 0)):
+            raise AssertionError("outer product: multiply tasks generated out of order")
+        done[0] = int(ids[-1]) if ids.size else done[0]
+        return outer_generate(ids, at_ptr, at_idx, *b, pp_ptr, cursor, AD, ct)
 
     sim.run_phase(Phase("multiply", n_inner, gen,
                         DynamicTokens(chunk=max(1, int(knobs["multiply_granularity"])))))
@@ -124,9 +175,29 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     merge_knobs = dict(R.KNOBS_DEFAULTS_FOR_MERGE)
     merge_knobs.update({k: knobs[k] for k in MERGE_KNOBS})
     st = R.RowwiseState(sim, ops, merge_knobs, prefix="merge.", src=1,
-                        pp=(pp_ptr, pp_col, pp_val, pp_region.base, pp_ptr_region.base))
-    sim.run_phase(Phase("merge", n_row, st.generate,
+                        pp=(pp_ptr, bins.col, bins.val, pp_region.base, pp_ptr_region.base))
+    a = B.csr_arrays(A)
+
+    def merge_gen(ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        if not fill_partials(ids, *a, *b, pp_ptr, bins.col, bins.val):
+            raise AssertionError("outer product: a bin's records differ from the symbolic pass")
+        out = st.generate(ids)
+        for r0, r1 in _runs(ids):
+            bins.drop(int(pp_ptr[r0]), int(pp_ptr[r1]))
+        return out
+
+    sim.run_phase(Phase("merge", n_row, merge_gen,
                         R.schedule_for(merge_knobs, n_row, st.row_flops.astype(np.float64))))
     out = st.output(ops.nnz_c)
     out.counters += ct
     return out
+
+
+def _runs(ids: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) of each run of consecutive values in ids."""
+    if ids.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(ids) != 1) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, ids.size]
+    return list(zip(ids[starts].tolist(), (ids[ends - 1] + 1).tolist()))
