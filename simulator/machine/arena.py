@@ -49,19 +49,22 @@ class TraceArena:
         self.used = 0
         self.peak_rows = 0                       # the most rows written (resident) in a phase
         self.spill = _Spill(spill_dir)
-        # the spilled rest of a unit's trace, by handle (the engine's TI_MORE / QT_MORE):
-        # [spill file, row position in it, rows left, rows of its first operation]
-        self.tails: dict[int, list[int]] = {}
+        # the spilled rest of a unit's trace, by handle (the engine's TI_MORE / QT_MORE)
+        self.tails: dict[int, _Tail] = {}
         self._next_handle = 1
         self.spilled_rows = 0                    # statistics over the arena's life
         self.fetches = 0
 
     # ---- space ----------------------------------------------------------------------------------
 
-    def begin(self, slack_rows: int) -> None:
-        """A phase starts: an empty arena of budget + slack_rows rows (untouched until written)."""
+    def begin(self, threads: int, entries: int) -> None:
+        """A phase of `threads` threads and `entries` queue entries starts: an empty arena of
+        budget rows, plus the slack that their minimum shares may need (untouched until written).
+        A thread's fair share of the live rows is live_cap / threads."""
         self.reset()
-        self.ops = np.zeros((self.budget + int(slack_rows), OP_WIDTH), dtype=np.int64)
+        self.fair = max(MIN_SEGMENT, self.live_cap // max(int(threads), 1))
+        slack = (int(threads) + int(entries)) * (MIN_SEGMENT + 2)
+        self.ops = np.zeros((self.budget + slack, OP_WIDTH), dtype=np.int64)
         self.used = 0
 
     def reset(self) -> None:
@@ -101,10 +104,10 @@ class TraceArena:
 
     # ---- placing new units ----------------------------------------------------------------------
 
-    def place(self, ops: np.ndarray, bounds: np.ndarray, head: int, th_i, q_i, q_task):
+    def place(self, ops: np.ndarray, bounds: np.ndarray, th_i, q_i, q_task):
         """Put units of work (unit u: ops[bounds[u]:bounds[u + 1]]) in the arena and return their
-        (start, end, more) for the queue: whole if they fit the budget, else each keeps about
-        `head` rows and spills the rest (`more`: its handle, 0 when whole)."""
+        (start, end, more) for the queue: whole if they fit the live rows' cap, else each keeps
+        a fair share of rows and spills the rest (`more`: its handle, 0 when whole)."""
         total = int(ops.shape[0])
         lo, hi = bounds[:-1], bounds[1:]
         if self.live_rows(th_i, q_i, q_task) + total <= self.live_cap:
@@ -112,7 +115,7 @@ class TraceArena:
             self.ops[base:base + total] = ops
             self._wrote(base + total)
             return base + lo, base + hi, np.zeros(lo.size, dtype=np.int64)
-        cut = _cuts(ops, lo, hi, np.minimum(lo + max(int(head), 1), hi))
+        cut = _cuts(ops, lo, hi, np.minimum(lo + self.fair, hi))
         tail = cut < hi
         keep = cut - lo + tail                     # the head and, if it goes on, its next row
         n_keep = int(keep.sum())
@@ -122,47 +125,86 @@ class TraceArena:
         self._wrote(base + n_keep)
         more = np.zeros(lo.size, dtype=np.int64)
         for u in np.nonzero(tail)[0]:
-            rows = ops[cut[u]:hi[u]]
-            f, pos = self.spill.append(rows)
             more[u] = self._next_handle
-            self.tails[self._next_handle] = [f, pos, rows.shape[0], _op_rows(rows[0])]
+            self.tails[self._next_handle] = _Tail()
             self._next_handle += 1
-            self.spilled_rows += rows.shape[0]
+            self._push(self.tails[int(more[u])], ops[cut[u]:hi[u]])
         return base + first, base + first + (cut - lo), more
+
+    def _push(self, tail: "_Tail", rows: np.ndarray) -> None:
+        """Rows that come before the rest of `tail` to the spill file."""
+        tail.pieces.insert(0, [*self.spill.append(rows), rows.shape[0]])
+        tail.rows += rows.shape[0]
+        tail.first = _op_rows(rows[0])
+        self.spilled_rows += rows.shape[0]
+
+    def _evict(self, need: int, keep: np.ndarray, th_i, q_i, q_task) -> int:
+        """Spill what is beyond a fair share of the largest slices in memory (running threads'
+        and queued units', but not the threads in `keep`), largest first, until `need` rows are
+        freed. The row after a shortened slice is its next row already. Returns the rows freed."""
+        st = th_i[:, E.TI_STATE]
+        tid = np.nonzero((st == E.ST_RUN) | (st == E.ST_BARRIER))[0]
+        tid = tid[~np.isin(tid, keep)]
+        j = queued_entries(q_i)
+        lo = np.concatenate([th_i[tid, E.TI_PC], q_task[j, E.QT_START]])
+        hi = np.concatenate([th_i[tid, E.TI_END], q_task[j, E.QT_END]])
+        freed = 0
+        for k in np.argsort(lo - hi, kind="stable"):            # largest first
+            if freed >= need or hi[k] - lo[k] <= 2 * self.fair:
+                break
+            a, b = int(lo[k]), int(hi[k])
+            cut = a + int(_cuts(self.ops[a:b], np.array([0]), np.array([b - a]), np.array([self.fair]))[0])
+            if cut >= b:
+                continue
+            arr, row, c_end, c_more = ((th_i, tid[k], E.TI_END, E.TI_MORE) if k < tid.size
+                                       else (q_task, j[k - tid.size], E.QT_END, E.QT_MORE))
+            if arr[row, c_more] == 0:
+                arr[row, c_more] = self._next_handle
+                self.tails[self._next_handle] = _Tail()
+                self._next_handle += 1
+            self._push(self.tails[int(arr[row, c_more])], self.ops[cut:b])
+            arr[row, c_end] = cut
+            freed += b - cut
+        return freed
 
     # ---- bringing spilled rows back -------------------------------------------------------------
 
     def fetch(self, tid: int, th_i, q_i, q_task) -> None:
         """Thread `tid` reached the end of its rows in memory: bring its next segment, and those
-        of the other threads whose tasks go on and that have less than half a fair share of the
-        room left in memory, sharing that room (at least MIN_SEGMENT rows each)."""
+        of the other threads whose tasks go on and have less than a share left. A share is
+        the room left in memory over the threads whose tasks go on, at least a fair share
+        (live_cap / threads), for which slices held beyond a fair share are spilled if they must;
+        segments shrink (to MIN_SEGMENT rows) only if that is not enough."""
         st = th_i[:, E.TI_STATE]
         going = np.nonzero((th_i[:, E.TI_MORE] != 0) & ((st == E.ST_RUN) | (st == E.ST_BARRIER)))[0]
-        room = max(self.live_cap - self.live_rows(th_i, q_i, q_task), 0)
         left = th_i[going, E.TI_END] - th_i[going, E.TI_PC]
-        low = max(MIN_SEGMENT, room // max(going.size, 1)) // 2
-        pick = (left < low) | (going == tid)
+        room = self.live_cap - self.live_rows(th_i, q_i, q_task)
+        share = max(self.fair, room // going.size)
+        pick = (left < share) | (going == tid)
         going, left = going[pick], left[pick]
-        share = max(MIN_SEGMENT, room // going.size)
         tails = [self.tails[int(h)] for h in th_i[going, E.TI_MORE]]
-        seg = np.array([min(max(share, t[3]), t[2]) for t in tails], dtype=np.int64)
+        want = np.array([min(share, t.rows) for t in tails], dtype=np.int64)
+        if room < want.sum():
+            room += self._evict(int(want.sum()) - room, going, th_i, q_i, q_task)
+        if room < want.sum():
+            want = np.maximum(want * max(room, 0) // max(int(want.sum()), 1), MIN_SEGMENT)
+        seg = np.minimum(np.maximum(want, [t.first for t in tails]), [t.rows for t in tails])
         at = self.reserve(int((left + seg + 1).sum()), th_i, q_i, q_task)
         for k in range(going.size):
             at = self._extend(int(going[k]), int(seg[k]), tails[k], at, th_i)
         self._wrote(at)
         self.fetches += 1
 
-    def _extend(self, tid: int, seg: int, tail: list, at: int, th_i) -> int:
+    def _extend(self, tid: int, seg: int, tail: "_Tail", at: int, th_i) -> int:
         """Thread tid's rows in memory from row `at`: its unread rest, `seg` more rows of its
         tail (fewer, to end on an operation), and the copy of the next row if it goes on.
         Returns the first row after them."""
         pc, end = th_i[tid, E.TI_PC], th_i[tid, E.TI_END]
         left = end - pc
         self.ops[at:at + left] = self.ops[pc:end]
-        f, pos, rows, _ = tail
-        n = min(seg + 1, rows)                     # the segment and the row after it
+        n = min(seg + 1, tail.rows)                # the segment and the row after it
         got = self.ops[at + left:at + left + n]
-        self.spill.read(f, pos, got)
+        self._peek(tail, got)
         if n > seg:                                # it goes on: end before an operation starts
             starts = np.nonzero((got[1:, 0] & 0xFF) != DMA_ELEM)[0]
             if starts.size == 0:
@@ -170,14 +212,47 @@ class TraceArena:
             seg = int(starts[-1]) + 1
         th_i[tid, E.TI_PC] = at
         th_i[tid, E.TI_END] = at + left + seg
-        handle = int(th_i[tid, E.TI_MORE])
-        if seg >= rows:
-            del self.tails[handle]
-            self.spill.release(f)
+        self._advance(tail, seg)
+        if tail.rows == 0:
+            del self.tails[int(th_i[tid, E.TI_MORE])]
             th_i[tid, E.TI_MORE] = 0
             return at + left + seg
-        tail[1], tail[2], tail[3] = pos + seg, rows - seg, _op_rows(got[seg])
+        tail.first = _op_rows(got[seg])
         return at + left + seg + 1                 # got[seg] is the next row's copy
+
+    def _peek(self, tail: "_Tail", out: np.ndarray) -> None:
+        """The first rows of a tail into `out`, across its pieces."""
+        k = 0
+        for f, pos, rows in tail.pieces:
+            if k >= out.shape[0]:
+                break
+            m = min(rows, out.shape[0] - k)
+            self.spill.read(f, pos, out[k:k + m])
+            k += m
+
+    def _advance(self, tail: "_Tail", n: int) -> None:
+        """Drop the first n rows of a tail (they are in memory now)."""
+        tail.rows -= n
+        while n > 0:
+            piece = tail.pieces[0]
+            m = min(n, piece[2])
+            piece[1] += m
+            piece[2] -= m
+            n -= m
+            if piece[2] == 0:
+                self.spill.release(piece[0])
+                tail.pieces.pop(0)
+
+
+class _Tail:
+    """The spilled rest of a unit's trace: pieces [file, row position, rows] in order, their
+    rows, and the rows of the operation they start with."""
+    __slots__ = ("pieces", "rows", "first")
+
+    def __init__(self) -> None:
+        self.pieces: list[list[int]] = []
+        self.rows = 0
+        self.first = 1
 
 
 def queued_entries(q_i: np.ndarray) -> np.ndarray:

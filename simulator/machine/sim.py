@@ -24,7 +24,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from simulator.machine import engine as E
-from simulator.machine.arena import MIN_SEGMENT, TraceArena, queued_entries
+from simulator.machine.arena import TraceArena, queued_entries
 from simulator.machine.config import ACCESS_CLASSES, MachineConfig
 from simulator.machine.results import SimResult
 from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES, OP_WIDTH
@@ -565,11 +565,7 @@ class Simulation:
         budget = self.arena.budget
         self._lookahead_ops = budget // 8     # queued rows beyond which refills stop
         self._batch_ops = budget // 16        # rows one generator call should make
-        # rows of a queued unit kept in memory when the rest must be spilled, and the rows
-        # beyond the budget that progress may need (queued heads, running threads' minimum)
-        units = threads.size + self.q_task.shape[0]
-        self._head_ops = max(MIN_SEGMENT, budget // (8 * units))
-        self.arena.begin(units * (self._head_ops + MIN_SEGMENT + 2))
+        self.arena.begin(threads.size, self.q_task.shape[0])
         self._generate = phase.generate
         self._phase_name = phase.name
         self.q_i[:, E.QI_EXHAUSTED] = sources.exhausted(np.arange(nq))
@@ -835,8 +831,7 @@ class Simulation:
         ids = src.ids[flat[t0:t1]]
         ops, ptr = self._call_generator(ids)
         bounds = ptr[np.append(first, t1) - t0]
-        start, end, more = self.arena.place(ops, bounds, self._head_ops, self.th_i, self.q_i,
-                                            self.q_task)
+        start, end, more = self.arena.place(ops, bounds, self.th_i, self.q_i, self.q_task)
         seen = ops.shape[0] / max(t1 - t0, 1)
         per = self._rows_per_task
         self._rows_per_task = seen if per is None else 0.5 * (per + seen)
