@@ -17,7 +17,6 @@ between a DMA row and its element rows.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 
 import numpy as np
@@ -94,7 +93,9 @@ class TraceArena:
             return self.used
         live = self.compact(th_i, q_i, q_task)
         if live + n > self.ops.shape[0]:         # beyond the slack: one huge operation
-            self.ops.resize((live + n, OP_WIDTH), refcheck=False)
+            new = np.zeros((live + n, OP_WIDTH), dtype=np.int64)
+            new[:live] = self.ops[:live]
+            self.ops = new
             log.debug("trace arena grown to %d rows", live + n)
         return live
 
@@ -307,13 +308,23 @@ class _Spill:
                          self.directory or tempfile.gettempdir())
             self.current = self._next
             self._next += 1
-            cur = self.files[self.current] = [tempfile.TemporaryFile(dir=self.directory, buffering=0),
-                                              0, 0]
+            try:
+                f = tempfile.TemporaryFile(dir=self.directory, buffering=0)
+            except OSError as exc:
+                raise OSError(f"cannot create a trace spill file in "
+                              f"{self.directory or tempfile.gettempdir()}: {exc.strerror or exc}") from exc
+            cur = self.files[self.current] = [f, 0, 0]
         view = memoryview(np.ascontiguousarray(rows)).cast("B")
         at = cur[1]
         done = 0
-        while done < len(view):
-            done += os.pwrite(cur[0].fileno(), view[done:done + _MAX_IO], at * ROW_BYTES + done)
+        try:
+            cur[0].seek(at * ROW_BYTES)
+            while done < len(view):
+                done += cur[0].write(view[done:done + _MAX_IO])
+        except OSError as exc:
+            raise OSError(f"cannot write the trace spill file in "
+                          f"{self.directory or tempfile.gettempdir()}: {exc.strerror or exc} "
+                          f"(set TMPDIR to a larger disk)") from exc
         cur[1] += rows.shape[0]
         cur[2] += 1
         return self.current, at
@@ -321,11 +332,12 @@ class _Spill:
     def read(self, f: int, pos: int, out: np.ndarray) -> None:
         """Fill `out` (contiguous rows) with the rows of file f from row position `pos`."""
         view = memoryview(out).cast("B")
-        fd = self.files[f][0].fileno()
+        file = self.files[f][0]
+        file.seek(pos * ROW_BYTES)
         done = 0
         while done < len(view):
-            got = os.preadv(fd, [view[done:done + _MAX_IO]], pos * ROW_BYTES + done)
-            if got <= 0:
+            got = file.readinto(view[done:done + _MAX_IO])
+            if not got:
                 raise OSError("trace spill file: short read")
             done += got
 

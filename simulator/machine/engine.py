@@ -11,7 +11,8 @@ channel, atomic unit, inter-die link) and gets its completion time.
 
 All state lives in numpy arrays owned by the Python `Simulation`; the layouts are the constants
 below. `run_engine` returns to Python when a task queue needs refilling (lazily generated
-traces), when the phase is over, or on an invalid operation.
+traces), when a thread needs the next rows of its task's trace (held on disk to bound memory,
+see `simulator.machine.arena`), when the phase is over, or on an invalid operation.
 
 Performance note: numba reference-counts every array passed to a helper function, which costs
 ~20 ns per call with many arrays. The per-operation path is therefore written out in one
