@@ -1,4 +1,6 @@
 """The trace arena: memory bounded by a budget of rows whatever the trace, results unchanged."""
+import os
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ import spgemm
 from simulator.machine import (DynamicTokens, Phase, Simulation, StaticWindows, TraceBuilder,
                                Windows, load_config)
 from simulator.machine import trace as T
-from simulator.machine.arena import MIN_SEGMENT, _cuts
+from simulator.machine.arena import MIN_SEGMENT, _cuts, _punch_hole, _Spill
 from simulator.programs import Operands, get_kernel
 
 
@@ -142,3 +144,21 @@ def test_heads_are_cut_between_operations():
     lo, hi = np.array([0, 12]), np.array([12, 16])
     assert list(_cuts(ops, lo, hi, np.array([3, 14]))) == [11, 13]      # past the gather; before the copy
     assert list(_cuts(ops, lo, hi, np.array([12, 16]))) == [12, 16]     # whole
+
+
+@pytest.mark.skipif(_punch_hole is None, reason="the OS cannot punch holes in files here")
+def test_rows_read_back_give_their_disk_space_back(tmp_path):
+    """Rows read back from a spill file free their disk blocks at once (a file stays open
+    while any of its rows is still to be read, so otherwise disk use would grow with the
+    trace); the rows after them are intact."""
+    spill = _Spill(str(tmp_path))
+    rows = np.arange(1 << 21, dtype=np.int64).reshape(-1, 2)
+    f, pos = spill.append(rows)
+    fd = spill.files[f][0].fileno()
+    full = os.fstat(fd).st_blocks
+    spill.discard(f, pos, rows.shape[0] - 1000)
+    assert os.fstat(fd).st_blocks < full // 50
+    out = np.zeros((1000, 2), dtype=np.int64)
+    spill.read(f, pos + rows.shape[0] - 1000, out)
+    assert (out == rows[-1000:]).all()
+    spill.close()

@@ -16,7 +16,10 @@ between a DMA row and its element rows.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 import tempfile
 
 import numpy as np
@@ -232,11 +235,12 @@ class TraceArena:
             k += m
 
     def _advance(self, tail: "_Tail", n: int) -> None:
-        """Drop the first n rows of a tail (they are in memory now)."""
+        """Drop the first n rows of a tail (they are in memory now), freeing their disk space."""
         tail.rows -= n
         while n > 0:
             piece = tail.pieces[0]
             m = min(n, piece[2])
+            self.spill.discard(piece[0], piece[1], m)
             piece[1] += m
             piece[2] -= m
             n -= m
@@ -286,6 +290,25 @@ def _cuts(ops: np.ndarray, lo: np.ndarray, hi: np.ndarray, want: np.ndarray) -> 
     cut = back[want]
     cut = np.where(cut <= lo, fwd[want], cut)
     return np.where(want >= hi, hi, np.minimum(cut, hi)).astype(np.int64)
+
+
+def _hole_puncher():
+    """fallocate(PUNCH_HOLE | KEEP_SIZE) from the C library on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fallocate = libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+
+    def punch(fd: int, offset: int, length: int) -> None:
+        fallocate(fd, 0x02 | 0x01, offset, length)      # FALLOC_FL_PUNCH_HOLE | KEEP_SIZE
+    return punch
+
+
+_punch_hole = _hole_puncher()
 
 
 class _Spill:
@@ -340,6 +363,14 @@ class _Spill:
             if not got:
                 raise OSError("trace spill file: short read")
             done += got
+
+    def discard(self, f: int, pos: int, rows: int) -> None:
+        """Rows pos..pos+rows-1 of file f will not be read again: free their disk blocks (whole
+        4 KiB blocks inside the range; a no-op where the OS cannot punch holes)."""
+        lo = -(-pos * ROW_BYTES // 4096) * 4096
+        hi = (pos + rows) * ROW_BYTES // 4096 * 4096
+        if hi > lo and _punch_hole is not None:
+            _punch_hole(self.files[f][0].fileno(), lo, hi - lo)
 
     def release(self, f: int) -> None:
         """One tail of file f is fully read: close the file when it was the last."""
