@@ -110,16 +110,19 @@ class TraceArena:
 
     def place(self, ops: np.ndarray, bounds: np.ndarray, th_i, q_i, q_task):
         """Put units of work (unit u: ops[bounds[u]:bounds[u + 1]]) in the arena and return their
-        (start, end, more) for the queue: whole if they fit the live rows' cap, else each keeps
-        a fair share of rows and spills the rest (`more`: its handle, 0 when whole)."""
+        (start, end, more) for the queue: whole if they fit the room left under the live rows'
+        cap, else each keeps at most a fair share of rows (less if the room is short, at least
+        MIN_SEGMENT) and spills the rest (`more`: its handle, 0 when whole)."""
         total = int(ops.shape[0])
         lo, hi = bounds[:-1], bounds[1:]
-        if self.live_rows(th_i, q_i, q_task) + total <= self.live_cap:
+        room = self.live_cap - self.live_rows(th_i, q_i, q_task)
+        if total <= room:
             base = self.reserve(total, th_i, q_i, q_task)
             self.ops[base:base + total] = ops
             self._wrote(base + total)
             return base + lo, base + hi, np.zeros(lo.size, dtype=np.int64)
-        cut = _cuts(ops, lo, hi, np.minimum(lo + self.fair, hi))
+        head = max(MIN_SEGMENT, min(self.fair, room // max(lo.size, 1) - 1))
+        cut = _cuts(ops, lo, hi, lo + head)
         tail = cut < hi
         keep = cut - lo + tail                     # the head and, if it goes on, its next row
         n_keep = int(keep.sum())
@@ -188,10 +191,12 @@ class TraceArena:
         going, left = going[pick], left[pick]
         tails = [self.tails[int(h)] for h in th_i[going, E.TI_MORE]]
         want = np.array([min(share, t.rows) for t in tails], dtype=np.int64)
-        if room < want.sum():
-            room += self._evict(int(want.sum()) - room, going, th_i, q_i, q_task)
-        if room < want.sum():
-            want = np.maximum(want * max(room, 0) // max(int(want.sum()), 1), MIN_SEGMENT)
+        need = int((left + want + 1).sum())       # each thread's unread rest moves with it
+        if room < need:
+            room += self._evict(need - room, going, th_i, q_i, q_task)
+        if room < need:
+            free = max(room - int((left + 1).sum()), 0)
+            want = np.maximum(want * free // max(int(want.sum()), 1), MIN_SEGMENT)
         seg = np.minimum(np.maximum(want, [t.first for t in tails]), [t.rows for t in tails])
         at = self.reserve(int((left + seg + 1).sum()), th_i, q_i, q_task)
         for k in range(going.size):
@@ -281,15 +286,20 @@ def _op_rows(row: np.ndarray) -> int:
 def _cuts(ops: np.ndarray, lo: np.ndarray, hi: np.ndarray, want: np.ndarray) -> np.ndarray:
     """Where each unit's head ends (an index into ops, lo < cut <= hi): at `want`, moved back to
     the start of the operation it falls in, or past that operation when it is the unit's first
-    (a DMA gather longer than the head)."""
-    n = ops.shape[0]
-    idx = np.arange(n + 1)
-    starts = np.append((ops[:, 0] & 0xFF) != DMA_ELEM, True)     # row i starts an operation
-    back = np.maximum.accumulate(np.where(starts, idx, 0))
-    fwd = np.minimum.accumulate(np.where(starts, idx, n)[::-1])[::-1]
-    cut = back[want]
-    cut = np.where(cut <= lo, fwd[want], cut)
-    return np.where(want >= hi, hi, np.minimum(cut, hi)).astype(np.int64)
+    (a DMA gather longer than the head). Only cuts that land on a DMA element row need a look
+    at the rows around them."""
+    cut = np.minimum(want, hi).astype(np.int64)
+    inside = np.nonzero(cut < hi)[0]
+    elem = inside[(ops[cut[inside], 0] & 0xFF) == DMA_ELEM]
+    for u in elem:
+        a, w, b = int(lo[u]), int(cut[u]), int(hi[u])
+        starts = np.nonzero((ops[a + 1:w, 0] & 0xFF) != DMA_ELEM)[0]
+        if starts.size:
+            cut[u] = a + 1 + int(starts[-1])
+        else:
+            after = np.nonzero((ops[w:b, 0] & 0xFF) != DMA_ELEM)[0]
+            cut[u] = w + int(after[0]) if after.size else b
+    return cut
 
 
 def _hole_puncher():
