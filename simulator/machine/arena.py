@@ -177,26 +177,27 @@ class TraceArena:
     # ---- bringing spilled rows back -------------------------------------------------------------
 
     def fetch(self, tid: int, th_i, q_i, q_task) -> None:
-        """Thread `tid` reached the end of its rows in memory: bring its next segment, and those
-        of the other threads whose tasks go on and have less than a share left. A share is
-        the room left in memory over the threads whose tasks go on, at least a fair share
-        (live_cap / threads), for which slices held beyond a fair share are spilled if they must;
-        segments shrink (to MIN_SEGMENT rows) only if that is not enough."""
+        """Thread `tid` reached the end of its rows in memory: top it up, and the other threads
+        whose tasks go on and have less than half a share left, to a share of rows each. A share
+        is the room left in memory over the threads whose tasks go on, at least a fair share
+        (live_cap / threads). Topping up (not adding a share to what is left) keeps the running
+        threads' rows within the live cap, so segments stay large and a round trip moves at most
+        as many unread rows as it brings. When the room is short, slices held beyond two fair
+        shares are spilled; segments shrink (to MIN_SEGMENT rows) only if that is not enough."""
         st = th_i[:, E.TI_STATE]
         going = np.nonzero((th_i[:, E.TI_MORE] != 0) & ((st == E.ST_RUN) | (st == E.ST_BARRIER)))[0]
         left = th_i[going, E.TI_END] - th_i[going, E.TI_PC]
         room = self.live_cap - self.live_rows(th_i, q_i, q_task)
         share = max(self.fair, room // going.size)
-        pick = (left < share) | (going == tid)
+        pick = (2 * left < share) | (going == tid)
         going, left = going[pick], left[pick]
         tails = [self.tails[int(h)] for h in th_i[going, E.TI_MORE]]
-        want = np.array([min(share, t.rows) for t in tails], dtype=np.int64)
-        need = int((left + want + 1).sum())       # each thread's unread rest moves with it
+        want = np.minimum(np.maximum(share - left, MIN_SEGMENT), [t.rows for t in tails])
+        need = int(want.sum())                    # moving a thread's unread rest adds no live rows
         if room < need:
             room += self._evict(need - room, going, th_i, q_i, q_task)
         if room < need:
-            free = max(room - int((left + 1).sum()), 0)
-            want = np.maximum(want * free // max(int(want.sum()), 1), MIN_SEGMENT)
+            want = np.maximum(want * max(room, 0) // max(need, 1), MIN_SEGMENT)
         seg = np.minimum(np.maximum(want, [t.first for t in tails]), [t.rows for t in tails])
         at = self.reserve(int((left + seg + 1).sum()), th_i, q_i, q_task)
         for k in range(going.size):
