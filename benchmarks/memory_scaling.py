@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -39,7 +40,9 @@ def run_point(kernel: str, scale: int, preset: str, timeout: float) -> dict:
            "-m", spec, "--preset", preset, "--max-ops", str(10**12), "--json", "--out", ""]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    timer = threading.Timer(timeout, proc.kill)
+    # os.kill, not proc.kill: Popen.kill polls first, which would reap an exited child before
+    # wait4 gets its resource usage
+    timer = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL))
     timer.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)          # this child's own resource usage
