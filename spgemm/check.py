@@ -56,6 +56,19 @@ def _split_nonfinite(M: sp.csr_array) -> tuple[sp.csr_array, tuple[np.ndarray, .
     return M, (rows, cols, vals)
 
 
+def _finite_parts(C: sp.csr_array, R: sp.csr_array):
+    """(C, R) with their non-finite entries zeroed, or None when those entries differ in place
+    or value (NaN equals NaN)."""
+    if C.dtype.kind not in "fc" and R.dtype.kind not in "fc":
+        return C, R
+    C, c_bad = _split_nonfinite(C)
+    R, r_bad = _split_nonfinite(R)
+    if not (np.array_equal(c_bad[0], r_bad[0]) and np.array_equal(c_bad[1], r_bad[1])
+            and np.array_equal(c_bad[2], r_bad[2], equal_nan=True)):
+        return None
+    return C, R
+
+
 def values_close(C: Any, R: Any, rtol: float | None = None, atol: float | None = None) -> bool:
     """Elementwise |C - R| <= atol + rtol * |R| over both patterns (absent entries are zero).
 
@@ -68,21 +81,28 @@ def values_close(C: Any, R: Any, rtol: float | None = None, atol: float | None =
     C, R = sp.csr_array(C), sp.csr_array(R)
     if C.shape != R.shape:
         return False
-    if C.dtype.kind in "fc" or R.dtype.kind in "fc":
-        C, c_bad = _split_nonfinite(C)
-        R, r_bad = _split_nonfinite(R)
-        if not (np.array_equal(c_bad[0], r_bad[0]) and np.array_equal(c_bad[1], r_bad[1])
-                and np.array_equal(c_bad[2], r_bad[2], equal_nan=True)):
-            return False
+    parts = _finite_parts(C, R)
+    if parts is None:
+        return False
+    C, R = parts
+    rtol, atol = _resolve_tolerances(C, R, rtol, atol)
+    excess, scale = _value_excess(C, R, rtol)
+    return bool(excess <= atol * max(scale, 1.0))
+
+
+def _resolve_tolerances(C, R, rtol, atol) -> tuple[float, float]:
     d_rtol, d_atol = _tolerances(np.result_type(C.dtype, R.dtype))
-    rtol = d_rtol if rtol is None else rtol
-    atol = d_atol if atol is None else atol
+    return (d_rtol if rtol is None else rtol), (d_atol if atol is None else atol)
+
+
+def _value_excess(C: sp.csr_array, R: sp.csr_array, rtol: float) -> tuple[float, float]:
+    """The largest |C - R| - rtol |R| over both patterns (-inf when C equals R exactly) and
+    the largest |R| entry (0 when R is empty)."""
     scale = float(abs(R).max()) if R.nnz else 0.0
     diff = abs(C - R)
     if diff.nnz == 0:
-        return True
-    excess = diff - rtol * abs(R)
-    return bool(excess.max() <= atol * max(scale, 1.0))
+        return -np.inf, scale
+    return float((diff - rtol * abs(R)).max()), scale
 
 
 def compare(C: Any, A: Any, B: Any, reference: Any = None) -> bool:
@@ -90,6 +110,40 @@ def compare(C: Any, A: Any, B: Any, reference: Any = None) -> bool:
     ``A @ B`` (or ``reference``) within tolerance."""
     ref = (sp.csr_array(A) @ sp.csr_array(B)) if reference is None else reference
     return same_pattern(C, structural_product(A, B)) and values_close(C, ref)
+
+
+def compare_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, A: Any, B: Any,
+                *, block_nnz: int = 1 << 21) -> bool:
+    """``compare`` for C given by its CSR arrays (indptr[n_row + 1], indices, data; rows in any
+    column order), a block of rows of about `block_nnz` entries of C at a time: the same checks
+    (the absolute tolerance relative to the largest |entry| of the whole product), in memory
+    proportional to the block, not to C, and without converting C's arrays."""
+    A, B = sp.csr_array(A), sp.csr_array(B)
+    n_row, n_col = A.shape[0], B.shape[1]
+    indptr = np.asarray(indptr)
+    if indptr.shape != (n_row + 1,):
+        return False
+    excess, scale = -np.inf, 0.0
+    rtol = atol = None
+    r0 = 0
+    while r0 < n_row:
+        r1 = int(np.searchsorted(indptr, indptr[r0] + block_nnz, side="right")) - 1
+        r1 = min(max(r1, r0 + 1), n_row)
+        a, b = int(indptr[r0]), int(indptr[r1])
+        Cb = sp.csr_array((data[a:b], indices[a:b], indptr[r0:r1 + 1] - a), shape=(r1 - r0, n_col))
+        Ab = A[r0:r1]
+        if not same_pattern(Cb, structural_product(Ab, B)):
+            return False
+        parts = _finite_parts(Cb, Ab @ B)
+        if parts is None:
+            return False
+        Cb, R = parts
+        if rtol is None:
+            rtol, atol = _resolve_tolerances(Cb, R, None, None)
+        e, sc = _value_excess(Cb, R, rtol)
+        excess, scale = max(excess, e), max(scale, sc)
+        r0 = r1
+    return bool(rtol is None or excess <= atol * max(scale, 1.0))
 
 
 def naive_multiply(A: Any, B: Any) -> tuple[dict[tuple[int, int], Any], tuple[int, int]]:

@@ -243,6 +243,42 @@ def test_real_matrices(shared_matrices_dir):
         assert spgemm.compare(spgemm.multiply(A, A), A, A)
 
 
+def _csr_parts(C):
+    C = sp.csr_array(C)
+    return C.indptr.astype(np.int64), C.indices.astype(np.int64), C.data
+
+
+@pytest.mark.parametrize("block_nnz", [1, 7, 1 << 21])
+def test_compare_csr_by_blocks_agrees_with_compare(block_nnz):
+    """The same verdicts as `compare` on a right product, a wrong value and a missing entry in
+    the last rows, an unsorted row; one row of C may exceed the block."""
+    A = matrices.rmat(7, 6, seed=4)
+    C = spgemm.multiply(A, A)
+    assert spgemm.compare_csr(*_csr_parts(C), A, A, block_nnz=block_nnz)
+    wrong = sp.csr_array(C, copy=True)
+    wrong.data[-1] += 1e-3
+    assert not spgemm.compare(wrong, A, A)
+    assert not spgemm.compare_csr(*_csr_parts(wrong), A, A, block_nnz=block_nnz)
+    missing = sp.csr_array(C, copy=True)
+    missing.data[-1] = 0.0
+    missing.eliminate_zeros()
+    assert not spgemm.compare_csr(*_csr_parts(missing), A, A, block_nnz=block_nnz)
+    ptr, idx, val = _csr_parts(C)
+    r = int(np.argmax(np.diff(ptr)))
+    order = np.arange(ptr[r], ptr[r + 1])[::-1]             # row r's entries reversed
+    idx[ptr[r]:ptr[r + 1]], val[ptr[r]:ptr[r + 1]] = idx[order], val[order]
+    assert spgemm.compare_csr(ptr, idx, val, A, A, block_nnz=block_nnz)
+
+
+def test_compare_csr_absolute_tolerance_is_relative_to_the_whole_product():
+    """A tiny error among tiny entries passes because other rows are large, as in `compare`."""
+    A = sp.csr_array(np.diag([1e6, 1e-3]))
+    C = (A @ A).tocsr()
+    C.data[1] += 1e-9                                        # 1e-6 + 1e-9: far beyond rtol
+    assert spgemm.compare(C, A, A)
+    assert spgemm.compare_csr(*_csr_parts(C), A, A, block_nnz=1)
+
+
 # --------------------------------------------------------------------------------------------
 # bad arguments
 # --------------------------------------------------------------------------------------------

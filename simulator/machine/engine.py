@@ -11,7 +11,8 @@ channel, atomic unit, inter-die link) and gets its completion time.
 
 All state lives in numpy arrays owned by the Python `Simulation`; the layouts are the constants
 below. `run_engine` returns to Python when a task queue needs refilling (lazily generated
-traces), when the phase is over, or on an invalid operation.
+traces), when a thread needs the next rows of its task's trace (held on disk to bound memory,
+see `simulator.machine.arena`), when the phase is over, or on an invalid operation.
 
 Structure: `run_engine` takes one `State` (a named tuple of the arrays) and calls one small
 function per step and per resource (thread pick, trace step, task taking, scratchpad, cache,
@@ -63,19 +64,22 @@ CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
 (TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
- TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_N) = range(16)
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_N) = range(17)
 # TI_EPOCH: the stage of its queue the thread is in (a core barrier separates stages);
-# TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED)
+# TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED);
+# TI_MORE: non-zero when the task's trace goes on beyond TI_END (held back by the Python side
+# to bound memory); ops[TI_END] is then a copy of the next row, so the thread's next-action
+# time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
 QI_HEAD, QI_COUNT, QI_CAP, QI_OFF, QI_EXHAUSTED, QI_TOKEN, QI_EPOCH, QI_WEND, QI_N = range(9)
 # QI_EPOCH: stage number of the last task put in the queue; QI_WEND: 1 when the queue's window is
 # all generated and the next one is taken only after the core's barrier (dynamic windows)
-QT_TASK, QT_START, QT_END, QT_EPOCH, QT_N = range(5)
+QT_TASK, QT_START, QT_END, QT_EPOCH, QT_MORE, QT_N = range(6)   # QT_MORE: as TI_MORE
 # ---- scalars (sc) -------------------------------------------------------------------------------
 SC_HEAP_N, SC_SEQ, SC_RET, SC_ARG, SC_ERR, SC_ERR_TID, SC_ERR_PC, SC_STAMP, SC_N = range(9)
-RET_DONE, RET_REFILL, RET_ERROR = 0, 1, 2
+RET_DONE, RET_REFILL, RET_ERROR, RET_SEGMENT = 0, 1, 2, 3
 ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3, 4, 5
 # ---- counters (cnt: int64, cntf: float64, cls_cnt: per access class) ----------------------------
 (C_OPS, C_INSTR, C_LOADS, C_STORES, C_ATOMICS, C_SPAD_ATOMICS, C_MC_ATOMICS, C_TOKEN_ATOMICS,
@@ -287,6 +291,7 @@ def _step_need(S, tid, t):
         th_i[tid, TI_TASK] = S.q_task[j, QT_TASK]
         th_i[tid, TI_PC] = S.q_task[j, QT_START]
         th_i[tid, TI_END] = S.q_task[j, QT_END]
+        th_i[tid, TI_MORE] = S.q_task[j, QT_MORE]
         _prefetch(S.ops.ctypes.data + S.q_task[j, QT_START] * 16)
         h += 1
         if h == q_i[q, QI_CAP]:
@@ -347,7 +352,7 @@ def _thread_next(S, tid):
     st = th_i[tid, TI_STATE]
     if st == ST_RUN:
         pc = th_i[tid, TI_PC]
-        if pc < th_i[tid, TI_END]:
+        if pc < th_i[tid, TI_END] or th_i[tid, TI_MORE] != 0:
             if pc + 4 < S.ops.shape[0]:
                 _prefetch(S.ops.ctypes.data + (pc + 4) * 16)
             w0 = S.ops[pc, 0]
@@ -1066,7 +1071,8 @@ def _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
 @njit(cache=True, _nrt=False)
 def run_engine(S):
     """Advance the simulation until the phase ends (RET_DONE), a task queue must be refilled
-    (RET_REFILL, queue id in sc[SC_ARG]) or an operation is invalid (RET_ERROR).
+    (RET_REFILL, queue id in sc[SC_ARG]), a thread needs the next rows of its task's trace
+    (RET_SEGMENT, thread id in sc[SC_ARG]) or an operation is invalid (RET_ERROR).
 
     Issue: the earliest pipeline issues at its time T from the first of its threads (round-robin)
     that can act by T. A load/store/atomic reaches the memory system at T + 1; the thread goes on
@@ -1085,6 +1091,11 @@ def run_engine(S):
         t = S.eff[tid]
         pc = S.th_i[tid, TI_PC]
         if st == ST_RUN:
+            if pc >= S.th_i[tid, TI_END] and S.th_i[tid, TI_MORE] != 0:
+                S.pipe_rr[p] = i          # the rest of its trace first, then the same thread
+                S.sc[SC_RET] = RET_SEGMENT
+                S.sc[SC_ARG] = tid
+                return RET_SEGMENT
             acc, m_code, m_flags, m_addr, m_size, rebuild, bad = _step_run(S, tid, p, T, t)
             if bad:
                 return RET_ERROR
@@ -1111,12 +1122,22 @@ def run_engine(S):
 # ================================================================================================
 # Arena compaction and cache flush (called between runs)
 
+@njit(inline="always")
+def _move_down(ops, w, a, n):
+    """Rows a..a+n-1 of ops to w..w+n-1 (w <= a; in order, so overlap is safe)."""
+    if w != a:
+        for r in range(n):
+            ops[w + r, 0] = ops[a + r, 0]
+            ops[w + r, 1] = ops[a + r, 1]
+
+
 @njit(cache=True)
 def compact_arena(ops, th_i, q_i, q_task):
     """Move every live trace slice (running threads' rest, queued tasks) to the front of `ops`.
 
     Returns the number of rows in use afterwards. Slices never overlap, so moving them down in
-    order of their start is safe in place.
+    order of their start is safe in place. A slice whose task goes on (TI_MORE / QT_MORE) keeps
+    the copy of its next row at its end.
     """
     n_live = 0
     for tid in range(th_i.shape[0]):
@@ -1147,17 +1168,19 @@ def compact_arena(ops, th_i, q_i, q_task):
             b = th_i[tid, TI_END]
             if b < a:
                 b = a
-            ops[w:w + (b - a)] = ops[a:b]
+            x = 1 if th_i[tid, TI_MORE] != 0 else 0
+            _move_down(ops, w, a, b - a + x)
             th_i[tid, TI_PC] = w
             th_i[tid, TI_END] = w + (b - a)
         else:
             j = -kind[o] - 1
             a = q_task[j, QT_START]
             b = q_task[j, QT_END]
-            ops[w:w + (b - a)] = ops[a:b]
+            x = 1 if q_task[j, QT_MORE] != 0 else 0
+            _move_down(ops, w, a, b - a + x)
             q_task[j, QT_START] = w
             q_task[j, QT_END] = w + (b - a)
-        w += b - a
+        w += b - a + x
     return w
 
 

@@ -9,7 +9,10 @@
 `generate(task_ids)` returns `(ops, ptr)`: the traces of those tasks concatenated (int64, shape
 (n, 2), see `simulator.machine.trace`) and `ptr` (int64, len(task_ids) + 1) with task i's rows
 at `ops[ptr[i]:ptr[i+1]]`. It is called lazily, a few tasks ahead of the threads that will run
-them, so memory stays bounded whatever the number of tasks.
+them, in batches of about `arena_ops / 16` rows and never more than `arena_ops / 8` rows ahead.
+Traces wait in a `TraceArena` of about `arena_ops` rows (16 bytes each) that keeps the rest of
+long tasks in a temporary file until their threads get there, so memory stays bounded whatever
+the number and size of the tasks, and results do not depend on `arena_ops`.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from simulator.machine import engine as E
+from simulator.machine.arena import TraceArena, queued_entries
 from simulator.machine.config import ACCESS_CLASSES, MachineConfig
 from simulator.machine.dram import drain_all
 from simulator.machine.dram import new_state as new_dram_state
@@ -30,6 +34,9 @@ from simulator.machine.trace import ADDR_SHIFT, ARG_SHIFT, OFFSET_MASK, OP_NAMES
 log = logging.getLogger(__name__)
 
 Generator = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
+
+#: Trace rows (16 bytes each) a simulation keeps in memory by default: 256 MiB.
+DEFAULT_ARENA_OPS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -271,8 +278,9 @@ def _dense_rank(stage: np.ndarray) -> np.ndarray:
 class Simulation:
     """A machine's state through a sequence of phases. See the module docstring."""
 
-    def __init__(self, cfg: MachineConfig, *, arena_ops: int = 1 << 18,
-                 horizon_cycles: float = 4.0, _fault: int = 0) -> None:
+    def __init__(self, cfg: MachineConfig, *, arena_ops: int = DEFAULT_ARENA_OPS,
+                 horizon_cycles: float = 4.0, spill_dir: str | None = None,
+                 _fault: int = 0) -> None:
         # _fault (tests only): breaks one DRAM path on purpose (simulator.machine.dram.FAULT_*)
         self.cfg = cfg
         c = cfg
@@ -398,8 +406,9 @@ class Simulation:
         self.ma_f = np.full((nch, E.MA_SLOTS), -E.INF)
         self.dram = new_dram_state(c, _fault)
 
-        self.ops = np.zeros((max(int(arena_ops), 1024), OP_WIDTH), dtype=np.int64)
-        self.used = 0
+        # task traces waiting for the engine: about arena_ops rows in memory, the rest of long
+        # tasks in temporary files (in spill_dir, default the system's temporary directory)
+        self.arena = TraceArena(arena_ops, spill_dir=spill_dir)
         self.regions: list[Region] = []
         self._reg_rows: list[np.ndarray] = []
         self.reg = np.zeros((0, E.RG_N), dtype=np.int64)
@@ -418,6 +427,11 @@ class Simulation:
         """The engine's state: the named tuple of this simulation's arrays (built per call, since
         some arrays are replaced as regions are added or the trace arena grows)."""
         return E.State(*(getattr(self, name) for name in E.State._fields))
+
+    @property
+    def ops(self) -> np.ndarray:
+        """The trace arena's rows (what the engine reads)."""
+        return self.arena.ops
 
     # ---- address map --------------------------------------------------------------------------
 
@@ -578,7 +592,13 @@ class Simulation:
         self.q_i[:, E.QI_OFF] = np.concatenate([[0], np.cumsum(caps)[:-1]])
         self.q_i[:, E.QI_TOKEN] = tokens
         self.q_task = np.zeros((int(np.sum(caps)), E.QT_N), dtype=np.int64)
+        self._q_rows = np.zeros(self.q_task.shape[0], dtype=np.int64)   # each entry's trace rows
         self._sources = sources
+        self._rows_per_task = None            # trace rows per task seen so far (batch sizes)
+        budget = self.arena.budget
+        self._lookahead_ops = budget // 8     # queued rows beyond which refills stop
+        self._batch_ops = budget // 16        # rows one generator call should make
+        self.arena.begin(threads.size, self.q_task.shape[0])
         self._generate = phase.generate
         self._phase_name = phase.name
         self.q_i[:, E.QI_EXHAUSTED] = sources.exhausted(np.arange(nq))
@@ -623,11 +643,17 @@ class Simulation:
                 self._sources.take_window(q)      # dynamic windows: q's core is done, the next
                 low = np.nonzero((self.q_i[:, E.QI_EXHAUSTED] == 0)
                                  & (2 * self.q_i[:, E.QI_COUNT] <= self.q_i[:, E.QI_CAP]))[0]
-                self._refill(np.union1d(low, [q]))
+                self._refill(np.union1d(low, [q]), ask=q)
+                continue
+            if rc == E.RET_SEGMENT:
+                self.arena.fetch(int(self.sc[E.SC_ARG]), th_i, self.q_i, self.q_task)
                 continue
             self._raise_engine_error(phase)
         if self.progress is not None:
             self.progress(phase.name, int(self.cnt[E.C_TASKS]) - tasks0, phase.n_tasks)
+        if self.arena.tails:
+            raise AssertionError(f"phase {phase.name!r}: spilled traces left unread")
+        self.arena.reset()
 
         work_end = float(th_f[threads, E.TF_FINISH].max()) if threads.size else start
         work_end = max(work_end, start)
@@ -791,44 +817,75 @@ class Simulation:
         caps = np.full(threads.size, 2 if sch.lookahead is None else max(1, sch.lookahead))
         return sources, np.arange(threads.size), caps, np.full(threads.size, -1)
 
-    def _refill(self, queues: np.ndarray) -> None:
-        """Generate the next tasks of the given queues (one generator call) into the arena.
-        Vectorized over queues: a refill costs a few numpy calls, not a Python loop."""
+    def _refill(self, queues: np.ndarray, ask: int = -1) -> None:
+        """Generate the next units of work of the given queues into the arena, queue `ask` first.
+
+        Each queue up to its capacity (units of `chunk` tasks), but no further once the queued
+        traces hold `_lookahead_ops` rows (queue `ask` gets at least one unit): the generator is
+        called on consecutive batches of units sized by the rows per task seen so far, about
+        `_batch_ops` rows each. Vectorized over queues: a few numpy calls per batch."""
         src = self._sources
-        q = np.asarray(queues, dtype=np.int64)
+        qa = np.asarray(queues, dtype=np.int64)
+        q = np.concatenate([[ask], qa[qa != ask]]) if ask >= 0 else qa
         cap = self.q_i[q, E.QI_CAP]
         units = np.minimum(cap - self.q_i[q, E.QI_COUNT], src.remaining_units()[q])
         keep = units > 0
-        q, units, cap = q[keep], units[keep], cap[keep]
+        q, units = q[keep], units[keep]
         if q.size:
             chunk = src.chunk[q]
             k = np.minimum(units * chunk, src.end[q] - src.cur[q])     # task ids per queue
             pos = np.concatenate([[0], np.cumsum(k)[:-1]])             # their place in the batch
             flat = np.repeat(src.cur[q] - pos, k) + np.arange(int(k.sum()))   # into src.ids
-            ids = src.ids[flat]
-            src.cur[q] += k
-            ops, ptr = self._call_generator(ids)
-            base = self._reserve(ops.shape[0])
-            self.ops[base:base + ops.shape[0]] = ops
-            self.used = base + ops.shape[0]
-            # one queue entry per unit of `chunk` tasks
-            uq = np.repeat(np.arange(q.size), units)
-            e = np.arange(int(units.sum())) - np.repeat(np.concatenate([[0], np.cumsum(units)[:-1]]), units)
-            first = pos[uq] + e * chunk[uq]
-            last = np.minimum(first + chunk[uq], pos[uq] + k[uq])
-            qq = q[uq]
-            slots = (self.q_i[qq, E.QI_HEAD] + self.q_i[qq, E.QI_COUNT] + e) % cap[uq]
-            j = self.q_i[qq, E.QI_OFF] + slots
-            self.q_task[j, E.QT_TASK] = ids[first]
-            self.q_task[j, E.QT_START] = base + ptr[first]
-            self.q_task[j, E.QT_END] = base + ptr[last]
-            self.q_task[j, E.QT_EPOCH] = src.epoch[flat[first]]
-            self.q_i[q, E.QI_COUNT] += units
-        qa = np.asarray(queues, dtype=np.int64)
+            # one queue entry per unit of `chunk` tasks: its queue, its tasks flat[first:last]
+            uq = np.repeat(q, units)
+            first = np.repeat(pos, units) + chunk.repeat(units) * (
+                np.arange(int(units.sum())) - np.repeat(np.concatenate([[0], np.cumsum(units)[:-1]]), units))
+            last = np.minimum(first + chunk.repeat(units), np.repeat(pos + k, units))
+            queued = self._queued_rows()
+            u = 0
+            while u < first.size and (u == 0 or queued < self._lookahead_ops):
+                per = self._rows_per_task
+                tasks = 1 if per is None else max(1, int(self._batch_ops / max(per, 1.0)))
+                v = min(max(int(np.searchsorted(first, first[u] + tasks)), u + 1), first.size)
+                queued += self._generate_units(src, flat, uq[u:v], first[u:v], last[u:v])
+                u = v
         self.q_i[qa, E.QI_EXHAUSTED] = src.exhausted(qa)
         if src.pool is not None:
             self.q_i[qa, E.QI_WEND] = src.cur[qa] >= src.end[qa]
             self.q_i[qa, E.QI_EPOCH] = src.next_epoch[qa] - 1
+
+    def _generate_units(self, src: "_Sources", flat: np.ndarray, uq: np.ndarray, first: np.ndarray,
+                        last: np.ndarray) -> int:
+        """One generator call: the units (queue uq[u], task ids src.ids[flat[first[u]:last[u]]],
+        contiguous, each queue's next ones in order) into the arena and at the end of their
+        queues. Returns the rows generated."""
+        t0, t1 = int(first[0]), int(last[-1])
+        ids = src.ids[flat[t0:t1]]
+        ops, ptr = self._call_generator(ids)
+        bounds = ptr[np.append(first, t1) - t0]
+        start, end, more = self.arena.place(ops, bounds, self.th_i, self.q_i, self.q_task)
+        seen = ops.shape[0] / max(t1 - t0, 1)
+        per = self._rows_per_task
+        self._rows_per_task = seen if per is None else 0.5 * (per + seen)
+        # the units' queue entries: a queue's units are consecutive here
+        at = np.flatnonzero(np.r_[True, uq[1:] != uq[:-1]])         # where each queue's run starts
+        uniq, n_u = uq[at], np.diff(np.r_[at, uq.size])
+        e = np.arange(uq.size) - np.repeat(at, n_u)                 # unit number within its queue
+        slots = (self.q_i[uq, E.QI_HEAD] + self.q_i[uq, E.QI_COUNT] + e) % self.q_i[uq, E.QI_CAP]
+        j = self.q_i[uq, E.QI_OFF] + slots
+        self.q_task[j, E.QT_TASK] = ids[first - t0]
+        self.q_task[j, E.QT_START] = start
+        self.q_task[j, E.QT_END] = end
+        self.q_task[j, E.QT_EPOCH] = src.epoch[flat[first]]
+        self.q_task[j, E.QT_MORE] = more
+        self._q_rows[j] = np.diff(bounds)
+        self.q_i[uniq, E.QI_COUNT] += n_u
+        src.cur[uniq] += np.add.reduceat(last - first, at)
+        return int(ops.shape[0])
+
+    def _queued_rows(self) -> int:
+        """Trace rows of the units waiting in the queues (in memory or spilled)."""
+        return int(self._q_rows[queued_entries(self.q_i)].sum())
 
     def _call_generator(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = self._generate(ids)
@@ -845,18 +902,6 @@ class Simulation:
             raise ValueError(f"phase {self._phase_name!r}: ptr must have {ids.size + 1} non-decreasing "
                              f"entries from 0 to {ops.shape[0]}")
         return ops, ptr.astype(np.int64, copy=False)
-
-    def _reserve(self, n: int) -> int:
-        """Room for n more rows at the arena's end: compact the live slices, grow if needed."""
-        if self.used + n <= self.ops.shape[0]:
-            return self.used
-        self.used = int(E.compact_arena(self.ops, self.th_i, self.q_i, self.q_task))
-        if self.used + n > self.ops.shape[0]:
-            new = np.zeros((max(2 * self.ops.shape[0], self.used + n), OP_WIDTH), dtype=np.int64)
-            new[:self.used] = self.ops[:self.used]
-            self.ops = new
-            log.debug("trace arena grown to %d rows", new.shape[0])
-        return self.used
 
     def _raise_engine_error(self, phase: Phase) -> None:
         err, tid, pc = (int(self.sc[E.SC_ERR]), int(self.sc[E.SC_ERR_TID]), int(self.sc[E.SC_ERR_PC]))
