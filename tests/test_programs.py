@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
@@ -49,39 +48,6 @@ def test_outer_partial_product_traffic():
     assert r["partial_bytes_read"] == r["flops"] * RECORD_BYTES
     assert r["dram_write_useful_bytes"] >= r["partial_bytes_written"]
     # reads of the records go through the cache (lines shared by neighbouring bins may hit)
-
-
-def test_outer_merge_refills_the_bins_as_the_multiply_phase_wrote_them():
-    """The host does not keep the partial products between the phases: the merge recomputes
-    each batch's bins. They must be the records the multiply phase wrote, in its order (inner
-    index k ascending, then row k of B), so the merge's trace and C are unchanged."""
-    import numpy as np
-    import scipy.sparse as sp
-
-    import matrices
-    from simulator.programs.base import Operands, csr_arrays
-    from simulator.programs.outer import _PartialBins, fill_partials
-
-    ops = Operands.build(matrices.load("rmat:scale=7,ef=6"), matrices.load("er:n=128,nnz_per_row=5"))
-    A, Bm = ops.A, ops.B
-    At = sp.csc_array(A)
-    At.sort_indices()
-    pp_ptr = np.r_[0, np.cumsum(ops.sym.row_flops)].astype(np.int64)
-    cols, vals = [[] for _ in range(A.shape[0])], [[] for _ in range(A.shape[0])]
-    for k in range(A.shape[1]):                       # the multiply phase's order
-        for q in range(At.indptr[k], At.indptr[k + 1]):
-            i = At.indices[q]
-            for r in range(Bm.indptr[k], Bm.indptr[k + 1]):
-                cols[i].append(Bm.indices[r])
-                vals[i].append(At.data[q] * Bm.data[r])
-    bins = _PartialBins(ops.flops)
-    rows = np.arange(A.shape[0], dtype=np.int64)[::-1].copy()
-    assert fill_partials(rows, *csr_arrays(A), *csr_arrays(Bm), pp_ptr, bins.col, bins.val)
-    assert bins.col.tolist() == [c for row in cols for c in row]
-    assert bins.val.tolist() == [v for row in vals for v in row]
-    bins.drop(0, ops.flops)
-    if sys.platform.startswith("linux"):              # pages given back read as zero there
-        assert not bins.val.any()
 
 
 @pytest.mark.parametrize("preset", ["piuma-core", "piuma-die"])

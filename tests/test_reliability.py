@@ -191,7 +191,7 @@ def test_run_refuses_values_it_cannot_verify(tmp_path, header, lines, needle):
 
 def test_verification_error_is_one_line(monkeypatch):
     import spgemm
-    monkeypatch.setattr(spgemm, "compare", lambda *a, **k: False)
+    monkeypatch.setattr(spgemm, "compare_csr", lambda *a, **k: False)
     res = CliRunner().invoke(main, ["run", "-k", "outer", "-m", SMALL, "--preset", "piuma-core",
                                     "--out", ""])
     _one_line_error(res, "simulated C differs from scipy's")
