@@ -355,9 +355,7 @@ def _col_earliest(D, ch, t, rank, bg, wr, dur):
     n = ch_i[ch, CI_HC]
     if n == 0 or t >= ch_f[ch, CF_HT + n - 1] + back:
         return t                                   # after everything, beyond reach
-    j = n - 1                                      # the first one within reach (from the end:
-    while j > 0 and ch_f[ch, CF_HT + j - 1] > t - back:     # new commands go near the end)
-        j -= 1
+    j = _find(ch_f, ch, CF_HT, n - 1, t - back)     # the first one within reach
     m = t                                          # the latest "me after it" bound seen
     while j < n:
         et = ch_f[ch, CF_HT + j]
@@ -400,9 +398,7 @@ def _col_record(D, ch, t, rank, bg, wr, dur):
             ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i + k]
             ch_i[ch, CI_HK + i] = ch_i[ch, CI_HK + i + k]
         n -= k
-    j = n
-    while j > 0 and ch_f[ch, CF_HT + j - 1] > t:
-        j -= 1
+    j = _find(ch_f, ch, CF_HT, n, t)
     for i in range(n, j, -1):
         ch_f[ch, CF_HT + i] = ch_f[ch, CF_HT + i - 1]
         ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i - 1]

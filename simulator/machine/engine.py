@@ -156,8 +156,9 @@ def _pick_thread(S, p, T):
     first = S.pipe_first[p]
     n = S.pipe_n[p]
     i = S.pipe_rr[p]
+    eff = S.eff
     for _ in range(n):
-        if S.eff[first + i] <= T:
+        if eff[np.uint64(first + i)] <= T:
             S.pipe_rr[p] = i + 1 if i + 1 < n else 0
             return first + i, i
         i += 1
@@ -331,11 +332,11 @@ def _step_need(S, tid, t):
 @njit(inline="always")
 def _slots_free_at(S, tid, t):
     """When one of thread tid's outstanding-operation slots is free, not before t."""
-    ring = S.ring
-    m = ring[tid, 0]
-    for k in range(1, ring.shape[1]):
-        if ring[tid, k] < m:
-            m = ring[tid, k]
+    r = S.ring[np.uint64(tid)]               # (unsigned: no negative-index wrap-around)
+    m = r[0]
+    for k in range(np.uint64(1), np.uint64(r.shape[0])):
+        if r[k] < m:
+            m = r[k]
     return m if m > t else t
 
 
@@ -382,14 +383,19 @@ def _heap_update(S, p):
     (ties go round-robin between pipelines)."""
     hp_t = S.hp_t
     hp_i = S.hp_i
-    first = S.pipe_first[p]
-    m = INF
-    for k in range(first, first + S.pipe_n[p]):
-        if S.eff[k] < m:
-            m = S.eff[k]
+    eff = S.eff
     pfree = S.free[S.pi[P_O_PIPE] + p]
-    if m < INF and pfree > m:
-        m = pfree
+    # max(pfree, the earliest thread): a thread ready by pfree settles it (usually one of the
+    # first few; unsigned indices: no negative-index wrap-around)
+    m = INF
+    first = np.uint64(S.pipe_first[p])
+    for k in range(first, first + np.uint64(S.pipe_n[p])):
+        e = eff[k]
+        if e <= pfree:
+            m = pfree
+            break
+        if e < m:
+            m = e
     nh = S.sc[SC_HEAP_N]
     if nh <= 1:
         hp_t[0] = m
@@ -1048,12 +1054,14 @@ def _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
             th_f[tid, TF_DMA] = done_all
         th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
     elif st == ST_RUN:
-        ring = S.ring
-        slot = 0                             # the slot that frees first (free by T)
-        for k in range(1, ring.shape[1]):
-            if ring[tid, k] < ring[tid, slot]:
+        r = S.ring[np.uint64(tid)]
+        slot = np.uint64(0)                  # the slot that frees first (free by T)
+        m = r[0]
+        for k in range(np.uint64(1), np.uint64(r.shape[0])):
+            if r[k] < m:
+                m = r[k]
                 slot = k
-        ring[tid, slot] = done_all
+        r[slot] = done_all
         if done_all > th_f[tid, TF_ALL]:
             th_f[tid, TF_ALL] = done_all
         if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
