@@ -60,13 +60,14 @@ QUICK_MATRICES = [
     "poisson2d:n=24",
     "imbalanced:n=512,nnz_per_row=4,n_long=4,long_len=256",
 ]
-#: Runs estimated above this many simulated operations simulate a sample of rows and
-#: extrapolate (inner product on the larger matrices; marked `*` in the tables).
-AUTO_SAMPLE_OPS = 150_000_000
+#: Reproduce's policy (not `simulator.sampling.AUTO_SAMPLE_OPS`, smash run's default): runs
+#: estimated above this many simulated operations are estimated from a sample (the inner
+#: product on the larger matrices; marked `*` in the tables, with their interval).
+REPRODUCE_SAMPLE_OPS = 150_000_000
 
 
 def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,
-                   kernels: Sequence[str] = KERNELS, auto_ops: int = AUTO_SAMPLE_OPS,
+                   kernels: Sequence[str] = KERNELS, auto_ops: int = REPRODUCE_SAMPLE_OPS,
                    ablation: bool = True) -> list[Point]:
     """The experiment's points: built-in matrices (+ `extra` specs, sets or folders) x kernels,
     and the ablation's variants (kernels with knobs) on every matrix."""
@@ -393,7 +394,7 @@ def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
     return written
 
 
-__all__ = ["ABLATION", "AUTO_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES",
+__all__ = ["ABLATION", "REPRODUCE_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES",
            "ablation_rows", "default_points", "format_report", "geomean", "main_records",
            "matrix_rows", "metric_rows", "point_knobs", "reproduce_records", "speedup_rows",
            "speedup_table_rows", "write_outputs"]
