@@ -377,6 +377,28 @@ def _thread_next(S, tid):
 
 
 @njit(inline="always")
+def _sift(hp_t, hp_i, n, i, t, s, x):
+    """Put the entry (time t, sequence s, pipeline x) at slot i of the n-entry heap and sift it
+    down to its place (the slot's old entry is overwritten)."""
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and _before(hp_t[c + 1], hp_i[c + 1, 0], hp_t[c], hp_i[c, 0]):
+            c += 1
+        if _before(hp_t[c], hp_i[c, 0], t, s):
+            hp_t[i] = hp_t[c]
+            hp_i[i, 0] = hp_i[c, 0]
+            hp_i[i, 1] = hp_i[c, 1]
+            i = c
+        else:
+            break
+    hp_t[i] = t
+    hp_i[i, 0] = s
+    hp_i[i, 1] = x
+
+
+@njit(inline="always")
 def _heap_update(S, p):
     """Pipeline p (at the heap's root) gets its next event time: keep it on top if it is still
     the earliest (or within the horizon of the next one), else sift it down with a fresh seq
@@ -409,23 +431,7 @@ def _heap_update(S, p):
         return
     s_new = S.sc[SC_SEQ]
     S.sc[SC_SEQ] += 1
-    x = 0
-    while True:
-        c = 2 * x + 1
-        if c >= nh:
-            break
-        if c + 1 < nh and _before(hp_t[c + 1], hp_i[c + 1, 0], hp_t[c], hp_i[c, 0]):
-            c += 1
-        if _before(hp_t[c], hp_i[c, 0], m, s_new):
-            hp_t[x] = hp_t[c]
-            hp_i[x, 0] = hp_i[c, 0]
-            hp_i[x, 1] = hp_i[c, 1]
-            x = c
-        else:
-            break
-    hp_t[x] = m
-    hp_i[x, 0] = s_new
-    hp_i[x, 1] = p
+    _sift(hp_t, hp_i, nh, 0, m, s_new, p)
 
 
 # ================================================================================================
@@ -447,25 +453,7 @@ def _link(pi, pf, die_hops, free, cnt, cntf, t, src_die, dst_die, nbytes):
 
 @njit
 def _sift_down(hp_t, hp_i, n, i):
-    t = hp_t[i]
-    s = hp_i[i, 0]
-    x = hp_i[i, 1]
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and _before(hp_t[c + 1], hp_i[c + 1, 0], hp_t[c], hp_i[c, 0]):
-            c += 1
-        if _before(hp_t[c], hp_i[c, 0], t, s):
-            hp_t[i] = hp_t[c]
-            hp_i[i, 0] = hp_i[c, 0]
-            hp_i[i, 1] = hp_i[c, 1]
-            i = c
-        else:
-            break
-    hp_t[i] = t
-    hp_i[i, 0] = s
-    hp_i[i, 1] = x
+    _sift(hp_t, hp_i, n, i, hp_t[i], hp_i[i, 0], hp_i[i, 1])
 
 
 @njit(inline="always")
