@@ -218,7 +218,9 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     * the symbolic pass: per-row arrays, and one mark array per host thread over C's columns;
     * C, about ten times over: the program's output, scipy's reference product and the
       structural pattern built to verify it, and the copies the comparison makes;
-    * the outer product's partial products (16 bytes each), the host hash tables the kernel
+    * the outer product's partial products (16 bytes each) of the merge rows being generated
+      (each record makes at least one 16-byte trace row, so no more than the traces), the host
+      hash tables the kernel
       executes (slots from `load_factor`, `table_slots` or the scratchpad share) or the dense
       accumulator, sort scratch;
     * the machine's state (threads, cache tags, DMA queues) and the trace buffers.
@@ -231,7 +233,6 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
     symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
     c_bytes = int(10 * 16 * ops.nnz_c * fraction)
-    partials = int(16 * ops.flops * fraction) if kernel == "outer" else 0
     longest = int(ops.sym.row_nnz.max()) if n_row else 1
     lf = int(knobs.get("load_factor", 2) or 1)
     slots = 1 << max(lf * max(longest, 1) - 1, 1).bit_length()   # spgemm's hash_table_size
@@ -247,6 +248,7 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
                + cfg.cores * (cfg.dma.queue_depth * 8 + cfg.spad.banks * 8 + 64))
     task_ops = 8 * (int(rf.max()) if n_row else 0) + (4 * n_col if kernel == "inner" else 0)
     traces = 2 * (1 << 22) * 16 + 4 * 16 * task_ops
+    partials = min(int(16 * ops.flops * fraction), traces) + 8 * A.shape[1] if kernel == "outer" else 0
     return int(operands + symbolic + c_bytes + partials + tables + machine + traces)
 
 

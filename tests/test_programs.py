@@ -50,6 +50,52 @@ def test_outer_partial_product_traffic():
     # reads of the records go through the cache (lines shared by neighbouring bins may hit)
 
 
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+def test_outer_merge_refills_the_bins_as_the_multiply_phase_wrote_them(order):
+    """The host does not keep the partial products between the phases: the merge recomputes
+    each batch's bins. They must be the records the multiply phase wrote, in its order (the
+    inner indices in the order it generated them, then row k of B), so the merge's trace and C
+    are those of a run that kept them; pages given back read as zero (Linux)."""
+    import sys
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    import matrices
+    from simulator.programs.base import Operands, csr_arrays
+    from simulator.programs.outer import _PartialBins, fill_partials
+
+    ops = Operands.build(matrices.load("rmat:scale=7,ef=6"), matrices.load("er:n=128,nnz_per_row=5"))
+    A, Bm = ops.A, ops.B
+    At = sp.csc_array(A)
+    At.sort_indices()
+    ks = np.arange(A.shape[1])
+    if order == "shuffled":
+        ks = np.random.default_rng(3).permutation(ks)
+    rank = np.empty(A.shape[1], dtype=np.int64)
+    rank[ks] = np.arange(ks.size)
+    pp_ptr = np.r_[0, np.cumsum(ops.sym.row_flops)].astype(np.int64)
+    cols, vals = [[] for _ in range(A.shape[0])], [[] for _ in range(A.shape[0])]
+    for k in ks:                                      # the multiply phase's order
+        for q in range(At.indptr[k], At.indptr[k + 1]):
+            i = At.indices[q]
+            for r in range(Bm.indptr[k], Bm.indptr[k + 1]):
+                cols[i].append(Bm.indices[r])
+                vals[i].append(At.data[q] * Bm.data[r])
+    bins = _PartialBins(ops.flops)
+    rows = np.arange(A.shape[0], dtype=np.int64)[::-1].copy()
+    assert fill_partials(rows, *csr_arrays(A), *csr_arrays(Bm), rank, pp_ptr, bins.col, bins.val)
+    assert bins.col.tolist() == [c for row in cols for c in row]
+    assert bins.val.tolist() == [v for row in vals for v in row]
+    short = pp_ptr.copy()
+    short[-1] -= 1                                    # a bin that does not match its count
+    assert not fill_partials(rows[:1], *csr_arrays(A), *csr_arrays(Bm), rank, short, bins.col,
+                             bins.val)
+    bins.drop(0, ops.flops)
+    if sys.platform.startswith("linux"):
+        assert not bins.val.any()
+
+
 @pytest.mark.parametrize("preset", ["piuma-core", "piuma-die"])
 @pytest.mark.parametrize("kernel", list(KERNELS))
 def test_dram_bytes_by_structure_sum_to_the_totals(kernel, preset):

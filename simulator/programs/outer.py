@@ -9,8 +9,17 @@ each) to DRAM. Merge: one task per output row reads its bin back and merges it w
 row-wise program's hash accumulator (a table sized for the bin in the thread's scratchpad slice,
 the whole row in DRAM when it does not fit); C's rows are claimed by fetch-add (4-array CSR) or
 placed by the symbolic phase's scan. Partial-product traffic is exactly flops x 16 bytes each way.
+
+Host memory: the bins' records are not kept on the host between the phases (16 bytes per
+multiply-add: 6.4 GB at rmat 16, 48 GB at rmat 18). The multiply phase keeps only each bin's
+cursor (which its trace needs) and the order in which it generated the inner indices; the
+merge phase recomputes the records of the rows it is about to generate, in the order the
+multiply phase wrote them, into anonymous memory resident only where written, and gives those
+pages back once the rows are generated.
 """
 from __future__ import annotations
+
+import mmap
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,13 +71,12 @@ def count_generate(ids, at_ptr, at_idx, b_ptr, AD, count):
 
 
 @njit(cache=True)
-def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cursor, pp_col,
-                   pp_val, AD, ct):
+def outer_generate(ids, at_ptr, at_idx, b_ptr, pp_ptr, cursor, AD, ct):
     """Multiply tasks `ids` (inner indices k): write A[:, k] x B[k, :] into the row bins.
 
-    at_*: A in CSC (column pointers, row indices, values); pp_ptr: bin offsets (int64[n_row+1],
-    from the scan); cursor: int64[n_row] records written so far per bin (updated); pp_col /
-    pp_val: the bins.
+    at_*: A in CSC (column pointers, row indices); b_ptr: B's row pointers; pp_ptr: bin offsets
+    (int64[n_row+1], from the scan); cursor: int64[n_row] records written so far per bin
+    (updated). The records themselves are not kept: `fill_partials` recomputes them.
     """
     est = 64
     for t in range(ids.size):
@@ -89,7 +97,6 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
         if lb > 0:
             for q in range(at_ptr[k], at_ptr[k + 1]):
                 i = at_idx[q]
-                av = at_val[q]
                 buf = grow(buf, n, 5)
                 n = emit_compute(buf, n, I_NNZ_A)
                 n = emit_load(buf, n, AD[AD_ATIDX] + q * IDX_BYTES, IDX_BYTES, DEP)
@@ -107,13 +114,60 @@ def outer_generate(ids, at_ptr, at_idx, at_val, b_ptr, b_idx, b_val, pp_ptr, cur
                     n = emit_compute(buf, n, I_MAC * m)
                     dst = at + (c0 - b0)
                     n = emit_store(buf, n, AD[AD_PP] + dst * RECORD_BYTES, m * RECORD_BYTES, DEP)
-                    for r in range(c0, c1):
-                        pp_col[dst + r - c0] = b_idx[r]
-                        pp_val[dst + r - c0] = av * b_val[r]
                     ct[CT_MULADDS] += m
                     ct[CT_PP_WRITE_BYTES] += m * RECORD_BYTES
         ptr[t + 1] = n
     return buf[:n], ptr
+
+
+@njit(cache=True)
+def fill_partials(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, rank, pp_ptr, pp_col, pp_val):
+    """The records of bins `ids` as the multiply phase wrote them: row i's bin holds, for each
+    A[i, k] in the order the multiply phase generated the inner indices (`rank[k]`: k's
+    position in that order), A[i, k] x row k of B, from pp_ptr[i] on. Returns False if a bin's
+    count differs from pp_ptr (the bins would not be the multiply phase's)."""
+    for t in range(ids.size):
+        i = ids[t]
+        q0 = a_ptr[i]
+        order = np.argsort(rank[a_idx[q0:a_ptr[i + 1]]], kind="mergesort")
+        at = pp_ptr[i]
+        for j in range(order.size):
+            q = q0 + order[j]
+            k = a_idx[q]
+            av = a_val[q]
+            for r in range(b_ptr[k], b_ptr[k + 1]):
+                pp_col[at] = b_idx[r]
+                pp_val[at] = av * b_val[r]
+                at += 1
+        if at != pp_ptr[i + 1]:
+            return False
+    return True
+
+
+class _PartialBins:
+    """The partial-product records on the host, filled per batch of merge rows and given back
+    after it: arrays over private anonymous memory, which the OS backs only where written."""
+
+    def __init__(self, n: int) -> None:
+        n = 8 * max(int(n), 1)
+        private = getattr(mmap, "MAP_PRIVATE", None)         # private: dropped pages are freed
+        self._maps = [mmap.mmap(-1, n) if private is None else mmap.mmap(-1, n, flags=private)
+                      for _ in range(2)]
+        self.col = np.frombuffer(self._maps[0], dtype=np.int64)
+        self.val = np.frombuffer(self._maps[1], dtype=np.float64)
+
+    def drop(self, first: int, last: int) -> None:
+        """Give back the pages holding records first..last-1. Records are filled just before
+        their rows are generated, in the same call, so any other record on these pages is of a
+        row already generated or not yet filled: whole pages may go."""
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        page = mmap.PAGESIZE
+        lo = (8 * first) // page * page
+        hi = min(-(-(8 * last) // page) * page, len(self._maps[0]))
+        if hi > lo:
+            for m in self._maps:
+                m.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "table_slots", "load_factor", "hash",
@@ -130,7 +184,7 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     n_inner = A.shape[1]
     At = sp.csc_array(A)
     At.sort_indices()
-    at = (At.indptr.astype(np.int64), At.indices.astype(np.int64), At.data.astype(np.float64))
+    at = (At.indptr.astype(np.int64), At.indices.astype(np.int64))
     b = B.csr_arrays(Bm)
     flops = ops.flops
     AD = np.zeros(AD_N, dtype=np.int64)
@@ -159,23 +213,46 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     pp_ptr, AD[AD_PPPTR] = scans[0]
     if knobs["offsets"] == "symbolic":
         c_ptr = scans[1]
-    pp_col = np.zeros(max(flops, 1), dtype=np.int64)
-    pp_val = np.zeros(max(flops, 1), dtype=np.float64)
     cursor = np.zeros(max(n_row, 1), dtype=np.int64)
+    rank = np.full(max(n_inner, 1), -1, dtype=np.int64)   # generation order of the inner indices
+    ranked = [0]
     ct = np.zeros(B.CT_N, dtype=np.int64)
 
     def gen(ids):
-        return outer_generate(np.asarray(ids, dtype=np.int64), *at, *b, pp_ptr, cursor, pp_col,
-                              pp_val, AD, ct)
+        ids = np.asarray(ids, dtype=np.int64)
+        rank[ids] = np.arange(ranked[0], ranked[0] + ids.size)
+        ranked[0] += ids.size
+        return outer_generate(ids, at[0], at[1], b[0], pp_ptr, cursor, AD, ct)
 
     sim.run_phase(Phase("multiply", n_inner, gen, DynamicTokens(chunk=chunk)))
-    if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)):
+    if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)) or ranked[0] != n_inner:
         raise AssertionError("outer product: bins not filled as counted")
     merge_knobs = dict(R.KNOBS_DEFAULTS_FOR_MERGE)
     merge_knobs.update({k: knobs[k] for k in MERGE_KNOBS})
+    bins = _PartialBins(flops)
     st = R.RowwiseState(sim, ops, merge_knobs, prefix="merge.", src=1,
-                        pp=(pp_ptr, pp_col, pp_val, AD[AD_PP], AD[AD_PPPTR]), c_ptr=c_ptr)
-    sim.run_phase(Phase("merge", n_row, st.generate, R.schedule_for(merge_knobs, None)))
+                        pp=(pp_ptr, bins.col, bins.val, AD[AD_PP], AD[AD_PPPTR]), c_ptr=c_ptr)
+    a = B.csr_arrays(A)
+
+    def merge_gen(ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        if not fill_partials(ids, *a, *b, rank, pp_ptr, bins.col, bins.val):
+            raise AssertionError("outer product: a bin's records differ from the counted bin")
+        out = st.generate(ids)
+        for r0, r1 in _runs(ids):
+            bins.drop(int(pp_ptr[r0]), int(pp_ptr[r1]))
+        return out
+
+    sim.run_phase(Phase("merge", n_row, merge_gen, R.schedule_for(merge_knobs, None)))
     out = st.output(None if c_ptr is None else c_ptr[0])
     out.counters += ct
     return out
+
+
+def _runs(ids: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) of each run of consecutive values in ids."""
+    if ids.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(ids) != 1) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, ids.size]
+    return list(zip(ids[starts].tolist(), (ids[ends - 1] + 1).tolist()))
