@@ -99,6 +99,7 @@ DF_N = DF_CL1 + 12
 MP_FIELD, MP_COUNT, MP_SHIFT, MP_MASK, MP_N = range(5)
 HIST_COL = 64         # column commands remembered per channel
 HIST_ACT = 32         # activations remembered per rank
+FIND_BACK = 4         # _find: entries looked at from the end before a binary search
 LOOKAHEAD = 1 << 30        # gaps a command tries among the commands scheduled after its earliest time
 # ---- state -------------------------------------------------------------------------------------
 # per bank: bk_i[bank] (open row or -1, bank queue head, refresh period of its last access);
@@ -321,9 +322,16 @@ def dram_map(D, phys, tdie):
 
 @njit(inline="always")
 def _find(arr, row, off, n, t):
-    """First k in 0..n with arr[row, off + k] > t (arr[row, off:off + n] sorted)."""
-    lo = 0
+    """First k in 0..n with arr[row, off + k] > t (arr[row, off:off + n] sorted). Usually near
+    the end (requests come roughly in time order): a few steps back from it, then a binary
+    search of the rest."""
     hi = n
+    lim = n - FIND_BACK if n > FIND_BACK else 0
+    while hi > lim and arr[row, off + hi - 1] > t:
+        hi -= 1
+    if hi > lim or hi == 0:
+        return hi
+    lo = 0
     while lo < hi:
         mid = (lo + hi) >> 1
         if arr[row, off + mid] > t:
