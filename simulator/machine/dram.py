@@ -88,13 +88,17 @@ F_CH, F_RA, F_BG, F_BA, F_RO, F_CO = range(6)
 
 # ---- parameters (ip: int64, fp: float64 in core cycles) ----------------------------------------
 (DI_RANKS, DI_BGS, DI_BPG, DI_NBANKS, DI_BURST_SHIFT, DI_CLOSE, DI_HASH, DI_QT, DI_QB, DI_WB,
- DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_N) = range(18)
+ DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_RANK_SHIFT,
+ DI_BPG_SHIFT, DI_BGS_MASK, DI_N) = range(21)
+# DI_RANK_SHIFT, DI_BPG_SHIFT, DI_BGS_MASK: bank -> rank, bank group without a division
+# (nbutil.div_ / mod_; -1 when not a power of two)
 (DF_CTRL, DF_CL, DF_CWL, DF_RCD, DF_RP, DF_RAS, DF_RC, DF_RTP, DF_WR_PRE, DF_WR_PRE_D, DF_FAW,
  DF_RFC, DF_REFI, DF_CPB, DF_BURST, DF_SPAN_LONG, DF_RRD_L, DF_RRD_S, DF_SPAN_SHORT,
  DF_INV_REFI) = range(20)
 DF_CL0 = 20            # column-to-column latencies: fp[DF_CL0 + rel * 4 + prev * 2 + next] ...
 DF_CL1 = DF_CL0 + 12   # ... and the part added to the preceding burst (see compile_constraints)
-DF_N = DF_CL1 + 12
+DF_ROFF = DF_CL1 + 12  # per rank (fp[DF_ROFF + rank]): the start of its first refresh period
+DF_N = DF_ROFF        # fp holds DF_N + ranks values
 # the mapping, least significant field first: (field, count, shift or -1, mask or -1)
 MP_FIELD, MP_COUNT, MP_SHIFT, MP_MASK, MP_N = range(5)
 HIST_COL = 64         # column commands remembered per channel
@@ -217,7 +221,9 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ip[DI_CHPD_MASK], ip[DI_NCH_MASK] = pow2_mask(d.channels_per_die), pow2_mask(nch)
     ip[DI_CHPD_SHIFT], ip[DI_NCH_SHIFT] = pow2_shift(d.channels_per_die), pow2_shift(nch)
     ip[DI_FAULT] = fault
-    fp = np.zeros(DF_N, dtype=np.float64)
+    ip[DI_RANK_SHIFT] = pow2_shift(d.bank_groups * d.banks_per_group)
+    ip[DI_BPG_SHIFT], ip[DI_BGS_MASK] = pow2_shift(d.banks_per_group), pow2_mask(d.bank_groups)
+    fp = np.zeros(DF_N + d.ranks, dtype=np.float64)
     fp[DF_CTRL] = d.controller_latency_ns * cfg.clock_ghz
     fp[DF_CL], fp[DF_CWL] = d.tCL * cyc, d.tCWL * cyc
     fp[DF_RCD] = bank[("ACT", "RD")][0] * cyc
@@ -243,6 +249,8 @@ def new_state(cfg, fault: int = 0) -> DramState:
                 float(np.delete(cl1.reshape(3, 4), 2, axis=1).max()))
     fp[DF_SPAN_SHORT] = short * cyc + fp[DF_BURST] + 1.0
     fp[DF_INV_REFI] = 1.0 / fp[DF_REFI] if fp[DF_REFI] > 0 else 0.0
+    for r in range(d.ranks):                 # ranks staggered by tREFI / ranks
+        fp[DF_ROFF + r] = fp[DF_REFI] * (r + 0.5) / d.ranks
     mp = np.zeros((len(FIELDS), MP_N), dtype=np.int64)
     counts = {"ch": -1, "ra": d.ranks, "bg": d.bank_groups, "ba": d.banks_per_group,
               "ro": d.rows, "co": d.row_bytes // burst}
@@ -511,10 +519,9 @@ def _act_record(D, rk, t, bg):
 def _refresh_epoch(D, rank, t):
     """The rank's refresh period holding t: refresh k starts at off + k tREFI (ranks staggered
     by tREFI / ranks) and lasts tRFC; returns (k, its start)."""
-    refi = D.fp[DF_REFI]
-    off = refi * (rank + 0.5) / D.ip[DI_RANKS]
+    off = D.fp[DF_ROFF + rank]
     k = np.floor((t - off) * D.fp[DF_INV_REFI])
-    return k, off + k * refi
+    return k, off + k * D.fp[DF_REFI]
 
 
 @njit(inline="always")
@@ -538,8 +545,8 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     bk_f = D.bk_f
     fault = ip[DI_FAULT]
     gb = ch * ip[DI_NBANKS] + bank
-    rank = bank // (ip[DI_BGS] * ip[DI_BPG])
-    bg = (bank // ip[DI_BPG]) % ip[DI_BGS]
+    rank = div_(bank, ip[DI_BGS] * ip[DI_BPG], ip[DI_RANK_SHIFT])
+    bg = mod_(div_(bank, ip[DI_BPG], ip[DI_BPG_SHIFT]), ip[DI_BGS], ip[DI_BGS_MASK])
     rk = ch * ip[DI_RANKS] + rank
     t += fp[DF_CTRL]
     # admission: a read enters the transaction queue (when the read QT before it has moved on
