@@ -414,11 +414,12 @@ def _col_record(D, ch, t, rank, bg, wr, dur):
             ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i + k]
             ch_i[ch, CI_HK + i] = ch_i[ch, CI_HK + i + k]
         n -= k
-    j = _find(ch_f, ch, CF_HT, n, t)
-    for i in range(n, j, -1):
-        ch_f[ch, CF_HT + i] = ch_f[ch, CF_HT + i - 1]
-        ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i - 1]
-        ch_i[ch, CI_HK + i] = ch_i[ch, CI_HK + i - 1]
+    j = n                       # insertion from the end: the later ones move up by one
+    while j > 0 and ch_f[ch, CF_HT + j - 1] > t:
+        ch_f[ch, CF_HT + j] = ch_f[ch, CF_HT + j - 1]
+        ch_f[ch, CF_HD + j] = ch_f[ch, CF_HD + j - 1]
+        ch_i[ch, CI_HK + j] = ch_i[ch, CI_HK + j - 1]
+        j -= 1
     ch_f[ch, CF_HT + j] = t
     ch_f[ch, CF_HD + j] = dur
     ch_i[ch, CI_HK + j] = (rank << 8) | (bg << 1) | wr
@@ -506,10 +507,11 @@ def _act_record(D, rk, t, bg):
             a[rk, o + i] = a[rk, o + i + k]
             g[rk, o + i] = g[rk, o + i + k]
         n -= k
-    j = _find(a, rk, o, n, t)
-    for i in range(n, j, -1):
-        a[rk, o + i] = a[rk, o + i - 1]
-        g[rk, o + i] = g[rk, o + i - 1]
+    j = n                       # insertion from the end: the later ones move up by one
+    while j > 0 and a[rk, o + j - 1] > t:
+        a[rk, o + j] = a[rk, o + j - 1]
+        g[rk, o + j] = g[rk, o + j - 1]
+        j -= 1
     a[rk, o + j] = t
     g[rk, o + j] = bg
     g[rk, 0] = n + 1
