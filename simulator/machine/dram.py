@@ -88,17 +88,22 @@ F_CH, F_RA, F_BG, F_BA, F_RO, F_CO = range(6)
 
 # ---- parameters (ip: int64, fp: float64 in core cycles) ----------------------------------------
 (DI_RANKS, DI_BGS, DI_BPG, DI_NBANKS, DI_BURST_SHIFT, DI_CLOSE, DI_HASH, DI_QT, DI_QB, DI_WB,
- DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_N) = range(18)
+ DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_RANK_SHIFT,
+ DI_BPG_SHIFT, DI_BGS_MASK, DI_N) = range(21)
+# DI_RANK_SHIFT, DI_BPG_SHIFT, DI_BGS_MASK: bank -> rank, bank group without a division
+# (nbutil.div_ / mod_; -1 when not a power of two)
 (DF_CTRL, DF_CL, DF_CWL, DF_RCD, DF_RP, DF_RAS, DF_RC, DF_RTP, DF_WR_PRE, DF_WR_PRE_D, DF_FAW,
  DF_RFC, DF_REFI, DF_CPB, DF_BURST, DF_SPAN_LONG, DF_RRD_L, DF_RRD_S, DF_SPAN_SHORT,
  DF_INV_REFI) = range(20)
 DF_CL0 = 20            # column-to-column latencies: fp[DF_CL0 + rel * 4 + prev * 2 + next] ...
 DF_CL1 = DF_CL0 + 12   # ... and the part added to the preceding burst (see compile_constraints)
-DF_N = DF_CL1 + 12
+DF_ROFF = DF_CL1 + 12  # per rank (fp[DF_ROFF + rank]): the start of its first refresh period
+DF_N = DF_ROFF        # fp holds DF_N + ranks values
 # the mapping, least significant field first: (field, count, shift or -1, mask or -1)
 MP_FIELD, MP_COUNT, MP_SHIFT, MP_MASK, MP_N = range(5)
 HIST_COL = 64         # column commands remembered per channel
 HIST_ACT = 32         # activations remembered per rank
+FIND_BACK = 4         # _find: entries looked at from the end before a binary search
 LOOKAHEAD = 1 << 30        # gaps a command tries among the commands scheduled after its earliest time
 # ---- state -------------------------------------------------------------------------------------
 # per bank: bk_i[bank] (open row or -1, bank queue head, refresh period of its last access);
@@ -216,7 +221,9 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ip[DI_CHPD_MASK], ip[DI_NCH_MASK] = pow2_mask(d.channels_per_die), pow2_mask(nch)
     ip[DI_CHPD_SHIFT], ip[DI_NCH_SHIFT] = pow2_shift(d.channels_per_die), pow2_shift(nch)
     ip[DI_FAULT] = fault
-    fp = np.zeros(DF_N, dtype=np.float64)
+    ip[DI_RANK_SHIFT] = pow2_shift(d.bank_groups * d.banks_per_group)
+    ip[DI_BPG_SHIFT], ip[DI_BGS_MASK] = pow2_shift(d.banks_per_group), pow2_mask(d.bank_groups)
+    fp = np.zeros(DF_N + d.ranks, dtype=np.float64)
     fp[DF_CTRL] = d.controller_latency_ns * cfg.clock_ghz
     fp[DF_CL], fp[DF_CWL] = d.tCL * cyc, d.tCWL * cyc
     fp[DF_RCD] = bank[("ACT", "RD")][0] * cyc
@@ -242,6 +249,8 @@ def new_state(cfg, fault: int = 0) -> DramState:
                 float(np.delete(cl1.reshape(3, 4), 2, axis=1).max()))
     fp[DF_SPAN_SHORT] = short * cyc + fp[DF_BURST] + 1.0
     fp[DF_INV_REFI] = 1.0 / fp[DF_REFI] if fp[DF_REFI] > 0 else 0.0
+    for r in range(d.ranks):                 # ranks staggered by tREFI / ranks
+        fp[DF_ROFF + r] = fp[DF_REFI] * (r + 0.5) / d.ranks
     mp = np.zeros((len(FIELDS), MP_N), dtype=np.int64)
     counts = {"ch": -1, "ra": d.ranks, "bg": d.bank_groups, "ba": d.banks_per_group,
               "ro": d.rows, "co": d.row_bytes // burst}
@@ -321,9 +330,16 @@ def dram_map(D, phys, tdie):
 
 @njit(inline="always")
 def _find(arr, row, off, n, t):
-    """First k in 0..n with arr[row, off + k] > t (arr[row, off:off + n] sorted)."""
-    lo = 0
+    """First k in 0..n with arr[row, off + k] > t (arr[row, off:off + n] sorted). Usually near
+    the end (requests come roughly in time order): a few steps back from it, then a binary
+    search of the rest."""
     hi = n
+    lim = n - FIND_BACK if n > FIND_BACK else 0
+    while hi > lim and arr[row, off + hi - 1] > t:
+        hi -= 1
+    if hi > lim or hi == 0:
+        return hi
+    lo = 0
     while lo < hi:
         mid = (lo + hi) >> 1
         if arr[row, off + mid] > t:
@@ -398,11 +414,12 @@ def _col_record(D, ch, t, rank, bg, wr, dur):
             ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i + k]
             ch_i[ch, CI_HK + i] = ch_i[ch, CI_HK + i + k]
         n -= k
-    j = _find(ch_f, ch, CF_HT, n, t)
-    for i in range(n, j, -1):
-        ch_f[ch, CF_HT + i] = ch_f[ch, CF_HT + i - 1]
-        ch_f[ch, CF_HD + i] = ch_f[ch, CF_HD + i - 1]
-        ch_i[ch, CI_HK + i] = ch_i[ch, CI_HK + i - 1]
+    j = n                       # insertion from the end: the later ones move up by one
+    while j > 0 and ch_f[ch, CF_HT + j - 1] > t:
+        ch_f[ch, CF_HT + j] = ch_f[ch, CF_HT + j - 1]
+        ch_f[ch, CF_HD + j] = ch_f[ch, CF_HD + j - 1]
+        ch_i[ch, CI_HK + j] = ch_i[ch, CI_HK + j - 1]
+        j -= 1
     ch_f[ch, CF_HT + j] = t
     ch_f[ch, CF_HD + j] = dur
     ch_i[ch, CI_HK + j] = (rank << 8) | (bg << 1) | wr
@@ -490,10 +507,11 @@ def _act_record(D, rk, t, bg):
             a[rk, o + i] = a[rk, o + i + k]
             g[rk, o + i] = g[rk, o + i + k]
         n -= k
-    j = _find(a, rk, o, n, t)
-    for i in range(n, j, -1):
-        a[rk, o + i] = a[rk, o + i - 1]
-        g[rk, o + i] = g[rk, o + i - 1]
+    j = n                       # insertion from the end: the later ones move up by one
+    while j > 0 and a[rk, o + j - 1] > t:
+        a[rk, o + j] = a[rk, o + j - 1]
+        g[rk, o + j] = g[rk, o + j - 1]
+        j -= 1
     a[rk, o + j] = t
     g[rk, o + j] = bg
     g[rk, 0] = n + 1
@@ -503,10 +521,9 @@ def _act_record(D, rk, t, bg):
 def _refresh_epoch(D, rank, t):
     """The rank's refresh period holding t: refresh k starts at off + k tREFI (ranks staggered
     by tREFI / ranks) and lasts tRFC; returns (k, its start)."""
-    refi = D.fp[DF_REFI]
-    off = refi * (rank + 0.5) / D.ip[DI_RANKS]
+    off = D.fp[DF_ROFF + rank]
     k = np.floor((t - off) * D.fp[DF_INV_REFI])
-    return k, off + k * refi
+    return k, off + k * D.fp[DF_REFI]
 
 
 @njit(inline="always")
@@ -530,8 +547,8 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     bk_f = D.bk_f
     fault = ip[DI_FAULT]
     gb = ch * ip[DI_NBANKS] + bank
-    rank = bank // (ip[DI_BGS] * ip[DI_BPG])
-    bg = (bank // ip[DI_BPG]) % ip[DI_BGS]
+    rank = div_(bank, ip[DI_BGS] * ip[DI_BPG], ip[DI_RANK_SHIFT])
+    bg = mod_(div_(bank, ip[DI_BPG], ip[DI_BPG_SHIFT]), ip[DI_BGS], ip[DI_BGS_MASK])
     rk = ch * ip[DI_RANKS] + rank
     t += fp[DF_CTRL]
     # admission: a read enters the transaction queue (when the read QT before it has moved on

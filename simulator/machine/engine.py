@@ -64,13 +64,18 @@ CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
 (TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
- TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_N) = range(17)
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_SLOT, TI_ROW_PC, TI_ROW0, TI_ROW1,
+ TI_N) = range(21)
 # TI_EPOCH: the stage of its queue the thread is in (a core barrier separates stages);
 # TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED);
 # TI_MORE: non-zero when the task's trace goes on beyond TI_END (held back by the Python side
 # to bound memory); ops[TI_END] is then a copy of the next row, so the thread's next-action
-# time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it
-TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
+# time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it;
+# TI_ROW0, TI_ROW1: the row ops[TI_ROW_PC] as _thread_next read it (its trace line is not in the
+# host's cache any more when the thread issues; a moved trace changes TI_PC: read ops again)
+TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_SLOT, TF_N = range(10)
+# TF_SLOT: when the first of the thread's outstanding-operation slots (ring[tid]) frees, TI_SLOT:
+# which one (the first of the earliest; kept when a slot is taken, not searched at every step)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
 QI_HEAD, QI_COUNT, QI_CAP, QI_OFF, QI_EXHAUSTED, QI_TOKEN, QI_EPOCH, QI_WEND, QI_N = range(9)
@@ -203,7 +208,12 @@ def _step_run(S, tid, p, T, t):
         th_i[tid, TI_STATE] = ST_NEED
         th_f[tid, TF_READY] = t
         return 0, 0, 0, 0, 0, False, False
-    w0 = S.ops[pc, 0]
+    if th_i[tid, TI_ROW_PC] == pc:
+        w0 = th_i[tid, TI_ROW0]
+        w1 = th_i[tid, TI_ROW1]
+    else:
+        w0 = S.ops[pc, 0]
+        w1 = S.ops[pc, 1]
     code = w0 & 0xFF
     flags = (w0 >> 8) & 0xFF
     arg = w0 >> 16
@@ -217,7 +227,7 @@ def _step_run(S, tid, p, T, t):
         cnt[C_INSTR] += arg
         th_f[tid, TF_READY] = T + arg
     elif code == LOAD or code == STORE or code == ATOMIC:
-        addr = S.ops[pc, 1]
+        addr = w1
         if code == ATOMIC:
             size = arg & 0xFFFFFFFF
             if size == 0:
@@ -332,11 +342,7 @@ def _step_need(S, tid, t):
 @njit(inline="always")
 def _slots_free_at(S, tid, t):
     """When one of thread tid's outstanding-operation slots is free, not before t."""
-    r = S.ring[np.uint64(tid)]               # (unsigned: no negative-index wrap-around)
-    m = r[0]
-    for k in range(np.uint64(1), np.uint64(r.shape[0])):
-        if r[k] < m:
-            m = r[k]
+    m = S.th_f[tid, TF_SLOT]
     return m if m > t else t
 
 
@@ -345,8 +351,8 @@ def _thread_next(S, tid):
     """Thread tid's earliest next action (eff[tid]): its ready time, later if that action depends
     on a load (DEP), on all its memory operations (FENCE, WAIT), on its DMAs (DMA_WAIT), or needs
     an outstanding-operation slot while all are taken (a slot frees when its own operation
-    completes, in any order); INF when it has none. Prefetches its next trace row (read again
-    only after many other threads' operations)."""
+    completes, in any order); INF when it has none. Keeps the trace row it reads (TI_ROW0, TI_ROW1)
+    for the step and prefetches the next rows (the thread acts again only after many others)."""
     th_i = S.th_i
     th_f = S.th_f
     e_t = th_f[tid, TF_READY]
@@ -357,6 +363,9 @@ def _thread_next(S, tid):
             if pc + 4 < S.ops.shape[0]:
                 _prefetch(S.ops.ctypes.data + (pc + 4) * 16)
             w0 = S.ops[pc, 0]
+            th_i[tid, TI_ROW_PC] = pc
+            th_i[tid, TI_ROW0] = w0
+            th_i[tid, TI_ROW1] = S.ops[pc, 1]
             code = w0 & 0xFF
             fl = (w0 >> 8) & 0xFF
             if fl & DEP and th_f[tid, TF_LAST] > e_t:
@@ -1042,14 +1051,16 @@ def _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
             th_f[tid, TF_DMA] = done_all
         th_f[tid, TF_READY] = t_enq      # later than T + 1 only if the queue was full
     elif st == ST_RUN:
-        r = S.ring[np.uint64(tid)]
-        slot = np.uint64(0)                  # the slot that frees first (free by T)
+        r = S.ring[np.uint64(tid)]               # (unsigned: no negative-index wrap-around)
+        r[np.uint64(th_i[tid, TI_SLOT])] = done_all  # the slot that frees first (free by T)
+        slot = np.uint64(0)                          # ... and the next one to free
         m = r[0]
         for k in range(np.uint64(1), np.uint64(r.shape[0])):
             if r[k] < m:
                 m = r[k]
                 slot = k
-        r[slot] = done_all
+        th_i[tid, TI_SLOT] = slot
+        th_f[tid, TF_SLOT] = m
         if done_all > th_f[tid, TF_ALL]:
             th_f[tid, TF_ALL] = done_all
         if m_code == LOAD or (m_code == ATOMIC and not m_flags & NORET):
