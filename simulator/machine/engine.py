@@ -57,7 +57,7 @@ from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DM
 # ---- static float parameters (pf) ---------------------------------------------------------------
 (F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
  F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_N) = range(15)
-NET_SLOTS = 64                       # windows in a link's calendar (a power of two; see _link_slot)
+NET_SLOTS = 256                      # windows in a link's calendar (a power of two; see _link_slot)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
@@ -145,13 +145,14 @@ def _before(t1, s1, t2, s2):
 
 State = namedtuple("State", (
     "pi", "pf", "rt_ptr", "rt_link", "chan_router", "nl_cpb", "nl_lat", "nl_bytes", "nl_queue",
-    "nw_i", "nw_f", "reg", "th_i", "th_f", "eff", "ring",
+    "nw_i", "nw_f", "nw_lo", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
     "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
     "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
 # dram: the DRAM model's own state (`simulator.machine.dram.DramState`); rt_*, chan_router, nl_*:
 # the network's routes and links (`simulator.machine.sim.NetworkTables`), per-link counters
-# and calendars (nw_i: window index, nw_f: occupancy booked in it; see _link_slot)
+# and calendars (nw_i: window index, nw_f: occupancy booked in it, nw_lo: first window not
+# known full; see _link_slot)
 
 
 # ================================================================================================
@@ -534,18 +535,23 @@ def _request_bytes(pi, with_data, nbytes):
 @njit(inline="always")
 def _link_slot(S, ln, t, occ):
     """Link ln takes a packet that reaches it at t and holds it occ cycles; returns when the
-    packet starts on it. The link is a calendar of windows of NET_WINDOW cycles (a ring of
-    NET_SLOTS of them), each with room for NET_WINDOW cycles of occupancy: the packet starts in
-    the first window from t's with room, after what that window already holds. (Packets reach a
-    link out of time order: an access books its whole route, its reply at a future time, when it
-    issues; a next-free-time server would make earlier packets wait behind later ones.)"""
+    packet starts on it. The link is a calendar of windows of F_NET_WINDOW cycles (a ring of
+    NET_SLOTS of them), each with room for F_NET_WINDOW cycles of occupancy: the packet starts
+    in the first window from t's with room, after what that window already holds. Windows
+    before nw_lo[ln] were found full, so a packet that arrives earlier starts its search there
+    (a backlog longer than the ring stays FCFS). Why a calendar: packets reach a link out of
+    time order (an access books its whole route, its reply at a future time, when it issues),
+    and a next-free-time server would make earlier packets wait behind later ones."""
     q = S.pf[F_NET_WINDOW]
     w = np.int64(t / q)
+    lo = S.nw_lo[ln]
+    if w < lo:
+        w = lo
     for _ in range(NET_SLOTS):
         k = np.uint64(w & (NET_SLOTS - 1))
         ws = S.nw_i[ln, k]
         if ws > w:
-            return t                       # beyond the calendar's past: not contended
+            return t                       # beyond the calendar's reach: not contended
         if ws < w:
             S.nw_i[ln, k] = w
             S.nw_f[ln, k] = 0.0
@@ -554,8 +560,11 @@ def _link_slot(S, ln, t, occ):
             S.nw_f[ln, k] = used + occ
             s = w * q + used
             return s if s > t else t
+        if w == lo:
+            lo += 1
+            S.nw_lo[ln] = lo
         w += 1
-    return t
+    return w * q                           # (a ring of full windows: wait it out, unbooked)
 
 
 @njit(inline="always")

@@ -367,6 +367,7 @@ class Simulation:
         self.nl_queue = np.zeros(net.kind.size, dtype=np.float64)    # cycles packets waited for it
         self.nw_i = np.full((net.kind.size, E.NET_SLOTS), -1, dtype=np.int64)   # link calendars
         self.nw_f = np.zeros((net.kind.size, E.NET_SLOTS), dtype=np.float64)
+        self.nw_lo = np.zeros(net.kind.size, dtype=np.int64)
 
         # threads: global id = core * tpc + local; MTP p holds locals [p*tpm, (p+1)*tpm), STPs after
         tid = np.arange(self.n_threads)

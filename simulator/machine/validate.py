@@ -538,7 +538,7 @@ def check_die_pair_bandwidth(cfg: MachineConfig, per_thread: int = 40,
     if cfg.dies < 2 or cfg.spad.size_bytes < 1 << 15:
         return None
     link = hyperx_bytes_per_cycle(cfg)
-    feed = (interface_degree(cfg) + 1) * net.mesh_link_bytes_per_cycle
+    feed = interface_bound(cfg)
     if feed <= link * 1.2:
         return None                   # the mesh, not the link, would be the bottleneck
     cpd = cfg.cores_per_die
@@ -549,23 +549,41 @@ def check_die_pair_bandwidth(cfg: MachineConfig, per_thread: int = 40,
                    mesh_feed_bytes_per_cycle=feed)
 
 
-def interface_degree(cfg: MachineConfig) -> int:
-    """Mesh links at the router where the die's network interface attaches."""
+def interface_bound(cfg: MachineConfig) -> float:
+    """Packet bytes per cycle a die exchanges with the others when all its cores send and
+    receive alike: X-then-Y routing brings the traffic of core (r, c) into the interface's
+    router (ri, ci) along its column if r != ri (from the south or north), else along its row,
+    and takes the traffic for (r, c) out along row ri if c != ci, else along the column; the
+    core at the interface uses its router's ports. Each link carries the share of the die's
+    traffic of the cores routed over it, so the die's total is at most link bandwidth /
+    the largest share, each way."""
     net = cfg.network
-    r, c = divmod(net.interface_router, net.mesh_cols)
-    return (r > 0) + (r < net.mesh_rows - 1) + (c > 0) + (c < net.mesh_cols - 1)
+    ri, ci = divmod(net.interface_router, net.mesh_cols)
+    n = cfg.cores_per_die
+    into: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for core in range(n):
+        r, c = mesh_position(cfg, core)
+        if (r, c) == (ri, ci):
+            side_in = side_out = "port"
+        else:
+            side_in = ("S" if r > ri else "N") if r != ri else ("E" if c > ci else "W")
+            side_out = ("E" if c > ci else "W") if c != ci else ("S" if r > ri else "N")
+        into[side_in] = into.get(side_in, 0) + 1
+        out[side_out] = out.get(side_out, 0) + 1
+    worst = max(max(into.values()), max(out.values())) / n
+    return net.mesh_link_bytes_per_cycle / worst
 
 
 def hyperx_all_to_all_bound(cfg: MachineConfig) -> float:
     """Packet bytes per cycle under uniform traffic between all dies (each core to cores of the
     other dies): the HyperX bisection (a dimension of size d cut in halves h, d - h is crossed
     by h (d - h) x dies / d links each way, and carries the share 2 m (D - m) / (D (D - 1))
-    of the traffic, m = dies on one side), and each die's interface, fed by the mesh links at
-    its router and the local core's injection port, both ways."""
+    of the traffic, m = dies on one side), and each die's interface (interface_bound)."""
     shape = cfg.network.die_shape
     D = cfg.dies
     link = hyperx_bytes_per_cycle(cfg)
-    bound = D * (interface_degree(cfg) + 1) * cfg.network.mesh_link_bytes_per_cycle
+    bound = D * interface_bound(cfg)
     for d in shape:
         if d < 2:
             continue
