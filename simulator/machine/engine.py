@@ -537,13 +537,16 @@ def _link_slot(S, ln, t, occ):
     """Link ln takes a packet that reaches it at t and holds it occ cycles; returns when the
     packet starts on it. The link is a calendar of windows of F_NET_WINDOW cycles (a ring of
     NET_SLOTS of them), each with room for F_NET_WINDOW cycles of occupancy: the packet starts
-    in the first window from t's with room, after what that window already holds. Windows
+    at t if its own window has room, else in the first later window with room, after what that
+    window already holds (bursts within a window do not queue; a link cannot carry more than
+    its bandwidth over a window, and a backlog delays by whole windows). Windows
     before nw_lo[ln] were found full, so a packet that arrives earlier starts its search there
     (a backlog longer than the ring stays FCFS). Why a calendar: packets reach a link out of
     time order (an access books its whole route, its reply at a future time, when it issues),
     and a next-free-time server would make earlier packets wait behind later ones."""
     q = S.pf[F_NET_WINDOW]
     w = np.int64(t / q)
+    w0 = w
     lo = S.nw_lo[ln]
     if w < lo:
         w = lo
@@ -558,8 +561,9 @@ def _link_slot(S, ln, t, occ):
         used = S.nw_f[ln, k]
         if used + occ <= q or used == 0.0:
             S.nw_f[ln, k] = used + occ
-            s = w * q + used
-            return s if s > t else t
+            if w == w0:
+                return t                   # room in its own window: no wait
+            return w * q + used            # after the backlog of the windows before
         if w == lo:
             lo += 1
             S.nw_lo[ln] = lo
@@ -907,7 +911,8 @@ def _dram_request(S, die, lcore, k):
         src = dst                    # already at the controller
     elif _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT]) != die:
         cnt[C_REMOTE_DIE] += 1
-    arr = _net(S, src, dst, tk, _request_bytes(pi, wr == 1 or kind == RQ_ATOMIC, xfer))
+    data = xfer if kind == RQ_FILL else useful    # a fill brings its line; else the bytes asked
+    arr = _net(S, src, dst, tk, _request_bytes(pi, wr == 1 or kind == RQ_ATOMIC, data))
     x = arr
     if kind != RQ_ATOMIC or dq_i[k, DQ_CSET] == 0:        # an atomic's hit reads nothing
         x = dram_access(S.dram, gch, dq_i[k, DQ_BANK], dq_i[k, DQ_DROW], wr, arr, xfer)
@@ -915,7 +920,7 @@ def _dram_request(S, die, lcore, k):
         _dram_bytes(S, dq_i[k, DQ_RID], wr == 1, useful, xfer)
     if kind == RQ_ATOMIC:
         x = _atomic_unit(S, gch, dq_i[k, DQ_WAY], arr, x)
-    fin = _net(S, dst, src, x, pi[P_HDR] + (0 if wr == 1 else xfer))
+    fin = _net(S, dst, src, x, pi[P_HDR] + (0 if wr == 1 else data))
     if kind == RQ_FILL:
         S.cready[dq_i[k, DQ_CSET], dq_i[k, DQ_WAY]] = fin
     return fin

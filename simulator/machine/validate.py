@@ -104,7 +104,8 @@ def dram_latency(cfg: MachineConfig, nbytes: int, cached: bool, core: int = 0,
     # mesh: hops both ways, and a header-only request and a reply with the data, each
     # serialized once (cut-through), when the channel is at another router
     net = (2 * hops * cfg.network.hop_latency_cycles
-           + remote * (hdr + hdr + xfer) / cfg.network.mesh_link_bytes_per_cycle)
+           + remote * (hdr + hdr + (cfg.cache.line_bytes if cached else nbytes))
+           / cfg.network.mesh_link_bytes_per_cycle)
     before = {"hit": 0, "miss": d.tRCD, "conflict": d.tRP + d.tRCD}[row]
     return (1.0 + (cfg.cache.latency_cycles if cached else 0.0) + net
             + d.controller_latency_ns * cfg.clock_ghz + (before + d.tCL) * tck_cycles(cfg)
