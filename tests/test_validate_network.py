@@ -26,12 +26,14 @@ def test_network_checks_pass_and_apply_where_they_should():
 
 def test_closed_forms_from_the_parameters():
     cfg = load_config("piuma-die")
+    bw = cfg.network.mesh_link_bytes_per_cycle
     # 2 x 4 mesh, uniform traffic: the middle cut, 2 links each way, carries 32 of 56 pairs
-    assert V.mesh_bisection_bound(cfg) == pytest.approx(2 * 2 * 32.0 / (32 / 56))
+    assert V.mesh_bisection_bound(cfg) == pytest.approx(2 * 2 * bw / (32 / 56))
     assert V.mesh_distance(cfg, 7, 0) == 4
     node = load_config("piuma-node")
-    # router 0 of a 2 x 4 mesh: cores 4..7 come in from the south, half of the die's traffic
-    assert V.interface_bound(node) == pytest.approx(32.0 / 0.5)
+    # router 0 of a 2 x 4 mesh: X first, so the traffic for cores 1-3 and 5-7 leaves it eastward,
+    # 6 / 8 of the die's incoming traffic
+    assert V.interface_bound(node) == pytest.approx(bw / 0.75)
 
 
 def test_routes_are_dimension_ordered():

@@ -278,7 +278,7 @@ class NetworkConfig:
     mesh_rows: int = field(default=2, metadata=_pos())
     mesh_cols: int = field(default=4, metadata=_pos())
     hop_latency_cycles: float = field(default=2.0, metadata=_min(0))
-    mesh_link_bytes_per_cycle: float = field(default=32.0, metadata=_min(1e-9))
+    mesh_link_bytes_per_cycle: float = field(default=64.0, metadata=_min(1e-9))
     header_bytes: int = field(default=8, metadata=_min(0))
     interface_router: int = field(default=0, metadata=_min(0))
     die_shape: tuple[int, ...] = (1,)
