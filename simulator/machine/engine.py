@@ -6,8 +6,10 @@ from the first of its threads, in round-robin order, that can act by then, and t
 possible time is computed at once (its dependences, its outstanding-operation window). Every
 resource is a FCFS queueing server with a next-free time: a request arriving at t starts at
 max(t, next_free), holds the server for its occupancy, and completes after its latency. A memory
-operation asks the servers on its path in turn (network, scratchpad port and bank, cache, DRAM
-channel, atomic unit, inter-die link) and gets its completion time.
+operation asks the servers on its path in turn (the network's links along the route of its
+request packet, scratchpad port and bank, cache, DRAM channel, atomic unit, the links of its
+reply) and gets its completion time. Network links are calendars of windows rather than
+next-free times, since packets reach them out of time order (`_link_slot`, docs/network.md).
 
 All state lives in numpy arrays owned by the Python `Simulation`; the layouts are the constants
 below. `run_engine` returns to Python when a task queue needs refilling (lazily generated
