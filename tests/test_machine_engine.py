@@ -231,7 +231,11 @@ def test_per_thread_dram_slices_and_local_die():
     sim.run_phase(Phase("far", 1, lambda ids: concat([TraceBuilder().load(far.addr(0)).build()]),
                         StaticWindows(), threads=[0]))
     res = sim.result()
-    assert res.remote_die_accesses == 1 and res.link_bytes == 8
+    # a cache miss to die 15 (coordinates (3, 3): two HyperX hops from die 0): a header-only
+    # request and a reply of header + line, each over both links
+    cfg = sim.cfg
+    hdr, line = cfg.network.header_bytes, cfg.cache.line_bytes
+    assert res.remote_die_accesses == 1 and res.link_bytes == 2 * (hdr + hdr + line)
 
 
 def test_dma_copy_gather_and_wait():

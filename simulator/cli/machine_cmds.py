@@ -101,8 +101,10 @@ def validate(preset: str | None, config_file: str | None, overrides: tuple[str, 
     Streaming bandwidth (Little's law) from one thread past saturation, pointer chase (row
     misses), a chase within one DRAM row (row hits), the random-access activation rate against
     the bound tFAW / tRRD / tRC set, same-address atomics, issue-bound scratchpad loops, cache
-    reuse within and beyond capacity, 8- vs 64-byte DRAM granularity. Exits 1 if any check
-    fails.
+    reuse within and beyond capacity, 8- vs 64-byte DRAM granularity; the network (where the
+    preset has one): mesh latency over the die's longest route, one hot mesh link, the mesh's
+    bisection under uniform traffic, die-to-die bandwidth of one link and of all dies at once,
+    latency over 1 and 2 HyperX hops (docs/network.md). Exits 1 if any check fails.
 
     \b
     Example:

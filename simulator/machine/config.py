@@ -273,12 +273,15 @@ class DmaConfig:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """On-die mesh (latency only) and inter-die links (latency and bandwidth) in a HyperX."""
+    """On-die mesh (per-link servers, X-then-Y routing) and die-to-die links in a HyperX (per-link
+    servers, dimension-order routing); see docs/network.md."""
     mesh_rows: int = field(default=2, metadata=_pos())
     mesh_cols: int = field(default=4, metadata=_pos())
     hop_latency_cycles: float = field(default=2.0, metadata=_min(0))
+    mesh_link_bytes_per_cycle: float = field(default=64.0, metadata=_min(1e-9))
+    header_bytes: int = field(default=8, metadata=_min(0))
+    interface_router: int = field(default=0, metadata=_min(0))
     die_shape: tuple[int, ...] = (1,)
-    links_per_die: int = field(default=8, metadata=_pos())
     link_bandwidth_gb_per_s: float = field(default=32.0, metadata=_min(1e-9))
     link_latency_cycles: float = field(default=200.0, metadata=_min(0))
 
@@ -286,6 +289,14 @@ class NetworkConfig:
         _check_fields(self)
         if not self.die_shape or any(d < 1 for d in self.die_shape):
             raise ValueError(f"die_shape: must be a non-empty list of positive sizes, got {list(self.die_shape)}")
+        if self.interface_router >= self.mesh_rows * self.mesh_cols:
+            raise ValueError(f"interface_router: {self.interface_router} is not a router of the "
+                             f"{self.mesh_rows}x{self.mesh_cols} mesh")
+
+    @property
+    def links_per_die(self) -> int:
+        """Die-to-die links leaving a die: all-to-all within each HyperX dimension."""
+        return sum(d - 1 for d in self.die_shape)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ from the first of its threads, in round-robin order, that can act by then, and t
 possible time is computed at once (its dependences, its outstanding-operation window). Every
 resource is a FCFS queueing server with a next-free time: a request arriving at t starts at
 max(t, next_free), holds the server for its occupancy, and completes after its latency. A memory
-operation asks the servers on its path in turn (network, scratchpad port and bank, cache, DRAM
-channel, atomic unit, inter-die link) and gets its completion time.
+operation asks the servers on its path in turn (the network's links along the route of its
+request packet, scratchpad port and bank, cache, DRAM channel, atomic unit, the links of its
+reply) and gets its completion time. Network links are calendars of windows rather than
+next-free times, since packets reach them out of time order (`_link_slot`, docs/network.md).
 
 All state lives in numpy arrays owned by the Python `Simulation`; the layouts are the constants
 below. `run_engine` returns to Python when a task queue needs refilling (lazily generated
@@ -49,13 +51,15 @@ from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DM
 
 # ---- static integer parameters (pi) -------------------------------------------------------------
 (P_NT, P_NC, P_CPD, P_TPC, P_PPC, P_DIES, P_CHPD, P_NCH, P_GRAN_SHIFT, P_BURST_SHIFT, P_BANKS,
- P_BANKW_SHIFT, P_SETS, P_WAYS, P_LSHIFT, P_LINE, P_LINKS, P_DMAQ, P_MAXOUT, P_BYPASS, P_NREG,
- P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_MA, P_O_DMA, P_O_LINK, P_CHPD_SHIFT,
- P_BANKS_MASK, P_SETS_MASK, P_N) = range(32)
+ P_BANKW_SHIFT, P_SETS, P_WAYS, P_LSHIFT, P_LINE, P_ROUTERS, P_DMAQ, P_MAXOUT, P_BYPASS, P_NREG,
+ P_HAS_CACHE, P_O_PIPE, P_O_PORT, P_O_BANK, P_O_MA, P_O_DMA, P_CHPD_SHIFT,
+ P_BANKS_MASK, P_SETS_MASK, P_RPD, P_HDR, P_REQ_DATA, P_N) = range(34)
+# P_ROUTERS: routers in the machine; P_RPD: routers per die; P_HDR: a packet's header bytes;
+# P_REQ_DATA: 1 when requests carry their data (0 only under fault injection)
 # ---- static float parameters (pf) ---------------------------------------------------------------
 (F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
- F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_HOP, F_LINK_CPB, F_LINK_LAT, F_BARRIER, F_HORIZON,
- F_N) = range(17)
+ F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_N) = range(15)
+NET_SLOTS = 256                      # windows in a link's calendar (a power of two; see _link_slot)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
@@ -91,9 +95,11 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_LOAD_BYTES, C_STORE_BYTES, C_ATOMIC_BYTES, C_DMA_OPS, C_DMA_BYTES, C_SPAD_READS, C_SPAD_WRITES,
  C_SPAD_RD_BYTES, C_SPAD_WR_BYTES, C_DRAM_RD_USEFUL, C_DRAM_RD_XFER, C_DRAM_WR_USEFUL,
  C_DRAM_WR_XFER, C_DRAM_WB_USEFUL, C_DRAM_REQS, C_CACHE_RD_HIT_BYTES, C_CACHE_WR_BYTES,
- C_NET_BYTES, C_LINK_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
- C_N) = range(33)
-CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(5)
+ C_NET_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
+ C_N) = range(32)
+# C_NET_BYTES: bytes of the packets sent into the network (headers included); per link bytes and
+# queueing are in nl_bytes / nl_queue
+CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_N = range(4)
 CL_HITS, CL_MISSES, CL_BYPASS, CL_N = range(4)
 # per DRAM region (reg_cnt[region id, column]): the DRAM byte totals above, split by region
 RB_RD_USEFUL, RB_RD_XFER, RB_WR_USEFUL, RB_WR_XFER, RB_N = range(5)
@@ -107,7 +113,8 @@ CW_TAG, CW_STAMP, CW_DIRTY, CW_CH, CW_BANK, CW_DROW, CW_RID, CW_N = range(8)
  DQ_N) = range(11)
 # DQ_KIND: a load/store/DMA chunk or write-back, a cache fill (DQ_CSET, DQ_WAY: its cache slot),
 # an atomic at the memory controller (DQ_CSET: 1 if the unit holds the value, DQ_WAY: its slot)
-RQ_PLAIN, RQ_FILL, RQ_ATOMIC = range(3)
+RQ_PLAIN, RQ_FILL, RQ_ATOMIC, RQ_UNIT = range(4)   # RQ_UNIT: an atomic unit's write-back (at the
+# controller: no network)
 DQ_CAP = 64                          # a request touches at most this many bursts / lines
 # ---- memory-controller atomic units (per channel): the values they hold (ma_i[ch, slot, field];
 # ma_f[ch, slot]: the time the slot's address may take its next operation) -----------------------
@@ -144,11 +151,15 @@ def _before(t1, s1, t2, s2):
 # The engine's state: one named tuple of arrays (built by `Simulation`; layouts above)
 
 State = namedtuple("State", (
-    "pi", "pf", "die_hops", "core_hops", "chan_hops", "reg", "th_i", "th_f", "eff", "ring",
+    "pi", "pf", "rt_ptr", "rt_link", "chan_router", "nl_cpb", "nl_lat", "nl_bytes", "nl_queue",
+    "nw_i", "nw_f", "nw_lo", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
     "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
     "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
-# dram: the DRAM model's own state (`simulator.machine.dram.DramState`)
+# dram: the DRAM model's own state (`simulator.machine.dram.DramState`); rt_*, chan_router, nl_*:
+# the network's routes and links (`simulator.machine.sim.NetworkTables`), per-link counters
+# and calendars (nw_i: window index, nw_f: occupancy booked in it, nw_lo: first window not
+# known full; see _link_slot)
 
 
 # ================================================================================================
@@ -447,20 +458,6 @@ def _heap_update(S, p):
 # Rare paths (not inlined; compiled without reference counting, as run_engine)
 
 @njit
-def _link(pi, pf, die_hops, free, cnt, cntf, t, src_die, dst_die, nbytes):
-    """Data crossing from src_die to dst_die: one egress link of src_die, then hop latency."""
-    cnt[C_LINK_BYTES] += nbytes
-    occ = nbytes * pf[F_LINK_CPB]
-    idx = pi[P_O_LINK] + src_die * pi[P_LINKS] + dst_die % pi[P_LINKS]
-    s = free[idx]
-    if t > s:
-        s = t
-    free[idx] = s + occ
-    cntf[CF_LINK_QUEUE] += s - t
-    return s + occ + die_hops[src_die, dst_die] * pf[F_LINK_LAT]
-
-
-@njit
 def _sift_down(hp_t, hp_i, n, i):
     _sift(hp_t, hp_i, n, i, hp_t[i], hp_i[i, 0], hp_i[i, 1])
 
@@ -540,9 +537,86 @@ def _server(free, idx, t, occ):
 
 
 @njit(inline="always")
+def _request_bytes(pi, with_data, nbytes):
+    """A request packet's bytes: its header, and its data when it carries some (a write, an
+    atomic's operand)."""
+    return pi[P_HDR] + (nbytes * pi[P_REQ_DATA] if with_data else 0)
+
+
+@njit(inline="always")
+def _link_slot(S, ln, t, occ):
+    """Link ln takes a packet that reaches it at t and holds it occ cycles; returns when the
+    packet starts on it. The link is a calendar of windows of F_NET_WINDOW cycles (a ring of
+    NET_SLOTS of them), each with room for F_NET_WINDOW cycles of occupancy: the packet starts
+    at t if its own window has room, else in the first later window with room, after what that
+    window already holds (bursts within a window do not queue; a link cannot carry more than
+    its bandwidth over a window, and a backlog delays by whole windows). Windows
+    before nw_lo[ln] were found full, so a packet that arrives earlier starts its search there
+    (a backlog longer than the ring stays FCFS). Why a calendar: packets reach a link out of
+    time order (an access books its whole route, its reply at a future time, when it issues),
+    and a next-free-time server would make earlier packets wait behind later ones."""
+    q = S.pf[F_NET_WINDOW]
+    w = np.int64(t / q)
+    w0 = w
+    lo = S.nw_lo[ln]
+    if w < lo:
+        w = lo
+    for _ in range(NET_SLOTS):
+        k = np.uint64(w & (NET_SLOTS - 1))
+        ws = S.nw_i[ln, k]
+        if ws > w:
+            return t                       # beyond the calendar's reach: not contended
+        if ws < w:
+            S.nw_i[ln, k] = w
+            S.nw_f[ln, k] = 0.0
+        used = S.nw_f[ln, k]
+        if used + occ <= q or used == 0.0:
+            S.nw_f[ln, k] = used + occ
+            if w == w0:
+                return t                   # room in its own window: no wait
+            return w * q + used            # after the backlog of the windows before
+        if w == lo:
+            lo += 1
+            S.nw_lo[ln] = lo
+        w += 1
+    return w * q                           # (a ring of full windows: wait it out, unbooked)
+
+
+@njit(inline="always")
+def _net(S, src, dst, t, nbytes):
+    """A packet of nbytes from router src to router dst, sent at t, along its precomputed route
+    (links: injection port, mesh links, HyperX links, ejection port). Cut-through: the head
+    takes each link when it has room (_link_slot), holds it bytes x cycles-per-byte and moves on
+    after the link's latency; the tail follows, never faster than a link serializes. Returns
+    when the tail reaches dst (t itself when src == dst)."""
+    k = src * S.pi[P_ROUTERS] + dst
+    a = S.rt_ptr[k]
+    b = S.rt_ptr[k + 1]
+    if a == b:
+        return t
+    S.cnt[C_NET_BYTES] += nbytes
+    head = t
+    tail = t
+    for j in range(a, b):
+        ln = S.rt_link[j]
+        occ = nbytes * S.nl_cpb[ln]
+        s = _link_slot(S, ln, head, occ)
+        S.nl_queue[ln] += s - head
+        S.nl_bytes[ln] += nbytes
+        e = s + occ
+        if tail > e:
+            e = tail
+        lat = S.nl_lat[ln]
+        tail = e + lat
+        head = s + lat
+    return tail
+
+
+@njit(inline="always")
 def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
-    """A scratchpad access from thread tid (core, die, local core) at ta: mesh or links to the
-    owning core, its port, its bank(s), latency, and the way back. Returns completion time."""
+    """A scratchpad access from thread tid (core, die, local core) at ta: the network to the
+    owning core (a request packet), its port, its bank(s), latency, and the reply packet (data,
+    or a write's acknowledgement). Returns completion time."""
     pi = S.pi
     pf = S.pf
     cnt = S.cnt
@@ -556,21 +630,16 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
     tdie = tcore // pi[P_CPD]
     atomic = m_code == ATOMIC
     is_write = m_code == STORE
-    one_way = 0.0
     arr = ta
+    src = 0
+    dst = 0
     if tcore != core:
         cnt[C_REMOTE_SPAD] += 1
-        cnt[C_NET_BYTES] += m_size
-        if tdie == die:
-            one_way = S.core_hops[lcore, tcore - tdie * pi[P_CPD]] * pf[F_HOP]
-            arr = ta + one_way
-        else:
+        if tdie != die:
             cnt[C_REMOTE_DIE] += 1
-            one_way = S.die_hops[die, tdie] * pf[F_LINK_LAT]
-            if is_write or atomic:
-                arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, ta, die, tdie, m_size)
-            else:
-                arr = ta + one_way
+        src = die * pi[P_RPD] + lcore
+        dst = tdie * pi[P_RPD] + tcore - tdie * pi[P_CPD]
+        arr = _net(S, src, dst, ta, _request_bytes(pi, is_write or atomic, m_size))
     s = _server(S.free, pi[P_O_PORT] + tcore, arr, pf[F_PORT_OCC])
     ob = pi[P_O_BANK] + tcore * pi[P_BANKS]
     bw_shift = pi[P_BANKW_SHIFT]
@@ -601,9 +670,9 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
         else:
             cnt[C_SPAD_READS] += 1
             cnt[C_SPAD_RD_BYTES] += m_size
-    if tdie == die or is_write:
-        return fin + one_way
-    return _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, fin, tdie, die, m_size)
+    if tcore == core:
+        return fin
+    return _net(S, dst, src, fin, pi[P_HDR] + (0 if is_write else m_size))
 
 
 @njit(inline="always")
@@ -700,7 +769,7 @@ def _dq_unit_writeback(S, nd, ch, slot, t):
     """Queue the write-back of the value an atomic unit holds in slot (posted)."""
     ma_i = S.ma_i
     return _dq_set(S, nd, ch, ma_i[ch, slot, MI_BANK], ma_i[ch, slot, MI_DROW],
-                   ma_i[ch, slot, MI_USEFUL], ma_i[ch, slot, MI_XFER], True, RQ_PLAIN,
+                   ma_i[ch, slot, MI_USEFUL], ma_i[ch, slot, MI_XFER], True, RQ_UNIT,
                    ma_i[ch, slot, MI_RID], t)
 
 
@@ -833,10 +902,10 @@ def _atomic_unit(S, gch, slot, arr, data):
 
 @njit(inline="always")
 def _dram_request(S, die, lcore, k):
-    """DRAM request k of the current access: the way to its channel (mesh, or links for data
-    going to another die), the DRAM model (or the atomic unit), the way back. Returns when the
-    requester has its data (a read, an atomic's result) or its acknowledgement (a write; writes
-    are posted)."""
+    """DRAM request k of the current access: the request packet to its channel's router (header,
+    and the data of a write or an atomic), the DRAM model (or the atomic unit), the reply packet
+    back (header and data; a write's acknowledgement is a header). Returns when the requester
+    has its data (a read, an atomic's result) or its acknowledgement (a write)."""
     pi = S.pi
     pf = S.pf
     cnt = S.cnt
@@ -847,20 +916,14 @@ def _dram_request(S, die, lcore, k):
     wr = dq_i[k, DQ_WRITE]
     kind = dq_i[k, DQ_KIND]
     tk = S.dq_f[k]
-    cd = _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT])
-    if cd == die:
-        one_way = S.chan_hops[lcore, gch - cd * pi[P_CHPD]] * pf[F_HOP]
-        if one_way > 0:
-            cnt[C_NET_BYTES] += useful
-        arr = tk + one_way
-    else:
+    src = die * pi[P_RPD] + lcore
+    dst = S.chan_router[gch]
+    if kind == RQ_UNIT:
+        src = dst                    # already at the controller
+    elif _div(gch, pi[P_CHPD], pi[P_CHPD_SHIFT]) != die:
         cnt[C_REMOTE_DIE] += 1
-        cnt[C_NET_BYTES] += useful
-        one_way = S.die_hops[die, cd] * pf[F_LINK_LAT]
-        if wr == 1 or kind == RQ_ATOMIC:
-            arr = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, tk, die, cd, useful)
-        else:
-            arr = tk + one_way
+    data = xfer if kind == RQ_FILL else useful    # a fill brings its line; else the bytes asked
+    arr = _net(S, src, dst, tk, _request_bytes(pi, wr == 1 or kind == RQ_ATOMIC, data))
     x = arr
     if kind != RQ_ATOMIC or dq_i[k, DQ_CSET] == 0:        # an atomic's hit reads nothing
         x = dram_access(S.dram, gch, dq_i[k, DQ_BANK], dq_i[k, DQ_DROW], wr, arr, xfer)
@@ -868,10 +931,7 @@ def _dram_request(S, die, lcore, k):
         _dram_bytes(S, dq_i[k, DQ_RID], wr == 1, useful, xfer)
     if kind == RQ_ATOMIC:
         x = _atomic_unit(S, gch, dq_i[k, DQ_WAY], arr, x)
-    if cd == die or wr == 1:
-        fin = x + one_way
-    else:
-        fin = _link(pi, pf, S.die_hops, S.free, cnt, S.cntf, x, cd, die, useful)
+    fin = _net(S, dst, src, x, pi[P_HDR] + (0 if wr == 1 else data))
     if kind == RQ_FILL:
         S.cready[dq_i[k, DQ_CSET], dq_i[k, DQ_WAY]] = fin
     return fin

@@ -73,9 +73,13 @@ class SimResult:
     cache_read_hit_bytes: int
     cache_write_bytes: int
     cache_writebacks: int
-    network_bytes: int
-    link_bytes: int
-    link_queue_cycles: float
+    network_bytes: int                   # bytes of the packets sent (headers included)
+    mesh_link_bytes: int                 # bytes x on-die mesh links crossed (ports not counted)
+    mesh_queue_cycles: float             # cycles packets waited for mesh links and router ports
+    mesh_busiest_link_utilization: float   # the busiest mesh link's (or port's) busy share
+    link_bytes: int                      # bytes x die-to-die (HyperX) links crossed
+    link_queue_cycles: float             # cycles packets waited for die-to-die links
+    link_busiest_utilization: float      # the busiest die-to-die link's busy share
     remote_spad_accesses: int
     remote_die_accesses: int
     dma_transfers: int
@@ -149,8 +153,7 @@ class SimResult:
             cache_write_bytes=int(c[E.C_CACHE_WR_BYTES]),
             cache_writebacks=int(c[E.C_WRITEBACKS]),
             network_bytes=int(c[E.C_NET_BYTES]),
-            link_bytes=int(c[E.C_LINK_BYTES]),
-            link_queue_cycles=float(cf[E.CF_LINK_QUEUE]),
+            **_network_counters(sim, safe),
             remote_spad_accesses=int(c[E.C_REMOTE_SPAD]),
             remote_die_accesses=int(c[E.C_REMOTE_DIE]),
             dma_transfers=int(c[E.C_DMA_OPS]),
@@ -211,3 +214,16 @@ class SimResult:
         row["dram_useful_bytes"] = self.dram_useful_bytes
         row["dram_transferred_bytes"] = self.dram_transferred_bytes
         return row
+
+
+def _network_counters(sim: "Simulation", cycles: float) -> dict[str, Any]:
+    """Mesh (links and router ports) and die-to-die link totals from the per-link counters."""
+    from simulator.machine.sim import LINK_HYPERX, LINK_MESH
+    hx = sim.net.kind == LINK_HYPERX
+    busy = sim.nl_bytes * sim.nl_cpb / cycles
+    return {"mesh_link_bytes": int(sim.nl_bytes[sim.net.kind == LINK_MESH].sum()),
+            "mesh_queue_cycles": float(sim.nl_queue[~hx].sum()),
+            "mesh_busiest_link_utilization": float(busy[~hx].max(initial=0.0)),
+            "link_bytes": int(sim.nl_bytes[hx].sum()),
+            "link_queue_cycles": float(sim.nl_queue[hx].sum()),
+            "link_busiest_utilization": float(busy[hx].max(initial=0.0))}

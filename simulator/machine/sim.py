@@ -16,6 +16,7 @@ the number and size of the tasks, and results do not depend on `arena_ops`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -291,7 +292,6 @@ class Simulation:
         self.n_pipes = c.cores * ppc
         banks = c.spad.banks
         nch = c.channels
-        links = c.network.links_per_die
         sets = c.cache.sets if c.cache.size_bytes > 0 else 1
         ways = c.cache.ways
 
@@ -301,8 +301,8 @@ class Simulation:
         o_bank = o_port + c.cores
         o_ma = o_bank + c.cores * banks
         o_dma = o_ma + nch
-        o_link = o_dma + c.cores
-        n_free = o_link + c.dies * links
+        net = network_tables(c, _fault)
+        n_free = o_dma + c.cores
         self.free = np.zeros(n_free, dtype=np.float64)
 
         pi = np.zeros(E.P_N, dtype=np.int64)
@@ -326,13 +326,16 @@ class Simulation:
         pi[E.P_CHPD_SHIFT] = _log2(c.dram.channels_per_die) if _is_pow2(c.dram.channels_per_die) else -1
         pi[E.P_BANKS_MASK] = banks - 1 if _is_pow2(banks) else -1
         pi[E.P_SETS_MASK] = sets - 1 if _is_pow2(sets) else -1
-        pi[E.P_LINKS] = links
+        pi[E.P_ROUTERS] = net.routers
+        pi[E.P_RPD] = c.network.mesh_rows * c.network.mesh_cols
+        pi[E.P_HDR] = 0 if _fault & FAULT_FREE_REQUESTS else c.network.header_bytes
+        pi[E.P_REQ_DATA] = 0 if _fault & FAULT_FREE_REQUESTS else 1
         pi[E.P_DMAQ] = c.dma.queue_depth
         pi[E.P_MAXOUT] = c.core.max_outstanding_per_thread
         pi[E.P_BYPASS] = sum(1 << ACCESS_CLASSES.index(k) for k in c.cache.bypass)
         pi[E.P_HAS_CACHE] = 1 if c.cache.size_bytes > 0 else 0
         pi[E.P_O_PIPE], pi[E.P_O_PORT], pi[E.P_O_BANK] = o_pipe, o_port, o_bank
-        pi[E.P_O_MA], pi[E.P_O_DMA], pi[E.P_O_LINK] = o_ma, o_dma, o_link
+        pi[E.P_O_MA], pi[E.P_O_DMA] = o_ma, o_dma
         self.pi = pi
 
         clock = c.clock_ghz
@@ -348,16 +351,23 @@ class Simulation:
         pf[E.F_MA_INTERVAL] = c.mc_atomic.interval_cycles
         pf[E.F_DMA_CPB] = clock / c.dma.bandwidth_gb_per_s
         pf[E.F_DMA_SETUP] = c.dma.setup_cycles
-        pf[E.F_HOP] = c.network.hop_latency_cycles
-        pf[E.F_LINK_CPB] = clock / c.network.link_bandwidth_gb_per_s
-        pf[E.F_LINK_LAT] = c.network.link_latency_cycles
         pf[E.F_BARRIER] = c.sync.barrier_cycles
         # a pipeline may run ahead of the others by this much before yielding (0: strict global
         # time order; more: fewer heap operations, requests out of order by at most this much)
         pf[E.F_HORIZON] = float(horizon_cycles)
+        pf[E.F_NET_WINDOW] = NET_WINDOW_CYCLES
         self.pf = pf
 
-        self.die_hops, self.core_hops, self.chan_hops = hop_tables(c)
+        # the network as data: per link its cycles per byte, latency and kind; the route of
+        # every (source router, destination router) as a list of link ids (docs/network.md)
+        self.net = net
+        self.rt_ptr, self.rt_link, self.chan_router = net.rt_ptr, net.rt_link, net.chan_router
+        self.nl_cpb, self.nl_lat = net.cpb, net.lat
+        self.nl_bytes = np.zeros(net.kind.size, dtype=np.int64)      # bytes through each link
+        self.nl_queue = np.zeros(net.kind.size, dtype=np.float64)    # cycles packets waited for it
+        self.nw_i = np.full((net.kind.size, E.NET_SLOTS), -1, dtype=np.int64)   # link calendars
+        self.nw_f = np.zeros((net.kind.size, E.NET_SLOTS), dtype=np.float64)
+        self.nw_lo = np.zeros(net.kind.size, dtype=np.int64)
 
         # threads: global id = core * tpc + local; MTP p holds locals [p*tpm, (p+1)*tpm), STPs after
         tid = np.arange(self.n_threads)
@@ -956,3 +966,143 @@ def hop_tables(cfg: MachineConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     coords = np.array(np.unravel_index(np.arange(cfg.dies), shape)).T
     die_hops = (coords[:, None, :] != coords[None, :, :]).sum(-1).astype(np.float64)
     return die_hops, np.ascontiguousarray(core_hops), np.ascontiguousarray(chan_hops)
+
+
+# ---- the network as data ------------------------------------------------------------------------
+LINK_MESH, LINK_PORT, LINK_HYPERX = 0, 1, 2
+# a link's capacity is booked per window of this many cycles (engine._link_slot): an
+# approximation in time of at most a window under load, none unloaded
+NET_WINDOW_CYCLES = 32.0
+LINK_KINDS = ("mesh", "port", "hyperx")
+# fault injection (Simulation(_fault=...), tests only): one network path broken at a time, in the
+# tables the engine walks or the packet sizes it sends
+FAULT_NO_MESH_OCC = 1 << 8        # mesh links hold no packet (cycles per byte 0)
+FAULT_NO_HOP = 1 << 9             # mesh hops take no time
+FAULT_NO_HYPERX_OCC = 1 << 10     # die-to-die links hold no packet
+FAULT_FREE_REQUESTS = 1 << 11     # request packets carry nothing (no header, no data)
+
+
+@dataclass(frozen=True)
+class NetworkTables:
+    """The on-die meshes and the HyperX as arrays. Links (ids 0..n-1): per die, a directed mesh
+    link from each router in each direction (E, W, S, N; ids of missing edge links unused), an
+    injection port and an ejection port per router; then the HyperX links, per die its
+    sum(d_i - 1) out-links, all-to-all within each dimension. Routers are numbered die * R +
+    router (R = mesh_rows * mesh_cols; core k of a die sits at router k, row-major). The route
+    from router a to router b is rt_link[rt_ptr[a * routers + b]:rt_ptr[a * routers + b + 1]]:
+    empty when a == b; else a's injection port, the mesh links X then Y (to the die's network
+    interface, then dimension-order HyperX links, then from the interface on the destination
+    die, when the dies differ), b's ejection port."""
+    routers: int
+    kind: np.ndarray          # int64 per link: LINK_MESH / LINK_PORT / LINK_HYPERX
+    cpb: np.ndarray           # float64 per link: core cycles per byte
+    lat: np.ndarray           # float64 per link: cycles from a packet's head entering to leaving
+    rt_ptr: np.ndarray        # int64 (routers * routers + 1)
+    rt_link: np.ndarray       # int64 link ids
+    chan_router: np.ndarray   # int64 per global DRAM channel: the router it attaches at
+    name: list                # per link, e.g. "d0 r1->r2", "d0 r3 inject", "d0->d4"
+
+
+@functools.lru_cache(maxsize=16)
+def network_tables(cfg: MachineConfig, fault: int = 0) -> NetworkTables:
+    """Build the network tables of a config (see NetworkTables; cached: read-only arrays)."""
+    net = cfg.network
+    rows, cols = net.mesh_rows, net.mesh_cols
+    R = rows * cols
+    dies = cfg.dies
+    per_die = 6 * R                           # 4 mesh directions + injection + ejection
+    shape = tuple(net.die_shape)
+    nout = sum(d - 1 for d in shape)
+    n_links = dies * per_die + dies * nout
+    kind = np.full(n_links, LINK_MESH, dtype=np.int64)
+    names: list[str] = [""] * n_links
+    mesh_cpb = 0.0 if fault & FAULT_NO_MESH_OCC else 1.0 / net.mesh_link_bytes_per_cycle
+    hx_cpb = 0.0 if fault & FAULT_NO_HYPERX_OCC else cfg.clock_ghz / net.link_bandwidth_gb_per_s
+    cpb = np.full(n_links, mesh_cpb)
+    lat = np.full(n_links, 0.0 if fault & FAULT_NO_HOP else float(net.hop_latency_cycles))
+    steps = ((0, 1), (0, -1), (1, 0), (-1, 0))            # E, W, S, N as (d row, d col)
+
+    def mesh_link(die: int, r: int, d: int) -> int:
+        return die * per_die + 4 * r + d
+
+    def inj(die: int, r: int) -> int:
+        return die * per_die + 4 * R + r
+
+    def ej(die: int, r: int) -> int:
+        return die * per_die + 5 * R + r
+
+    for die in range(dies):
+        for r in range(R):
+            for d, (dr, dc) in enumerate(steps):
+                names[mesh_link(die, r, d)] = f"d{die} r{r}->r{r + dr * cols + dc}"
+            for port, f in (("inject", inj), ("eject", ej)):
+                kind[f(die, r)] = LINK_PORT
+                lat[f(die, r)] = 0.0          # a port serializes; the hops carry the latency
+                names[f(die, r)] = f"d{die} r{r} {port}"
+
+    def xy(die: int, a: int, b: int) -> list[int]:
+        """Mesh links from router a to router b of a die: along the row (X), then the column."""
+        (ra, ca), (rb, cb) = divmod(a, cols), divmod(b, cols)
+        out = []
+        while ca != cb:
+            d = 0 if cb > ca else 1
+            out.append(mesh_link(die, ra * cols + ca, d))
+            ca += 1 if d == 0 else -1
+        while ra != rb:
+            d = 2 if rb > ra else 3
+            out.append(mesh_link(die, ra * cols + ca, d))
+            ra += 1 if d == 2 else -1
+        return out
+
+    coords = [tuple(int(x) for x in np.unravel_index(k, shape)) for k in range(dies)]
+    index = {c: k for k, c in enumerate(coords)}
+    o_hx = dies * per_die
+
+    def hx_link(die: int, dim: int, value: int) -> int:
+        """The link from die along dimension dim to the die whose coordinate there is value."""
+        c = coords[die][dim]
+        return o_hx + die * nout + sum(d - 1 for d in shape[:dim]) + (value if value < c else value - 1)
+
+    for die in range(dies):
+        for dim, size in enumerate(shape):
+            for v in range(size):
+                if v != coords[die][dim]:
+                    k = hx_link(die, dim, v)
+                    dst = index[coords[die][:dim] + (v,) + coords[die][dim + 1:]]
+                    kind[k] = LINK_HYPERX
+                    cpb[k] = hx_cpb
+                    lat[k] = net.link_latency_cycles
+                    names[k] = f"d{die}->d{dst}"
+
+    def hyperx(a: int, b: int) -> list[int]:
+        """Die a to die b: one hop per differing coordinate, dimension 0 first."""
+        out = []
+        cur = list(coords[a])
+        for dim in range(len(shape)):
+            if cur[dim] != coords[b][dim]:
+                out.append(hx_link(index[tuple(cur)], dim, coords[b][dim]))
+                cur[dim] = coords[b][dim]
+        return out
+
+    ni = net.interface_router
+    n_r = dies * R
+    ptr = np.zeros(n_r * n_r + 1, dtype=np.int64)
+    links: list[int] = []
+    for a in range(n_r):
+        da, ra = divmod(a, R)
+        for b in range(n_r):
+            db, rb = divmod(b, R)
+            if a != b:
+                route = [inj(da, ra)]
+                if da == db:
+                    route += xy(da, ra, rb)
+                else:
+                    route += xy(da, ra, ni) + hyperx(da, db) + xy(db, ni, rb)
+                route.append(ej(db, rb))
+                links += route
+            ptr[a * n_r + b + 1] = len(links)
+    chpd = cfg.dram.channels_per_die
+    at = (np.arange(chpd) * cfg.cores_per_die) // chpd       # channel k at core k * cores / channels
+    chan_router = (np.arange(dies)[:, None] * R + at[None, :]).reshape(-1).astype(np.int64)
+    return NetworkTables(n_r, kind, cpb, lat, ptr, np.array(links, dtype=np.int64), chan_router,
+                         names)

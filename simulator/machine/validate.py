@@ -73,6 +73,13 @@ def mean_dram_hops(cfg: MachineConfig, core: int = 0) -> float:
     return float(chan_hops[core % cfg.cores_per_die].mean())
 
 
+def mean_remote_channels(cfg: MachineConfig, core: int = 0) -> float:
+    """Share of its die's channels a core reaches through the mesh (not at its own router)."""
+    from simulator.machine.sim import hop_tables
+    _, _, chan_hops = hop_tables(cfg)
+    return float((chan_hops[core % cfg.cores_per_die] > 0).mean())
+
+
 def tck_cycles(cfg: MachineConfig) -> float:
     """Core cycles per DRAM clock."""
     return cfg.dram.tCK_ns * cfg.clock_ghz
@@ -90,7 +97,15 @@ def dram_latency(cfg: MachineConfig, nbytes: int, cached: bool, core: int = 0,
     xfer = -(-xfer // g) * g
     if hops is None:
         hops = mean_dram_hops(cfg, core)      # to a channel of its die, uniformly
-    net = 2 * hops * cfg.network.hop_latency_cycles
+        remote = mean_remote_channels(cfg, core)
+    else:
+        remote = 1.0 if hops > 0 else 0.0
+    hdr = cfg.network.header_bytes
+    # mesh: hops both ways, and a header-only request and a reply with the data, each
+    # serialized once (cut-through), when the channel is at another router
+    net = (2 * hops * cfg.network.hop_latency_cycles
+           + remote * (hdr + hdr + (cfg.cache.line_bytes if cached else nbytes))
+           / cfg.network.mesh_link_bytes_per_cycle)
     before = {"hit": 0, "miss": d.tRCD, "conflict": d.tRP + d.tRCD}[row]
     return (1.0 + (cfg.cache.latency_cycles if cached else 0.0) + net
             + d.controller_latency_ns * cfg.clock_ghz + (before + d.tCL) * tck_cycles(cfg)
@@ -374,6 +389,257 @@ def check_granularity(cfg: MachineConfig, n: int = 4000, seed: int = 2) -> Recor
                    useful_64=useful[64])
 
 
+# ------------------------------------------------------------------------------------------------
+# The network: closed forms from the mesh and HyperX parameters (docs/network.md)
+
+NET_STORE_BYTES = 64          # payload of the stores the bandwidth checks send
+
+
+def mesh_position(cfg: MachineConfig, core: int) -> tuple[int, int]:
+    """(row, column) of a core's router on its die's mesh (cores row-major)."""
+    return divmod(core % cfg.cores_per_die, cfg.network.mesh_cols)
+
+
+def mesh_distance(cfg: MachineConfig, a: int, b: int) -> int:
+    """Manhattan distance between two cores' routers."""
+    (ra, ca), (rb, cb) = mesh_position(cfg, a), mesh_position(cfg, b)
+    return abs(ra - rb) + abs(ca - cb)
+
+
+def die_coords(cfg: MachineConfig, die: int) -> tuple[int, ...]:
+    return tuple(int(x) for x in np.unravel_index(die, cfg.network.die_shape))
+
+
+def hyperx_bytes_per_cycle(cfg: MachineConfig) -> float:
+    return cfg.network.link_bandwidth_gb_per_s / cfg.clock_ghz
+
+
+def _spad_chase(cfg: MachineConfig, core: int, target: int, loads: int, _fault: int) -> float:
+    """Cycles per dependent 8-byte load from a thread of `core` to `target`'s scratchpad."""
+    sim = Simulation(cfg, _fault=_fault)
+    region = sim.spad_region("remote", 4096, core=target)
+    trace = _rows(LOAD, region.addr((np.arange(loads) % 512) * 8), 8, flags=DEP)
+    rec = _run_lists(sim, [trace], np.array([core * cfg.core.threads]))
+    return (rec.work_end_cycles - rec.start_cycles) / loads
+
+
+def remote_load_latency(cfg: MachineConfig, mesh_hops: int, die_hops: int) -> float:
+    """Unloaded cycles of an 8-byte scratchpad load over mesh_hops mesh hops and die_hops
+    HyperX hops each way: issue, the hops' latencies, a header-only request and a reply of
+    header + 8 bytes each serialized once at the slowest link of the way (cut-through), the
+    scratchpad's latency."""
+    net = cfg.network
+    bw = net.mesh_link_bytes_per_cycle
+    if die_hops:
+        bw = min(bw, hyperx_bytes_per_cycle(cfg))
+    one_way = mesh_hops * net.hop_latency_cycles + die_hops * net.link_latency_cycles
+    return (1.0 + 2 * one_way + (2 * net.header_bytes + 8) / bw + cfg.spad.latency_cycles)
+
+
+def check_mesh_latency(cfg: MachineConfig, loads: int = 200, _fault: int = 0) -> Record | None:
+    """A thread of the die's last core chases 8-byte loads in core 0's scratchpad: per load,
+    Manhattan distance x hop latency each way + serialization + the scratchpad's latency."""
+    if cfg.cores_per_die < 2 or cfg.spad.size_bytes < 4096:
+        return None
+    far = cfg.cores_per_die - 1
+    hops = mesh_distance(cfg, far, 0)
+    model = _spad_chase(cfg, far, 0, loads, _fault)
+    return _record("mesh_latency", model, remote_load_latency(cfg, hops, 0), "cycles/load", cfg,
+                   mesh_hops=hops)
+
+
+def _store_run(cfg: MachineConfig, pairs: list[tuple[int, int]], per_thread: int, seed: int,
+               _fault: int, uniform: bool = False) -> float:
+    """Every thread of each sender core stores NET_STORE_BYTES to the scratchpads of its
+    destination cores (round-robin; uniformly random over the die's other cores if `uniform`).
+    Returns packet bytes per cycle: a request of header + data and an acknowledgement of a
+    header per store."""
+    sim = Simulation(cfg, _fault=_fault)
+    rng = np.random.default_rng(seed)
+    cores = sorted({c for pair in pairs for c in pair})
+    regions = {c: sim.spad_region(f"sink{c}", 1 << 14, core=c) for c in cores}
+    dests: dict[int, list[int]] = {}
+    for a, b in pairs:
+        dests.setdefault(a, []).append(b)
+    traces, ids = [], []
+    for a, ds in dests.items():
+        for t in range(cfg.core.threads):
+            if uniform:
+                pick = rng.choice(ds, size=per_thread)
+            else:
+                pick = np.array(ds)[(t + np.arange(per_thread)) % len(ds)]
+            off = rng.integers(0, (1 << 14) // NET_STORE_BYTES, size=per_thread) * NET_STORE_BYTES
+            addr = np.array([regions[int(d)].addr(int(o)) for d, o in zip(pick, off)])
+            traces.append(_rows(STORE, addr, NET_STORE_BYTES))
+            ids.append(a * cfg.core.threads + t)
+    rec = _run_lists(sim, traces, np.array(ids))
+    n = len(traces) * per_thread
+    return n * (NET_STORE_BYTES + 2 * cfg.network.header_bytes) / (rec.work_end_cycles - rec.start_cycles)
+
+
+def check_mesh_hotspot(cfg: MachineConfig, per_thread: int = 40, _fault: int = 0) -> Record | None:
+    """The cores of row 0 left of the middle store to every core right of it: all their
+    requests cross one mesh link (row 0, eastward, at the middle), the acknowledgements go
+    back over others, so request bytes per cycle = that link's bandwidth."""
+    net = cfg.network
+    if net.mesh_cols < 2 or cfg.spad.size_bytes < 1 << 15:
+        return None
+    mid = net.mesh_cols // 2 - 1              # the hot link: (0, mid) -> (0, mid + 1)
+    cores = range(cfg.cores_per_die)
+    left = [c for c in cores if mesh_position(cfg, c) == (0, mesh_position(cfg, c)[1])
+            and mesh_position(cfg, c)[1] <= mid]
+    right = [c for c in cores if mesh_position(cfg, c)[1] > mid]
+    if not left or not right:
+        return None
+    pairs = [(a, b) for a in left for b in right]
+    total = _store_run(cfg, pairs, per_thread, 5, _fault)
+    request_share = (NET_STORE_BYTES + net.header_bytes) / (NET_STORE_BYTES + 2 * net.header_bytes)
+    return _record("mesh_hotspot_link", total * request_share, net.mesh_link_bytes_per_cycle,
+                   "bytes/cycle", cfg, senders=len(left), receivers=len(right))
+
+
+def mesh_bisection_bound(cfg: MachineConfig) -> float:
+    """Packet bytes per cycle a die's mesh carries under uniform random traffic between its
+    cores (each to the others), from its cuts: a cut crossed by L links each way, separating n
+    of the N cores from the rest, carries the share 2 n (N - n) / (N (N - 1)) of the traffic,
+    so the total is at most 2 L x link bandwidth / that share; and each core's injection port
+    bounds it by N x link bandwidth."""
+    net = cfg.network
+    n_cores = cfg.cores_per_die
+    pos = [mesh_position(cfg, c) for c in range(n_cores)]
+    bw = net.mesh_link_bytes_per_cycle
+    bound = n_cores * bw
+    for axis, size, links in ((1, net.mesh_cols, net.mesh_rows), (0, net.mesh_rows, net.mesh_cols)):
+        for cut in range(size - 1):
+            n = sum(p[axis] <= cut for p in pos)
+            share = 2 * n * (n_cores - n) / (n_cores * (n_cores - 1))
+            if share > 0:
+                bound = min(bound, 2 * links * bw / share)
+    return bound
+
+
+def check_mesh_bisection(cfg: MachineConfig, per_thread: int = 30, _fault: int = 0) -> Record | None:
+    """Every thread of die 0 stores to the scratchpads of uniformly random other cores: packet
+    bytes per cycle reach the mesh's bisection bound (a bound check)."""
+    if cfg.cores_per_die < 2 or cfg.spad.size_bytes < 1 << 15:
+        return None
+    cores = range(cfg.cores_per_die)
+    pairs = [(a, b) for a in cores for b in cores if a != b]
+    model = _store_run(cfg, pairs, per_thread, 6, _fault, uniform=True)
+    return _record("mesh_bisection_uniform", model, mesh_bisection_bound(cfg), "bytes/cycle",
+                   cfg, bound=True)
+
+
+def check_die_pair_bandwidth(cfg: MachineConfig, per_thread: int = 40,
+                             _fault: int = 0) -> Record | None:
+    """Every core of die 0 stores to every core of die 1 (one HyperX hop): all requests cross
+    the one link from die 0 to die 1, so request bytes per cycle = its bandwidth (when the
+    meshes around the dies' interfaces carry more: checked here from their links)."""
+    net = cfg.network
+    if cfg.dies < 2 or cfg.spad.size_bytes < 1 << 15:
+        return None
+    link = hyperx_bytes_per_cycle(cfg)
+    feed = interface_bound(cfg)
+    if feed <= link * 1.2:
+        return None                   # the mesh, not the link, would be the bottleneck
+    cpd = cfg.cores_per_die
+    pairs = [(a, cpd + b) for a in range(cpd) for b in range(cpd)]
+    total = _store_run(cfg, pairs, per_thread, 7, _fault)
+    request_share = (NET_STORE_BYTES + net.header_bytes) / (NET_STORE_BYTES + 2 * net.header_bytes)
+    return _record("hyperx_die_pair_bandwidth", total * request_share, link, "bytes/cycle", cfg,
+                   mesh_feed_bytes_per_cycle=feed)
+
+
+def interface_bound(cfg: MachineConfig) -> float:
+    """Packet bytes per cycle a die exchanges with the others when all its cores send and
+    receive alike: X-then-Y routing brings the traffic of core (r, c) into the interface's
+    router (ri, ci) along its column if r != ri (from the south or north), else along its row,
+    and takes the traffic for (r, c) out along row ri if c != ci, else along the column; the
+    core at the interface uses its router's ports. Each link carries the share of the die's
+    traffic of the cores routed over it, so the die's total is at most link bandwidth /
+    the largest share, each way."""
+    net = cfg.network
+    ri, ci = divmod(net.interface_router, net.mesh_cols)
+    n = cfg.cores_per_die
+    into: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for core in range(n):
+        r, c = mesh_position(cfg, core)
+        if (r, c) == (ri, ci):
+            side_in = side_out = "port"
+        else:
+            side_in = ("S" if r > ri else "N") if r != ri else ("E" if c > ci else "W")
+            side_out = ("E" if c > ci else "W") if c != ci else ("S" if r > ri else "N")
+        into[side_in] = into.get(side_in, 0) + 1
+        out[side_out] = out.get(side_out, 0) + 1
+    worst = max(max(into.values()), max(out.values())) / n
+    return net.mesh_link_bytes_per_cycle / worst
+
+
+def hyperx_all_to_all_bound(cfg: MachineConfig) -> float:
+    """Packet bytes per cycle under uniform traffic between all dies (each core to cores of the
+    other dies): the HyperX bisection (a dimension of size d cut in halves h, d - h is crossed
+    by h (d - h) x dies / d links each way, and carries the share 2 m (D - m) / (D (D - 1))
+    of the traffic, m = dies on one side), and each die's interface (interface_bound)."""
+    shape = cfg.network.die_shape
+    D = cfg.dies
+    link = hyperx_bytes_per_cycle(cfg)
+    bound = D * interface_bound(cfg)
+    for d in shape:
+        if d < 2:
+            continue
+        h = d // 2
+        crossing = h * (d - h) * D // d
+        m = D * h // d
+        share = 2 * m * (D - m) / (D * (D - 1))
+        bound = min(bound, 2 * crossing * link / share)
+    return bound
+
+
+def check_hyperx_all_to_all(cfg: MachineConfig, per_thread: int = 12,
+                            _fault: int = 0) -> Record | None:
+    """Every thread of every die stores to uniformly random cores of the other dies: packet
+    bytes per cycle reach the bound of hyperx_all_to_all_bound (a bound check)."""
+    if cfg.dies < 2 or cfg.spad.size_bytes < 1 << 15:
+        return None
+    cpd = cfg.cores_per_die
+    cores = range(cfg.cores)
+    pairs = [(a, b) for a in cores for b in cores if a // cpd != b // cpd]
+    model = _store_run(cfg, pairs, per_thread, 8, _fault, uniform=True)
+    return _record("hyperx_all_to_all", model, hyperx_all_to_all_bound(cfg), "bytes/cycle", cfg,
+                   bound=True)
+
+
+def check_die_latency(cfg: MachineConfig, die_hops: int, loads: int = 50,
+                      _fault: int = 0) -> Record | None:
+    """A thread of the core at die 0's interface chases 8-byte loads in the scratchpad of the
+    core at the interface of a die die_hops HyperX hops away (coordinates differing in that many
+    dimensions): per load, die_hops x link latency each way + serialization + the scratchpad."""
+    shape = cfg.network.die_shape
+    far = [k for k in range(cfg.dies)
+           if sum(a != b for a, b in zip(die_coords(cfg, k), die_coords(cfg, 0))) == die_hops]
+    core0 = cfg.network.interface_router
+    if not far or core0 >= cfg.cores_per_die or cfg.spad.size_bytes < 4096 or len(shape) < die_hops:
+        return None
+    target = far[0] * cfg.cores_per_die + core0
+    model = _spad_chase(cfg, core0, target, loads, _fault)
+    return _record(f"hyperx_latency_{die_hops}_hops", model, remote_load_latency(cfg, 0, die_hops),
+                   "cycles/load", cfg, target_die=far[0])
+
+
+def network_checks(cfg: MachineConfig, _fault: int = 0) -> list[Callable[[], Record | None]]:
+    """The network's checks that apply to the config (piuma-core and other one-core, one-die
+    configs have none: no mesh beyond one router, no die-to-die links)."""
+    f = _fault
+    return [lambda: check_mesh_latency(cfg, _fault=f),
+            lambda: check_mesh_hotspot(cfg, _fault=f),
+            lambda: check_mesh_bisection(cfg, _fault=f),
+            lambda: check_die_pair_bandwidth(cfg, _fault=f),
+            lambda: check_hyperx_all_to_all(cfg, _fault=f),
+            lambda: check_die_latency(cfg, 1, _fault=f),
+            lambda: check_die_latency(cfg, 2, _fault=f)]
+
+
 def stream_thread_counts(cfg: MachineConfig) -> list[int]:
     """Thread counts from 1 past saturation: powers of two up to all threads of a die."""
     top = cfg.core.threads * cfg.cores_per_die
@@ -383,7 +649,8 @@ def stream_thread_counts(cfg: MachineConfig) -> list[int]:
 
 def run_checks(cfg: MachineConfig, _fault: int = 0) -> list[Record]:
     """Every closed-form check that applies to the config. `_fault` (tests only) breaks one
-    DRAM path of the engine (simulator.machine.dram.FAULT_*): some check must then fail."""
+    DRAM or network path of the engine (simulator.machine.dram.FAULT_*,
+    simulator.machine.sim.FAULT_*): some check must then fail."""
     checks: list[Callable[[], Record | None]] = []
     f = _fault
     for t in stream_thread_counts(cfg):
@@ -400,6 +667,7 @@ def run_checks(cfg: MachineConfig, _fault: int = 0) -> list[Record]:
     checks.append(lambda: check_cache_reuse(cfg, beyond=False))
     checks.append(lambda: check_cache_reuse(cfg, beyond=True))
     checks.append(lambda: check_granularity(cfg))
+    checks += network_checks(cfg, _fault=f)
     out = []
     for check in checks:
         rec = check()
