@@ -59,17 +59,21 @@ from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DM
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
-DIE_ALL, DIE_LOCAL = -1, -2          # RG_DIE: interleave over all dies / the executing thread's die
+DIE_ALL, DIE_LOCAL, DIE_SPLIT = -1, -2, -3
+# RG_DIE: interleave over all dies / the executing thread's die / split at byte offsets per die
+# (dsplit[rid, k] .. dsplit[rid, k + 1] on die k, interleaved over that die's channels)
 CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
 (TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
- TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_N) = range(17)
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_HOME, TI_STEAL, TI_N) = range(19)
 # TI_EPOCH: the stage of its queue the thread is in (a core barrier separates stages);
 # TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED);
 # TI_MORE: non-zero when the task's trace goes on beyond TI_END (held back by the Python side
 # to bound memory); ops[TI_END] is then a copy of the next row, so the thread's next-action
-# time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it
+# time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it;
+# TI_HOME: the thread's own queue; TI_STEAL: the next entry of its home queue's steal order
+# (q_steal[home]) it turns to when its current queue runs dry
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_N = range(9)
 ST_OFF, ST_RUN, ST_NEED, ST_BARRIER, ST_DONE = range(5)
 # ---- task queues --------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_SPAD_RD_BYTES, C_SPAD_WR_BYTES, C_DRAM_RD_USEFUL, C_DRAM_RD_XFER, C_DRAM_WR_USEFUL,
  C_DRAM_WR_XFER, C_DRAM_WB_USEFUL, C_DRAM_REQS, C_CACHE_RD_HIT_BYTES, C_CACHE_WR_BYTES,
  C_NET_BYTES, C_LINK_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
- C_N) = range(33)
+ C_STEALS, C_N) = range(34)
 CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_LINK_QUEUE, CF_N = range(5)
 CL_HITS, CL_MISSES, CL_BYPASS, CL_N = range(4)
 # per DRAM region (reg_cnt[region id, column]): the DRAM byte totals above, split by region
@@ -141,8 +145,8 @@ def _before(t1, s1, t2, s2):
 State = namedtuple("State", (
     "pi", "pf", "die_hops", "core_hops", "chan_hops", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
-    "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
-    "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
+    "q_i", "q_task", "q_steal", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
+    "dq_i", "dq_f", "reg_cnt", "dsplit", "ma_i", "ma_f", "dram"))
 # dram: the DRAM model's own state (`simulator.machine.dram.DramState`)
 
 
@@ -304,11 +308,23 @@ def _step_need(S, tid, t):
         th_i[tid, TI_TASKS] += 1
         th_f[tid, TF_TSTART] = t
         S.cnt[C_TASKS] += 1
+        if q != th_i[tid, TI_HOME]:
+            S.cnt[C_STEALS] += 1
         return 0, 0, False, False
     if q_i[q, QI_EXHAUSTED] == 0:
         S.sc[SC_RET] = RET_REFILL
         S.sc[SC_ARG] = q
         return 0, 0, False, True
+    k = th_i[tid, TI_STEAL]
+    home = th_i[tid, TI_HOME]
+    if k < S.q_steal.shape[1] and S.q_steal[home, k] >= 0:
+        # stealing: the queue is dry, the thread turns to the next queue of its home queue's
+        # order and takes from it as from its own (a fetch-add on that queue's counter first,
+        # remote, through the model: a dry victim costs the attempt)
+        th_i[tid, TI_QUEUE] = S.q_steal[home, k]
+        th_i[tid, TI_STEAL] = k + 1
+        th_i[tid, TI_CREDIT] = 0
+        return 0, 0, False, False
     # no more work: the thread leaves once its memory and DMA operations are done
     fin = t
     if th_f[tid, TF_ALL] > fin:
@@ -878,6 +894,10 @@ def _dram_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta, uncache
     tdie = reg[rid, RG_DIE]
     if tdie == DIE_LOCAL:
         tdie = die
+    elif tdie == DIE_SPLIT:              # the die whose part of the region holds the offset
+        tdie = 0
+        while off >= S.dsplit[rid, tdie + 1]:
+            tdie += 1
     per = reg[rid, RG_PER]
     slot = 0
     if per == PER_THREAD:

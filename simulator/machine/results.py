@@ -78,6 +78,7 @@ class SimResult:
     link_queue_cycles: float
     remote_spad_accesses: int
     remote_die_accesses: int
+    steals: int                          # task units / windows taken from another die's queue
     dma_transfers: int
     dma_bytes: int
     dma_stall_cycles: float
@@ -153,6 +154,7 @@ class SimResult:
             link_queue_cycles=float(cf[E.CF_LINK_QUEUE]),
             remote_spad_accesses=int(c[E.C_REMOTE_SPAD]),
             remote_die_accesses=int(c[E.C_REMOTE_DIE]),
+            steals=int(c[E.C_STEALS]),
             dma_transfers=int(c[E.C_DMA_OPS]),
             dma_bytes=int(c[E.C_DMA_BYTES]),
             dma_stall_cycles=float(cf[E.CF_DMA_STALL]),

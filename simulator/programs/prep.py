@@ -108,19 +108,27 @@ def run_bounds(sim: Simulation, ops: B.Operands) -> Bounds:
     n_row = a_ptr.size - 1
     nnz = a_idx.size
     opr = B.operand_regions(sim, ops)
-    blen_base = sim.dram_region("bounds.blen", B.nbytes(nnz, 8), access_class="stream").base
+    # multi-die: each die's tasks cover its block of rows (where A's rows live), as near as
+    # tasks of `per` nonzeros / rows cut them
+    rows = B.die_rows(sim, ops)
+    cut = lambda at, per: None if rows is None else np.maximum.accumulate(-(-at // per))
+    blen_base = sim.dram_region("bounds.blen", B.nbytes(nnz, 8), access_class="stream",
+                                die=B.split_at(rows, a_ptr, 8, B.nbytes(nnz, 8))).base
     blen = np.zeros(max(nnz, 1), dtype=np.int64)
     AD = np.array([opr["A.indices"], opr["B.indptr"], blen_base], dtype=np.int64)
     per = NNZ_PER_BOUNDS_TASK
     sim.run_phase(Phase("bounds", -(-nnz // per), lambda ids: lengths_generate(
-        np.asarray(ids, np.int64), per, a_idx, b_ptr, AD, blen), DynamicTokens()))
+        np.asarray(ids, np.int64), per, a_idx, b_ptr, AD, blen),
+        B.row_tokens(None if rows is None else cut(a_ptr[rows], per))))
     (qcum, qcum_base), = run_scan(sim, [(blen[:nnz], blen_base, "bounds.qcum")])
-    flops_base = sim.dram_region("bounds.flops", B.nbytes(n_row, 8), access_class="stream").base
+    flops_base = sim.dram_region("bounds.flops", B.nbytes(n_row, 8), access_class="stream",
+                                 die=B.split_at(rows, np.arange(n_row + 1), 8, B.nbytes(n_row, 8))).base
     row_flops = np.zeros(max(n_row, 1), dtype=np.int64)
     AD2 = np.array([opr["A.indptr"], qcum_base, flops_base], dtype=np.int64)
     per = ROWS_PER_BOUNDS_TASK
     sim.run_phase(Phase("bounds", -(-n_row // per), lambda ids: rowflops_generate(
-        np.asarray(ids, np.int64), per, a_ptr, qcum, AD2, row_flops), DynamicTokens()))
+        np.asarray(ids, np.int64), per, a_ptr, qcum, AD2, row_flops),
+        B.row_tokens(None if rows is None else cut(rows, per))))
     if not np.array_equal(row_flops[:n_row], ops.sym.row_flops):
         raise AssertionError("bounds: row flops differ from the host's symbolic pass")
     return Bounds(row_flops[:n_row], qcum, flops_base, qcum_base)
