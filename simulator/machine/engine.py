@@ -145,7 +145,7 @@ def _before(t1, s1, t2, s2):
 State = namedtuple("State", (
     "pi", "pf", "die_hops", "core_hops", "chan_hops", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
-    "q_i", "q_task", "q_steal", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
+    "q_i", "q_task", "q_steal", "q_dry", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
     "dq_i", "dq_f", "reg_cnt", "dsplit", "ma_i", "ma_f", "dram"))
 # dram: the DRAM model's own state (`simulator.machine.dram.DramState`)
 
@@ -317,10 +317,19 @@ def _step_need(S, tid, t):
         return 0, 0, False, True
     k = th_i[tid, TI_STEAL]
     home = th_i[tid, TI_HOME]
+    nd = S.q_dry.shape[1]
+    if nd > 1 and S.q_dry[1, q, q] >= INF:
+        # q found dry for the first time: its notice reaches each queue's threads after its
+        # way there (q_dry[0]); from then on their thieves skip q
+        for h in range(nd):
+            S.q_dry[1, h, q] = t + S.q_dry[0, h, q]
+    while (k < S.q_steal.shape[1] and S.q_steal[home, k] >= 0
+           and S.q_dry[1, home, S.q_steal[home, k]] <= t):
+        k += 1
     if k < S.q_steal.shape[1] and S.q_steal[home, k] >= 0:
         # stealing: the queue is dry, the thread turns to the next queue of its home queue's
-        # order and takes from it as from its own (a fetch-add on that queue's counter first,
-        # remote, through the model: a dry victim costs the attempt)
+        # order not known to be dry and takes from it as from its own (a fetch-add on that
+        # queue's counter first, remote, through the model: a dry victim costs the attempt)
         th_i[tid, TI_QUEUE] = S.q_steal[home, k]
         th_i[tid, TI_STEAL] = k + 1
         th_i[tid, TI_CREDIT] = 0

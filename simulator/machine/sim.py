@@ -92,7 +92,11 @@ class DynamicTokens:
     window per queue in core / die order). `steal`: a thread whose queue runs dry turns to the
     other queues in its queue's steal order (nearest die first, see `steal_order`) and takes
     from them as from its own, a fetch-add on their counter each (remote: it pays the network);
-    tasks taken from another queue count as `steals`."""
+    tasks taken from another queue count as `steals`. The first thread to find a queue dry
+    posts a notice to every other queue's core (one 8-byte write per queue, assumed free:
+    not modelled but for its latency, the die-to-die hops x the link latency); thieves skip
+    the queues they know are dry (a flag read in their own scratchpad, not modelled), so a
+    die's hundreds of idle threads do not each pay a remote fetch-add on every dry die."""
     chunk: int = 1
     scope: str = "machine"
     counter: str = "spad"
@@ -444,6 +448,7 @@ class Simulation:
         self.reg_cnt = np.zeros((0, E.RB_N), dtype=np.int64)       # DRAM bytes per region
         self.dsplit = np.zeros((0, c.dies + 1), dtype=np.int64)    # split regions' die offsets
         self.q_steal = np.full((1, 1), -1, dtype=np.int64)         # each queue's steal order
+        self.q_dry = np.full((2, 1, 1), E.INF)                     # queues known dry
         self.ma_i = np.zeros((nch, E.MA_SLOTS, E.MI_N), dtype=np.int64)   # memory-side atomic units
         self.ma_i[:, :, E.MI_ADDR] = -1
         self.ma_f = np.full((nch, E.MA_SLOTS), -E.INF)
@@ -656,6 +661,12 @@ class Simulation:
         nq = len(sources)
         self.q_steal = (np.full((nq, 1), -1, dtype=np.int64) if self._steal is None
                         else np.ascontiguousarray(self._steal, dtype=np.int64))
+        # q_dry[0, home, q]: how long queue q's dry notice takes to reach queue home's threads;
+        # q_dry[1, home, q]: when they know (INF: not yet). See DynamicTokens.
+        self.q_dry = np.full((2, 1, 1), E.INF)
+        if self._steal is not None:
+            self.q_dry = np.full((2, nq, nq), E.INF)
+            self.q_dry[0] = self._notice
         self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
         self.q_i[:, E.QI_CAP] = caps
         self.q_i[:, E.QI_OFF] = np.concatenate([[0], np.cumsum(caps)[:-1]])
@@ -793,6 +804,7 @@ class Simulation:
             if sch.steal and ng > 1:
                 qdie = np.asarray(owner_core, np.int64) // self.cfg.cores_per_die
                 self._steal = steal_order(self.die_hops, qdie)[:, 1:]
+                self._notice = self.die_hops[qdie][:, qdie] * self.cfg.network.link_latency_cycles
             per_group = np.bincount(groups, minlength=ng)
             caps = (np.full(ng, sch.lookahead) if sch.lookahead is not None
                     else np.maximum(16, 2 * per_group))

@@ -167,8 +167,8 @@ def run_inner(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     n_row = ops.sym.shape[0]
     a, bt, AD = _setup(sim, ops, knobs)
     nnz, base = rowwise.run_symbolic(sim, ops)
-    (c_ptr, AD[AD_CSTART]), = prep.run_scan(sim, [(nnz, base, "C.indptr")])
     rows = B.die_rows(sim, ops)
+    (c_ptr, AD[AD_CSTART]), = prep.run_scan(sim, [(nnz, base, "C.indptr")], cuts=rows)
     for key, name, elem in ((AD_CIDX, "C.indices", IDX_BYTES), (AD_CVAL, "C.data", VAL_BYTES)):
         size = B.nbytes(ops.nnz_c, elem)
         AD[key] = sim.dram_region(name, size, access_class="output",

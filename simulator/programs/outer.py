@@ -223,7 +223,7 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     if knobs["offsets"] == "symbolic":
         nnz, base = R.run_symbolic(sim, ops)
         arrays.append((nnz, base, "C.indptr"))
-    scans = prep.run_scan(sim, arrays)
+    scans = prep.run_scan(sim, arrays, cuts=rows)
     pp_ptr, AD[AD_PPPTR] = scans[0]
     if knobs["offsets"] == "symbolic":
         c_ptr = scans[1]

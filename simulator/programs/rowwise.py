@@ -545,7 +545,8 @@ def prepare(sim: Simulation, ops: B.Operands, knobs: dict, *, cost: bool):
         arrays.append((bd.row_flops, bd.flops_base, "bounds.fptr"))
         flop_cost = bd.row_flops.astype(np.float64)
     if arrays:
-        out = prep.run_scan(sim, arrays, extra_instructions=2 if cost else 0)
+        out = prep.run_scan(sim, arrays, extra_instructions=2 if cost else 0,
+                            cuts=B.die_rows(sim, ops))
         if knobs["offsets"] == "symbolic":
             c_ptr = out[0]
     return c_ptr, (sizes if knobs["sizes"] == "symbolic" else None), flop_cost

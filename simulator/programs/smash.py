@@ -607,7 +607,8 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     arrays = [(units, int(AD[AD_SIZES]), "plan.prefix")]
     if not atomic_offsets:
         arrays.append((sym[0], sym[1], "C.indptr"))
-    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3)
+    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3,
+                          cuts=B.die_rows(sim, ops))
     # small matrices: smaller chunks, so that every thread gets a few
     chunk = max(1, min(int(knobs["chunk"]),
                        max(MIN_CHUNK, int(fptr[-1]) // (TASKS_PER_THREAD * cfg.threads))))
