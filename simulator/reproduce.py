@@ -114,8 +114,9 @@ def _dies_of(rec: Mapping[str, Any]) -> int | None:
 
 def scaling_rows(recs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per kernel and die count (records with a `dies=N` override): cycles, speedup over the
-    kernel's 1-die run on the same matrix, parallel efficiency (speedup / dies), the share of
-    DRAM requests that crossed dies, steals, link bytes and link queueing."""
+    kernel's 1-die run on the same matrix, parallel efficiency (speedup / dies), accesses that
+    crossed dies (DRAM requests and scratchpad accesses) per 100 DRAM requests, steals, link
+    bytes and link queueing."""
     runs: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
     for r in _ok(recs):
         d = _dies_of(r)
@@ -149,8 +150,9 @@ def format_scaling(recs: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for m in dict.fromkeys(r["matrix"] for r in rows):
         parts.append(f"== Scaling on {SCALING_PRESET} sliced to 1-16 dies: {m} (speedup over "
-                     f"the kernel's 1-die run; efficiency = speedup / dies; remote %: DRAM "
-                     f"requests that crossed dies; link queueing summed over requests)")
+                     f"the kernel's 1-die run; efficiency = speedup / dies; remote %: accesses "
+                     f"that crossed dies, DRAM and scratchpad, per 100 DRAM requests; link "
+                     f"queueing summed over requests)")
         parts.append(format_table([r for r in rows if r["matrix"] == m], SCALING_COLUMNS,
                                   SCALING_HEADERS))
     return "\n".join(parts) + ("\n" if parts else "")
