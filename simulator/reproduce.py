@@ -65,6 +65,14 @@ QUICK_MATRICES = [
 #: product on the larger matrices; marked `*` in the tables, with their interval).
 REPRODUCE_SAMPLE_OPS = 150_000_000
 
+#: The scaling study (`smash reproduce --scaling`): every kernel on piuma-node sliced to 1, 2,
+#: 4, 8 and 16 dies (`--set dies=N`; the HyperX shape follows), on one matrix small enough that
+#: the 40 whole (unsampled) runs take minutes.
+SCALING_PRESET = "piuma-node"
+SCALING_DIES = (1, 2, 4, 8, 16)
+SCALING_MATRIX = "rmat:scale=10,ef=16"
+SCALING_MATRIX_QUICK = "rmat:scale=7,ef=8"
+
 
 def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: str = PRESET,
                    kernels: Sequence[str] = KERNELS, auto_ops: int = REPRODUCE_SAMPLE_OPS,
@@ -86,6 +94,68 @@ def default_points(quick: bool = False, extra: Sequence[str] = (), *, preset: st
                     have.add(p.key)
                     pts.append(p)
     return pts
+
+
+def scaling_points(quick: bool = False, matrix: str | None = None,
+                   kernels: Sequence[str] = KERNELS) -> list[Point]:
+    """The scaling study's points: every kernel on `SCALING_PRESET` with 1 .. 16 dies."""
+    m = matrix or (SCALING_MATRIX_QUICK if quick else SCALING_MATRIX)
+    return [Point(matrix=m, kernel=k, preset=SCALING_PRESET, overrides=(f"dies={d}",))
+            for k in kernels for d in SCALING_DIES]
+
+
+def _dies_of(rec: Mapping[str, Any]) -> int | None:
+    for o in (rec.get("overrides") or "").split():
+        key, _, val = o.partition("=")
+        if key == "dies":
+            return int(val)
+    return None
+
+
+def scaling_rows(recs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per kernel and die count (records with a `dies=N` override): cycles, speedup over the
+    kernel's 1-die run on the same matrix, parallel efficiency (speedup / dies), accesses that
+    crossed dies (DRAM requests and scratchpad accesses) per 100 DRAM requests, steals, link
+    bytes and link queueing."""
+    runs: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
+    for r in _ok(recs):
+        d = _dies_of(r)
+        if d is not None:
+            runs.setdefault((r["matrix"], r["kernel"]), {})[d] = r
+    rows = []
+    for (m, k), by_d in sorted(runs.items(), key=lambda kv: (kv[0][0], _kernel_order(kv[0][1]))):
+        one = by_d.get(1)
+        for d in sorted(by_d):
+            r = by_d[d]
+            speed = one["cycles"] / r["cycles"] if one and r["cycles"] else float("nan")
+            reqs = r.get("dram_requests", 0)
+            rows.append({"matrix": m, "kernel": k, "dies": d, "mcycles": r["cycles"] / 1e6,
+                         "speedup": speed, "efficiency": speed / d,
+                         "remote_pct": 100 * r.get("remote_die_accesses", 0) / reqs if reqs else 0.0,
+                         "steals": r.get("steals", 0), "link_mb": r.get("link_bytes", 0) / 1e6,
+                         "link_queue_mcycles": r.get("link_queue_cycles", 0.0) / 1e6})
+    return rows
+
+
+SCALING_COLUMNS = ["kernel", "dies", "mcycles", "speedup", "efficiency", "remote_pct", "steals",
+                   "link_mb", "link_queue_mcycles"]
+SCALING_HEADERS = ["kernel", "dies", "Mcycles", "x 1 die", "efficiency", "remote %", "steals",
+                   "link MB", "link queue Mcyc"]
+
+
+def format_scaling(recs: Sequence[Mapping[str, Any]]) -> str:
+    """The scaling study's table, per matrix."""
+    from simulator.cli._common import format_table      # a pure text helper
+    rows = scaling_rows(recs)
+    parts = []
+    for m in dict.fromkeys(r["matrix"] for r in rows):
+        parts.append(f"== Scaling on {SCALING_PRESET} sliced to 1-16 dies: {m} (speedup over "
+                     f"the kernel's 1-die run; efficiency = speedup / dies; remote %: accesses "
+                     f"that crossed dies, DRAM and scratchpad, per 100 DRAM requests; link "
+                     f"queueing summed over requests)")
+        parts.append(format_table([r for r in rows if r["matrix"] == m], SCALING_COLUMNS,
+                                  SCALING_HEADERS))
+    return "\n".join(parts) + ("\n" if parts else "")
 
 
 def point_knobs(rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,6 +438,25 @@ def format_report(recs: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def write_scaling(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
+                  formats: Sequence[str] = ("png", "pdf"), figures: bool = True) -> list[Path]:
+    """Write scaling.csv and figures/scaling-dies.* (speedup over 1 die against dies, from the
+    records) into `out_dir`; return the paths written."""
+    from simulator import plots
+    from simulator.sweep import write_csv
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = scaling_rows(recs)
+    if not rows:
+        return []
+    write_csv(out / "scaling.csv", rows)
+    written = [out / "scaling.csv"]
+    if figures:
+        written += plots.plot("scaling", [r for r in _ok(recs) if _dies_of(r) is not None],
+                              out / "figures" / "scaling-dies", formats=formats)
+    return written
+
+
 def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
                   formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Write report.txt, summary.csv (speedups) and the figures into `out_dir`; return the
@@ -395,6 +484,7 @@ def write_outputs(recs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike,
 
 
 __all__ = ["ABLATION", "REPRODUCE_SAMPLE_OPS", "DEFAULT_MATRICES", "KERNELS", "QUICK_MATRICES",
-           "ablation_rows", "default_points", "format_report", "geomean", "main_records",
+           "SCALING_DIES", "SCALING_MATRIX", "SCALING_PRESET", "ablation_rows", "default_points",
+           "format_report", "format_scaling", "scaling_points", "scaling_rows", "write_scaling", "geomean", "main_records",
            "matrix_rows", "metric_rows", "point_knobs", "reproduce_records", "speedup_rows",
            "speedup_table_rows", "write_outputs"]

@@ -113,3 +113,28 @@ def test_reproduce_bad_matrices(tmp_path):
     res = CliRunner().invoke(main, ["reproduce", "--quick", "--matrices", str(tmp_path),
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and res.output.startswith("Error: ") and "no .mtx" in res.output
+
+
+def test_scaling_rows_table_and_figure(tmp_path):
+    from simulator.reproduce import (SCALING_DIES, format_scaling, scaling_points, scaling_rows,
+                                     write_scaling)
+    pts = scaling_points(quick=True, kernels=["smash-v3"])
+    assert [p.overrides for p in pts] == [(f"dies={d}",) for d in SCALING_DIES]
+    assert {p.preset for p in pts} == {"piuma-node"} and all(p.sample is None for p in pts)
+    recs = [_rec("m", "smash-v3", 1000 / s, overrides=f"dies={d}", preset="piuma-node",
+                 dram_requests=100, remote_die_accesses=10 * (d > 1), steals=d - 1,
+                 link_bytes=0, link_queue_cycles=0.0)
+            for d, s in ((1, 1), (2, 2), (4, 3), (8, 4), (16, 8))]
+    recs.append(_rec("m", "smash-v3", 5, preset="piuma-die"))        # not a scaling run
+    rows = scaling_rows(recs)
+    assert [r["dies"] for r in rows] == [1, 2, 4, 8, 16]
+    assert [round(r["speedup"], 6) for r in rows] == [1, 2, 3, 4, 8]
+    assert [round(r["efficiency"], 6) for r in rows] == [1, 1, 0.75, 0.5, 0.5]
+    assert rows[1]["remote_pct"] == 10 and rows[4]["steals"] == 15
+    text = format_scaling(recs)
+    assert "Scaling on piuma-node" in text and "efficiency" in text
+    written = write_scaling(recs, tmp_path, formats=("png",))
+    assert (tmp_path / "scaling.csv").read_text().count("\n") == 6
+    assert (tmp_path / "figures" / "scaling-dies.png").stat().st_size > 1000
+    assert write_scaling([_rec("m", "inner", 5)], tmp_path / "none") == []
+    assert len(written) == 2

@@ -181,7 +181,11 @@ def _fraction(text: str) -> float:
               help="Output folder [default: smash-out/reproduce, or smash-out/reproduce-quick].")
 @click.option("--fresh", is_flag=True, help="Discard records already in --out instead of reusing them.")
 @click.option("--no-figures", is_flag=True, help="Skip the figures (tables only).")
-def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> None:
+@click.option("--scaling", is_flag=True,
+              help="Also the scaling study: every kernel on piuma-node sliced to 1, 2, 4, 8, 16 "
+                   "dies on rmat:scale=10,ef=16 (--quick: rmat:scale=7,ef=8); scaling.csv and "
+                   "figures/scaling-dies.")
+def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures, scaling) -> None:
     """The thesis experiment: inner, outer, row-wise and SMASH v1/v2/v3 on piuma-die.
 
     Runs every kernel on the built-in matrix set (generated R-MAT, Erdős–Rényi, 2-D Poisson,
@@ -197,29 +201,40 @@ def reproduce(quick: bool, extra, jobs, dask, out_dir, fresh, no_figures) -> Non
       smash reproduce --quick
       smash reproduce --matrices ../shared/matrices -j 2
     """
-    from simulator.reproduce import default_points, format_report, reproduce_records, write_outputs
+    from simulator.reproduce import (default_points, format_report, format_scaling, reproduce_records,
+                                     scaling_points, write_outputs, write_scaling)
     _refuse_contradictions(jobs=jobs, dask=dask)
     out = Path(out_dir or os.path.join("smash-out", "reproduce-quick" if quick else "reproduce"))
     records = out / "records.jsonl"
     check_output(records, "--out", create_dirs=True)
     points = default_points(quick=quick, extra=list(extra))
+    spoints = scaling_points(quick=quick) if scaling else []
+    points_all = points + spoints
     from simulator.sweep import finished_keys
-    have = 0 if fresh or not records.exists() else len({p.key for p in points} & finished_keys(records))
+    have = 0 if fresh or not records.exists() else len({p.key for p in points_all} & finished_keys(records))
     t0 = time.perf_counter()
-    with _progress(len(points) - have, "reproduce") as tick, _interrupt_note(records):
-        recs = reproduce_records(points, records, jobs=jobs, dask=dask, on_record=tick,
-                                 fresh=fresh)
+    with _progress(len(points_all) - have, "reproduce") as tick, _interrupt_note(records):
+        every = reproduce_records(points_all, records, jobs=jobs, dask=dask, on_record=tick,
+                                  fresh=fresh)
     elapsed = time.perf_counter() - t0
+    keys = {p.key for p in points}
+    recs = [r for r in every if r.get("point_key") in keys]
+    srecs = [r for r in every if r.get("point_key") not in keys]
     click.echo(format_report(recs), nl=False)
+    if scaling:
+        click.echo("")
+        click.echo(format_scaling(srecs), nl=False)
     written = [] if no_figures else write_outputs(recs, out)
+    if scaling:
+        written += write_scaling(srecs, out, figures=not no_figures)
     click.echo("")
-    click.echo(f"{len(points)} runs ({have} reused from {records}) in {elapsed:.1f} s; "
+    click.echo(f"{len(points_all)} runs ({have} reused from {records}) in {elapsed:.1f} s; "
                f"records: {records}")
     if written:
         figs = sorted({p.stem for p in written if p.parent.name == "figures"})
         click.echo(f"report: {out / 'report.txt'}; figures ({', '.join(figs)}): "
                    f"{out / 'figures'}/*.png, *.pdf")
-    _exit_failed(sum(r.get("status") == "error" for r in recs))
+    _exit_failed(sum(r.get("status") == "error" for r in every))
 
 
 @click.command("plot")

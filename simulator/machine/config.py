@@ -549,7 +549,28 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+    paths = {item.partition("=")[0].strip() for item in overrides}
+    if "dies" in paths and "network.die_shape" not in paths:
+        net = data.setdefault("network", {})
+        net["die_shape"] = sliced_die_shape(list(net.get("die_shape", [1])), int(data["dies"]))
     return data
+
+
+def sliced_die_shape(shape: list[int], dies: int) -> list[int]:
+    """The HyperX shape of `dies` dies cut from a machine of `shape` (e.g. piuma-node's 4 x 4):
+    fill its dimensions in order, each by the largest common factor of what is left and its
+    size (8 of 4 x 4 -> 4 x 2, 2 -> 2); a count that does not fit is an error."""
+    out, left = [], dies
+    for size in shape:
+        g = math.gcd(left, size)
+        out.append(g)
+        left //= g
+    if left != 1:
+        raise ValueError(f"dies: {dies} dies do not fit the preset's HyperX "
+                         f"{' x '.join(map(str, shape))} (set network.die_shape too)")
+    while len(out) > 1 and out[-1] == 1:
+        out.pop()
+    return out
 
 
 def load_config(name_or_path: str | Path | None = "piuma-core",

@@ -63,18 +63,22 @@ NET_SLOTS = 256                      # windows in a link's calendar (a power of 
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
 K_DRAM, K_SPAD = 0, 1
-DIE_ALL, DIE_LOCAL = -1, -2          # RG_DIE: interleave over all dies / the executing thread's die
+DIE_ALL, DIE_LOCAL, DIE_SPLIT = -1, -2, -3
+# RG_DIE: interleave over all dies / the executing thread's die / split at byte offsets per die
+# (dsplit[rid, k] .. dsplit[rid, k + 1] on die k, interleaved over that die's channels)
 CORE_LOCAL = -1                      # RG_CORE: the executing thread's core
 PER_NONE, PER_THREAD, PER_CORE = 0, 1, 2
 # ---- threads ------------------------------------------------------------------------------------
 (TI_PC, TI_END, TI_STATE, TI_CORE, TI_DIE, TI_PIPE, TI_LOCAL, TI_QUEUE, TI_TASK, TI_BAR,
- TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_SLOT, TI_ROW_PC, TI_ROW0, TI_ROW1,
- TI_N) = range(21)
+ TI_CREDIT, TI_TASKS, TI_LCORE, TI_EPOCH, TI_RESUME, TI_MORE, TI_HOME, TI_STEAL, TI_SLOT, TI_ROW_PC,
+ TI_ROW0, TI_ROW1, TI_N) = range(23)
 # TI_EPOCH: the stage of its queue the thread is in (a core barrier separates stages);
 # TI_RESUME: the state a thread returns to when its barrier releases (ST_RUN or ST_NEED);
 # TI_MORE: non-zero when the task's trace goes on beyond TI_END (held back by the Python side
 # to bound memory); ops[TI_END] is then a copy of the next row, so the thread's next-action
 # time is the same as if the rest were there, and the engine returns RET_SEGMENT to get it;
+# TI_HOME: the thread's own queue; TI_STEAL: the next entry of its home queue's steal order
+# (q_steal[home]) it turns to when its current queue runs dry;
 # TI_ROW0, TI_ROW1: the row ops[TI_ROW_PC] as _thread_next read it (its trace line is not in the
 # host's cache any more when the thread issues; a moved trace changes TI_PC: read ops again)
 TF_READY, TF_LAST, TF_ALL, TF_DMA, TF_BUSY, TF_TSTART, TF_FINISH, TF_STALL, TF_SLOT, TF_N = range(10)
@@ -95,8 +99,8 @@ ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3,
  C_LOAD_BYTES, C_STORE_BYTES, C_ATOMIC_BYTES, C_DMA_OPS, C_DMA_BYTES, C_SPAD_READS, C_SPAD_WRITES,
  C_SPAD_RD_BYTES, C_SPAD_WR_BYTES, C_DRAM_RD_USEFUL, C_DRAM_RD_XFER, C_DRAM_WR_USEFUL,
  C_DRAM_WR_XFER, C_DRAM_WB_USEFUL, C_DRAM_REQS, C_CACHE_RD_HIT_BYTES, C_CACHE_WR_BYTES,
- C_NET_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE,
- C_N) = range(32)
+ C_NET_BYTES, C_BARRIERS, C_TASKS, C_WRITEBACKS, C_REMOTE_SPAD, C_REMOTE_DIE, C_STEALS,
+ C_N) = range(33)
 # C_NET_BYTES: bytes of the packets sent into the network (headers included); per link bytes and
 # queueing are in nl_bytes / nl_queue
 CF_ATOMIC_STALL, CF_SPAD_QUEUE, CF_DMA_STALL, CF_N = range(4)
@@ -154,8 +158,8 @@ State = namedtuple("State", (
     "pi", "pf", "rt_ptr", "rt_link", "chan_router", "nl_cpb", "nl_lat", "nl_bytes", "nl_queue",
     "nw_i", "nw_f", "nw_lo", "reg", "th_i", "th_f", "eff", "ring",
     "free", "pipe_instr", "pipe_first", "pipe_n", "pipe_rr", "ctag", "cready", "dring", "dma_i",
-    "q_i", "q_task", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt", "bar_i", "bar_f",
-    "dq_i", "dq_f", "reg_cnt", "ma_i", "ma_f", "dram"))
+    "q_i", "q_task", "q_steal", "q_dry", "ops", "hp_t", "hp_i", "sc", "cnt", "cntf", "cls_cnt",
+    "bar_i", "bar_f", "dq_i", "dq_f", "reg_cnt", "dsplit", "ma_i", "ma_f", "dram"))
 # dram: the DRAM model's own state (`simulator.machine.dram.DramState`); rt_*, chan_router, nl_*:
 # the network's routes and links (`simulator.machine.sim.NetworkTables`), per-link counters
 # and calendars (nw_i: window index, nw_f: occupancy booked in it, nw_lo: first window not
@@ -325,11 +329,32 @@ def _step_need(S, tid, t):
         th_i[tid, TI_TASKS] += 1
         th_f[tid, TF_TSTART] = t
         S.cnt[C_TASKS] += 1
+        if q != th_i[tid, TI_HOME]:
+            S.cnt[C_STEALS] += 1
         return 0, 0, False, False
     if q_i[q, QI_EXHAUSTED] == 0:
         S.sc[SC_RET] = RET_REFILL
         S.sc[SC_ARG] = q
         return 0, 0, False, True
+    k = th_i[tid, TI_STEAL]
+    home = th_i[tid, TI_HOME]
+    nd = S.q_dry.shape[1]
+    if nd > 1 and S.q_dry[1, q, q] >= INF:
+        # q found dry for the first time: its notice reaches each queue's threads after its
+        # way there (q_dry[0]); from then on their thieves skip q
+        for h in range(nd):
+            S.q_dry[1, h, q] = t + S.q_dry[0, h, q]
+    while (k < S.q_steal.shape[1] and S.q_steal[home, k] >= 0
+           and S.q_dry[1, home, S.q_steal[home, k]] <= t):
+        k += 1
+    if k < S.q_steal.shape[1] and S.q_steal[home, k] >= 0:
+        # stealing: the queue is dry, the thread turns to the next queue of its home queue's
+        # order not known to be dry and takes from it as from its own (a fetch-add on that
+        # queue's counter first, remote, through the model: a dry victim costs the attempt)
+        th_i[tid, TI_QUEUE] = S.q_steal[home, k]
+        th_i[tid, TI_STEAL] = k + 1
+        th_i[tid, TI_CREDIT] = 0
+        return 0, 0, False, False
     # no more work: the thread leaves once its memory and DMA operations are done
     fin = t
     if th_f[tid, TF_ALL] > fin:
@@ -947,6 +972,10 @@ def _dram_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta, uncache
     tdie = reg[rid, RG_DIE]
     if tdie == DIE_LOCAL:
         tdie = die
+    elif tdie == DIE_SPLIT:              # the die whose part of the region holds the offset
+        tdie = 0
+        while off >= S.dsplit[rid, tdie + 1]:
+            tdie += 1
     per = reg[rid, RG_PER]
     slot = 0
     if per == PER_THREAD:

@@ -82,6 +82,7 @@ class SimResult:
     link_busiest_utilization: float      # the busiest die-to-die link's busy share
     remote_spad_accesses: int
     remote_die_accesses: int
+    steals: int                          # task units / windows taken from another die's queue
     dma_transfers: int
     dma_bytes: int
     dma_stall_cycles: float
@@ -156,6 +157,7 @@ class SimResult:
             **_network_counters(sim, safe),
             remote_spad_accesses=int(c[E.C_REMOTE_SPAD]),
             remote_die_accesses=int(c[E.C_REMOTE_DIE]),
+            steals=int(c[E.C_STEALS]),
             dma_transfers=int(c[E.C_DMA_OPS]),
             dma_bytes=int(c[E.C_DMA_BYTES]),
             dma_stall_cycles=float(cf[E.CF_DMA_STALL]),

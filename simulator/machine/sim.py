@@ -49,7 +49,8 @@ class Region:
     kind: str                 # "dram" or "spad"
     size_bytes: int           # whole region, or one slice when per is set
     access_class: str         # DRAM only: decides cache bypass
-    die: Union[int, str]      # DRAM: "all" (interleaved), "local" or a die index
+    die: Union[int, str, tuple]   # DRAM: "all" (interleaved), "local", a die index, or the
+                                  # byte offsets splitting it over the dies (len dies + 1)
     core: Union[int, str]     # SPAD: "local" or a core index
     per: str | None           # None, "thread" or "core"
 
@@ -88,12 +89,22 @@ class DynamicTokens:
     """Threads take `chunk` tasks at a time from a shared queue by an atomic fetch-add on a
     counter (in the scratchpad of core 0 / of the queue's core, or in DRAM if `counter="dram"`
     or the machine has no scratchpad). `scope` "core" or "die" gives each core / die its own
-    queue over a window of the tasks (split by `cost` when given)."""
+    queue over a window of the tasks (split by `cost` when given, or at explicit `bounds`, one
+    window per queue in core / die order). `steal`: a thread whose queue runs dry turns to the
+    other queues in its queue's steal order (nearest die first, see `steal_order`) and takes
+    from them as from its own, a fetch-add on their counter each (remote: it pays the network);
+    tasks taken from another queue count as `steals`. The first thread to find a queue dry
+    posts a notice to every other queue's core (one 8-byte write per queue, assumed free:
+    not modelled but for its latency, the die-to-die hops x the link latency); thieves skip
+    the queues they know are dry (a flag read in their own scratchpad, not modelled), so a
+    die's hundreds of idle threads do not each pay a remote fetch-add on every dry die."""
     chunk: int = 1
     scope: str = "machine"
     counter: str = "spad"
     cost: np.ndarray | None = None
     lookahead: int | None = None   # work units generated ahead per queue (default 2 x its threads)
+    bounds: np.ndarray | None = None
+    steal: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,9 @@ class Windows:
     have finished the current one and passed the core's barrier, in the order cores get there;
     `order` "index" or "heaviest" first by `cost`). The cost of claiming a window on the machine (e.g. a fetch-add on a
     shared counter) belongs in the trace of the window's first task: the scheduler only decides.
+    home: each window's die (where its rows' data live). Static: a die's windows go to that
+    die's cores. Dynamic: each die has its own pool; a core whose die's pool is empty takes from
+    the other dies' pools in its die's steal order (`steal_order`; counted as `steals`).
     within: "dynamic" (the core's threads take one task at a time by a fetch-add on a counter
     in the core's scratchpad, through the model) or "static" (each stage's tasks dealt to the
     core's threads in contiguous runs of about equal `task_cost`, or equal count).
@@ -124,6 +138,7 @@ class Windows:
     within: str = "dynamic"
     task_cost: np.ndarray | None = None
     lookahead: int | None = None   # tasks generated ahead per queue (default 2 x its threads)
+    home: np.ndarray | None = None   # each window's die (None: all die 0's); see below
 
 
 Schedule = Union[StaticWindows, StaticLists, DynamicTokens, Windows]
@@ -236,26 +251,56 @@ class _Sources:
 
 
 class _WindowPool:
-    """The windows not yet taken by any core (dynamic assignment), in the order they go out."""
+    """The windows not yet taken by any core (dynamic assignment), in the order they go out:
+    one pool per die (the windows whose `home` is that die); a queue (core) takes from its die's
+    pool, then from the other dies' pools in its die's steal order (`order[die]`)."""
 
     def __init__(self, windows: list[tuple[np.ndarray, np.ndarray]], index: np.ndarray,
-                 on_take: Callable[[int, int], None]) -> None:
+                 on_take: Callable[[int, int], None], home: np.ndarray | None = None,
+                 queue_die: np.ndarray | None = None, order: np.ndarray | None = None) -> None:
         self.windows = windows
         self.index = index            # each window's number in the phase
         self.on_take = on_take        # told (window number, queue) as windows go out
-        self.next = 0
+        home_k = np.zeros(len(windows), np.int64) if home is None else np.asarray(home)[index]
+        ndies = int(home_k.max()) + 1 if home_k.size else 1
+        self.pools = [np.flatnonzero(home_k == d) for d in range(ndies)]
+        self.next = np.zeros(ndies, dtype=np.int64)
+        self.queue_die = queue_die
+        self.order = np.zeros((1, 1), np.int64) if order is None else order
+        self.steals = 0               # windows taken from another die's pool
 
     def remaining(self) -> int:
-        return len(self.windows) - self.next
+        return int(sum(p.size for p in self.pools) - self.next.sum())
 
     def take(self, q: int):
-        while self.next < len(self.windows):
-            w = self.windows[self.next]
-            self.on_take(int(self.index[self.next]), q)
-            self.next += 1
-            if w[0].size:
-                return w
+        d = 0 if self.queue_die is None else int(self.queue_die[q])
+        for e in self.order[d]:
+            if e < 0 or e >= len(self.pools):
+                continue
+            pool = self.pools[e]
+            while self.next[e] < pool.size:
+                k = int(pool[self.next[e]])
+                w = self.windows[k]
+                self.on_take(int(self.index[k]), q)
+                self.next[e] += 1
+                if w[0].size:
+                    self.steals += int(e != d)
+                    return w
         return None
+
+
+def steal_order(die_hops: np.ndarray, queue_die: np.ndarray) -> np.ndarray:
+    """Each queue's order of queues to take from (itself first, then the others): nearest die
+    first (fewest HyperX hops: each attempt is a fetch-add on that queue's counter, a network
+    round trip), ties broken by the distance forward in queue numbers, so that the thieves of
+    different queues spread over the victims instead of all starting at queue 0."""
+    nq = queue_die.size
+    out = np.empty((nq, nq), dtype=np.int64)
+    for q in range(nq):
+        e = np.arange(nq)
+        key = die_hops[queue_die[q], queue_die] * nq + (e - q) % nq
+        out[q] = np.argsort(key, kind="stable")
+    return out
 
 
 def _epochs_of(windows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -368,6 +413,7 @@ class Simulation:
         self.nw_i = np.full((net.kind.size, E.NET_SLOTS), -1, dtype=np.int64)   # link calendars
         self.nw_f = np.zeros((net.kind.size, E.NET_SLOTS), dtype=np.float64)
         self.nw_lo = np.zeros(net.kind.size, dtype=np.int64)
+        self.die_hops = hop_tables(c)[0]          # HyperX hops between dies (steal order, notices)
 
         # threads: global id = core * tpc + local; MTP p holds locals [p*tpm, (p+1)*tpm), STPs after
         tid = np.arange(self.n_threads)
@@ -411,6 +457,9 @@ class Simulation:
         self.dq_i = np.zeros((E.DQ_CAP, E.DQ_N), dtype=np.int64)     # engine scratch
         self.dq_f = np.zeros(E.DQ_CAP, dtype=np.float64)
         self.reg_cnt = np.zeros((0, E.RB_N), dtype=np.int64)       # DRAM bytes per region
+        self.dsplit = np.zeros((0, c.dies + 1), dtype=np.int64)    # split regions' die offsets
+        self.q_steal = np.full((1, 1), -1, dtype=np.int64)         # each queue's steal order
+        self.q_dry = np.full((2, 1, 1), E.INF)                     # queues known dry
         self.ma_i = np.zeros((nch, E.MA_SLOTS, E.MI_N), dtype=np.int64)   # memory-side atomic units
         self.ma_i[:, :, E.MI_ADDR] = -1
         self.ma_f = np.full((nch, E.MA_SLOTS), -E.INF)
@@ -445,7 +494,8 @@ class Simulation:
 
     # ---- address map --------------------------------------------------------------------------
 
-    def _add_region(self, name: str, kind: str, size: int, cls: str, die, core, per, row) -> Region:
+    def _add_region(self, name: str, kind: str, size: int, cls: str, die, core, per, row,
+                    split=None) -> Region:
         if any(r.name == name for r in self.regions):
             raise ValueError(f"region {name!r} already exists")
         if len(self.regions) >= (1 << 22):
@@ -457,27 +507,49 @@ class Simulation:
         grown = np.zeros((self.reg.shape[0], E.RB_N), dtype=np.int64)
         grown[:self.reg_cnt.shape[0]] = self.reg_cnt
         self.reg_cnt = grown
+        ds = np.zeros((self.reg.shape[0], self.cfg.dies + 1), dtype=np.int64)
+        ds[:self.dsplit.shape[0]] = self.dsplit
+        if split is not None:
+            ds[-1] = split
+        self.dsplit = ds
         self.pi[E.P_NREG] = self.reg.shape[0]
         return reg
 
     def dram_region(self, name: str, size_bytes: int, *, access_class: str = "default",
-                    die: Union[int, str] = "all", per: str | None = None) -> Region:
+                    die=None, per: str | None = None) -> Region:
         """A DRAM region. die: "all" (interleaved over every die's channels), "local" (the
-        executing thread's die; one copy per die) or a die index. per: None, "thread" or "core"
-        (each thread / core gets its own slice of `size_bytes`)."""
+        executing thread's die; one copy per die), a die index, or a split: `dies + 1`
+        non-decreasing byte offsets from 0 to `size_bytes`, bytes split[k]..split[k + 1] living
+        on die k (interleaved over its channels; e.g. rows of a matrix block-distributed to the
+        dies that own them). per: None, "thread" or "core" (each thread / core gets its own
+        slice of `size_bytes`; not with a split). Default: "local" for per-thread / per-core
+        slices (a thread's private DRAM lives on its own die), else "all"."""
+        if die is None:
+            die = "all" if per is None else "local"
         if access_class not in ACCESS_CLASSES:
             raise ValueError(f"access_class: unknown {access_class!r} (known: {', '.join(ACCESS_CLASSES)})")
         size = _check_size(size_bytes)
         if per not in (None, "thread", "core"):
             raise ValueError(f"per: expected None, 'thread' or 'core', got {per!r}")
-        if die == "all":
+        split = None
+        if not isinstance(die, (str, int, np.integer)):
+            split = np.asarray(die, dtype=np.int64).reshape(-1)
+            if (split.shape != (self.cfg.dies + 1,) or split[0] != 0 or split[-1] != size
+                    or np.any(np.diff(split) < 0)):
+                raise ValueError(f"die: a split needs {self.cfg.dies + 1} non-decreasing byte "
+                                 f"offsets from 0 to {size}")
+            if per is not None:
+                raise ValueError("die: a split region cannot have per slices")
+            rdie = E.DIE_SPLIT
+            die = tuple(int(x) for x in split)
+        elif die == "all":
             rdie = E.DIE_ALL
         elif die == "local":
             rdie = E.DIE_LOCAL
         elif isinstance(die, (int, np.integer)) and 0 <= die < self.cfg.dies:
             rdie = int(die)
         else:
-            raise ValueError(f"die: expected 'all', 'local' or 0..{self.cfg.dies - 1}, got {die!r}")
+            raise ValueError(f"die: expected 'all', 'local', 0..{self.cfg.dies - 1} or a split, got {die!r}")
         slots = {None: 1, "thread": self.n_threads, "core": self.n_cores}[per]
         total = size * slots
         align = 4096
@@ -492,7 +564,7 @@ class Simulation:
         row[E.RG_CORE] = 0
         row[E.RG_SLICE] = size
         row[E.RG_PER] = {None: E.PER_NONE, "thread": E.PER_THREAD, "core": E.PER_CORE}[per]
-        return self._add_region(name, "dram", size, access_class, die, "-", per, row)
+        return self._add_region(name, "dram", size, access_class, die, "-", per, row, split)
 
     def spad_region(self, name: str, size_bytes: int, *, core: Union[int, str] = "local",
                     per: str | None = None) -> Region:
@@ -595,8 +667,17 @@ class Simulation:
                 raise ValueError(f"phase {phase.name!r}: thread ids must not repeat")
             threads = given                     # keep the caller's order (thread i <-> list i)
         self._window_cores = None
+        self._steal = None
         sources, thread_queue, caps, tokens = self._plan(phase, threads)
         nq = len(sources)
+        self.q_steal = (np.full((nq, 1), -1, dtype=np.int64) if self._steal is None
+                        else np.ascontiguousarray(self._steal, dtype=np.int64))
+        # q_dry[0, home, q]: how long queue q's dry notice takes to reach queue home's threads;
+        # q_dry[1, home, q]: when they know (INF: not yet). See DynamicTokens.
+        self.q_dry = np.full((2, 1, 1), E.INF)
+        if self._steal is not None:
+            self.q_dry = np.full((2, nq, nq), E.INF)
+            self.q_dry[0] = self._notice
         self.q_i = np.zeros((nq, E.QI_N), dtype=np.int64)
         self.q_i[:, E.QI_CAP] = caps
         self.q_i[:, E.QI_OFF] = np.concatenate([[0], np.cumsum(caps)[:-1]])
@@ -618,6 +699,8 @@ class Simulation:
         th_i[:, E.TI_STATE] = E.ST_OFF
         th_i[threads, E.TI_STATE] = E.ST_NEED
         th_i[threads, E.TI_QUEUE] = thread_queue
+        th_i[threads, E.TI_HOME] = thread_queue
+        th_i[threads, E.TI_STEAL] = 0
         th_i[threads, E.TI_CREDIT] = 0
         th_i[threads, E.TI_EPOCH] = 0
         th_i[threads, E.TI_PC] = 0
@@ -663,6 +746,8 @@ class Simulation:
             self.progress(phase.name, int(self.cnt[E.C_TASKS]) - tasks0, phase.n_tasks)
         if self.arena.tails:
             raise AssertionError(f"phase {phase.name!r}: spilled traces left unread")
+        if sources.pool is not None:
+            self.cnt[E.C_STEALS] += sources.pool.steals
         self.arena.reset()
 
         work_end = float(th_f[threads, E.TF_FINISH].max()) if threads.size else start
@@ -721,9 +806,16 @@ class Simulation:
             else:
                 raise ValueError(f"phase {phase.name!r}: scope must be 'machine', 'die' or 'core'")
             ng = len(owner_core)
-            b = split_by_cost(n, ng, sch.cost)
+            b = split_by_cost(n, ng, sch.cost) if sch.bounds is None else np.asarray(sch.bounds, np.int64)
+            if b.shape != (ng + 1,) or b[0] != 0 or b[-1] != n or np.any(np.diff(b) < 0):
+                raise ValueError(f"phase {phase.name!r}: bounds must be {ng + 1} non-decreasing "
+                                 f"values from 0 to {n} (one window per queue)")
             sources = _Sources([np.arange(b[g], b[g + 1], dtype=np.int64) for g in range(ng)],
                                sch.chunk)
+            if sch.steal and ng > 1:
+                qdie = np.asarray(owner_core, np.int64) // self.cfg.cores_per_die
+                self._steal = steal_order(self.die_hops, qdie)[:, 1:]
+                self._notice = self.die_hops[qdie][:, qdie] * self.cfg.network.link_latency_cycles
             per_group = np.bincount(groups, minlength=ng)
             caps = (np.full(ng, sch.lookahead) if sch.lookahead is not None
                     else np.maximum(16, 2 * per_group))
@@ -779,6 +871,9 @@ class Simulation:
             if cost is None:
                 raise ValueError(f"phase {name!r}: order='heaviest' needs a cost per window")
             order = np.argsort(-cost, kind="stable")
+        home = np.zeros(nw, np.int64) if sch.home is None else np.asarray(sch.home, np.int64).reshape(-1)
+        if home.shape != (nw,) or (nw and (home.min() < 0 or home.max() >= self.cfg.dies)):
+            raise ValueError(f"phase {name!r}: home needs one die (0..{self.cfg.dies - 1}) per window")
         cores = self.th_i[threads, E.TI_CORE]
         ucores, core_of = np.unique(cores, return_inverse=True)
         ncore = ucores.size
@@ -787,14 +882,23 @@ class Simulation:
         if sch.assign == "dynamic":
             per = np.bincount(core_of, minlength=ncore)
             caps = np.full(ncore, sch.lookahead) if sch.lookahead is not None else np.maximum(16, 2 * per)
-            pool = _WindowPool(windows, order, lambda w, q: self._window_cores.__setitem__(w, ucores[q]))
+            qdie = ucores // self.cfg.cores_per_die if sch.home is not None else None
+            pool = _WindowPool(windows, order, lambda w, q: self._window_cores.__setitem__(w, ucores[q]),
+                               home, qdie, steal_order(self.die_hops, np.arange(self.cfg.dies)))
             sources = _Sources([np.zeros(0, np.int64)] * ncore, 1, pool=pool)
             return sources, core_of, np.maximum(caps, 1), self._token_counters(phase, ucores, "spad")
-        # static: contiguous runs of windows per core, by cost
-        cb = split_by_cost(nw, ncore, None if cost is None else cost[order])
-        per_core = [windows[cb[g]:cb[g + 1]] for g in range(ncore)]
-        for g in range(ncore):
-            self._window_cores[order[cb[g]:cb[g + 1]]] = ucores[g]
+        # static: contiguous runs of windows per core, by cost (a die's windows to its cores)
+        per_core = [[] for _ in range(ncore)]
+        cdie = ucores // self.cfg.cores_per_die if sch.home is not None else np.zeros(ncore, np.int64)
+        hk = home[order] if sch.home is not None else np.zeros(nw, np.int64)
+        hk = np.where(np.isin(hk, cdie), hk, cdie.min())    # windows of dies without the phase's cores
+        for d in np.unique(cdie):
+            mine = np.flatnonzero(cdie == d)
+            ws = np.flatnonzero(hk == d)
+            cb = split_by_cost(ws.size, mine.size, None if cost is None else cost[order][ws])
+            for g, c in enumerate(mine):
+                per_core[c] = [windows[k] for k in ws[cb[g]:cb[g + 1]]]
+                self._window_cores[order[ws[cb[g]:cb[g + 1]]]] = ucores[c]
         if sch.within == "dynamic":
             lists, epochs = [], []
             for ws in per_core:

@@ -243,18 +243,129 @@ def grow(buf, n, need):
     return new
 
 
-def operand_regions(sim, ops: "Operands") -> dict[str, int]:
+B_PLACEMENTS = ("replicated", "distributed", "interleaved")
+#: The knob every kernel has: where B lives on a multi-die machine (one die: interleaved).
+PLACEMENT_KNOBS = {
+    "b_placement": Knob("replicated", "multi-die machines: B (read by every die) copied on each "
+                        "die and read locally (assumed loaded per die before the kernel, like "
+                        "every input), block-distributed by rows over the dies (read remotely by "
+                        "the other dies), or interleaved over every die's channels", B_PLACEMENTS),
+}
+
+
+def row_work(A: sp.csr_array, B: sp.csr_array) -> np.ndarray:
+    """Each row of A·B's work (multiply-adds + nonzeros of A + 1): what the dies' row blocks
+    are balanced by."""
+    blen = np.diff(B.indptr)[A.indices]
+    cs = np.concatenate([[0], np.cumsum(blen)])
+    return (cs[A.indptr[1:]] - cs[A.indptr[:-1]] + np.diff(A.indptr) + 1).astype(np.float64)
+
+
+def die_rows(sim, ops: "Operands", work: np.ndarray | None = None) -> np.ndarray | None:
+    """The dies' contiguous blocks of rows of A (and C), len dies + 1, balanced by `work` (default
+    `row_work`); None on a one-die machine. Rows of A and C live on the die whose threads take
+    them (the schedules use the same blocks)."""
+    from simulator.machine.sim import split_by_cost
+    if sim.cfg.dies == 1:
+        return None
+    w = row_work(ops.A, ops.B) if work is None else work
+    return split_by_cost(w.size, sim.cfg.dies, w)
+
+
+def split_at(rows: np.ndarray | None, ptr: np.ndarray, elem: int, size: int):
+    """A region's `die` for an array of `elem`-byte entries whose row r starts at ptr[r], split
+    at the dies' row blocks `rows` ("all", interleaved, when None)."""
+    if rows is None:
+        return "all"
+    off = np.minimum(np.asarray(ptr, np.int64)[rows] * elem, size)
+    off[0], off[-1] = 0, size
+    return np.maximum.accumulate(off)
+
+
+def operand_regions(sim, ops: "Operands", b_placement: str = "replicated") -> dict[str, int]:
     """The DRAM regions of A and B (CSR; A streamed, B through the cache), registered once per
-    simulation and shared by its phases: {"A.indptr": base, ...}."""
+    simulation and shared by its phases: {"A.indptr": base, ...}. On a multi-die machine A's
+    rows are block-distributed to their dies (`die_rows`) and B placed by `b_placement`."""
     out = {}
-    for name, n, elem, cls in (("A.indptr", ops.A.shape[0] + 1, PTR_BYTES, "stream"),
-                               ("A.indices", ops.A.nnz, IDX_BYTES, "stream"),
-                               ("A.data", ops.A.nnz, VAL_BYTES, "stream"),
-                               ("B.indptr", ops.B.shape[0] + 1, PTR_BYTES, "default"),
-                               ("B.indices", ops.B.nnz, IDX_BYTES, "default"),
-                               ("B.data", ops.B.nnz, VAL_BYTES, "default")):
-        out[name] = dram(sim, name, nbytes(n, elem), access_class=cls)
+    rows = die_rows(sim, ops)
+    a_ptr = np.asarray(ops.A.indptr, np.int64)
+    n_a = ops.A.shape[0]
+    for name, n, elem, cls, ptr in (
+            ("A.indptr", n_a + 1, PTR_BYTES, "stream", np.arange(n_a + 1)),
+            ("A.indices", ops.A.nnz, IDX_BYTES, "stream", a_ptr),
+            ("A.data", ops.A.nnz, VAL_BYTES, "stream", a_ptr)):
+        size = nbytes(n, elem)
+        out[name] = dram(sim, name, size, access_class=cls, die=split_at(rows, ptr, elem, size))
+    for name, n, elem in (("B.indptr", ops.B.shape[0] + 1, PTR_BYTES),
+                          ("B.indices", ops.B.nnz, IDX_BYTES),
+                          ("B.data", ops.B.nnz, VAL_BYTES)):
+        out[name] = dram(sim, name, nbytes(n, elem), access_class="default",
+                         die=b_die(sim, ops.B, b_placement, name, elem))
     return out
+
+
+def b_die(sim, M: sp.csr_array, placement: str, name: str, elem: int):
+    """The `die` of one of B's arrays (a CSR or CSC `M`, name ending in indptr/indices/data):
+    "local" (replicated), a split of M's rows (or columns) in blocks of equal nonzeros
+    (distributed), or "all" (interleaved; and on one die)."""
+    if placement not in B_PLACEMENTS:
+        raise ValueError(f"knob b_placement: {placement!r} is not one of {', '.join(B_PLACEMENTS)}")
+    if sim.cfg.dies == 1 or placement == "interleaved":
+        return "all"
+    if placement == "replicated":
+        return "local"
+    from simulator.machine.sim import split_by_cost
+    ptr = np.asarray(M.indptr, np.int64)
+    rows = split_by_cost(ptr.size - 1, sim.cfg.dies, np.diff(ptr).astype(np.float64) + 1)
+    n = ptr.size if name.endswith("indptr") else M.nnz
+    size = nbytes(n, elem)
+    return split_at(rows, np.arange(ptr.size) if name.endswith("indptr") else ptr, elem, size)
+
+
+def c_alloc(sim, rows: np.ndarray | None, size: np.ndarray) -> tuple[np.ndarray, Any]:
+    """C's allocation counters for atomic offsets: (calloc int64[dies, 2]: each die's next free
+    entry of C and the first row it serves; the `die` of C's arrays, in entries, to scale by the
+    element size with `split_at`). On one die one counter over all of C. With `rows` (the dies'
+    row blocks) each die allocates its rows' entries from its own block of C, by a fetch-add on
+    its own counter (`C.alloc` + 8 x die, on that die)."""
+    size = np.asarray(size, np.int64)
+    nd = 1 if rows is None else rows.size - 1
+    calloc = np.zeros((nd, 2), np.int64)
+    if rows is None:
+        return calloc, None
+    cum = np.concatenate([[0], np.cumsum(size)])
+    calloc[:, 0] = cum[rows[:-1]]
+    calloc[:, 1] = rows[:-1]
+    return calloc, cum
+
+
+def alloc_region(sim, rows: np.ndarray | None) -> int:
+    """The DRAM region of C's allocation counters (one per die, each on its die)."""
+    d = sim.cfg.dies if rows is not None else 1
+    return dram(sim, "C.alloc", 8 * d, access_class="random",
+                die="all" if rows is None else np.arange(d + 1) * 8)
+
+
+def row_tokens(rows: np.ndarray | None, chunk: int = 1):
+    """Dynamic tokens over rows: one machine-wide queue on one die (`rows` None); on a
+    multi-die machine one queue per die over its block of rows (where their data live), with
+    stealing when a die runs dry."""
+    from simulator.machine.sim import DynamicTokens
+    if rows is None:
+        return DynamicTokens(chunk=chunk)
+    return DynamicTokens(chunk=chunk, scope="die", bounds=rows, steal=True)
+
+
+@njit(cache=True)
+def claim_c(calloc, r, count):
+    """(counter offset, start) of `count` entries of C for rows from r on: from the block of the
+    die that serves row r (calloc[d, 1] <= r), whose counter advances."""
+    d = 0
+    while d + 1 < calloc.shape[0] and calloc[d + 1, 1] <= r:
+        d += 1
+    start = calloc[d, 0]
+    calloc[d, 0] += count
+    return d * 8, start
 
 
 def dram(sim, name: str, size_bytes: int, **kw) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from simulator.machine import DynamicTokens, Phase, Simulation
+from simulator.machine import Phase, Simulation
 from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load
 from simulator.programs import base as B
 from simulator.programs import prep, rowwise
@@ -137,6 +137,7 @@ def inner_generate(ids, a_ptr, a_idx, a_val, bt_ptr, bt_idx, bt_val, c_start, c_
 
 KNOBS: dict[str, Knob] = {
     "granularity": Knob(1, "rows taken per dynamic token"),
+    **B.PLACEMENT_KNOBS,
 }
 
 
@@ -146,26 +147,32 @@ def _bt(ops: B.Operands):
     return Bt, (Bt.indptr.astype(np.int64), Bt.indices.astype(np.int64), Bt.data.astype(np.float64))
 
 
-def _setup(sim: Simulation, ops: B.Operands):
-    """A (CSR) and B (CSC) as arrays and their regions: (a, bt, AD)."""
+def _setup(sim: Simulation, ops: B.Operands, knobs: dict):
+    """A (CSR) and B (CSC) as arrays and their regions: (a, bt, AD). Multi-die: A's rows on
+    their dies, B's columns placed by the knob `b_placement`."""
     Bt, bt = _bt(ops)
     AD = np.zeros(AD_N, dtype=np.int64)
-    opr = B.operand_regions(sim, ops)
+    opr = B.operand_regions(sim, ops, knobs["b_placement"])
     AD[AD_APTR], AD[AD_AIDX], AD[AD_AVAL] = opr["A.indptr"], opr["A.indices"], opr["A.data"]
-    AD[AD_BTPTR] = sim.dram_region("Bt.indptr", B.nbytes(Bt.shape[1] + 1, PTR_BYTES)).base
-    AD[AD_BTIDX] = sim.dram_region("Bt.indices", B.nbytes(Bt.nnz, IDX_BYTES)).base
-    AD[AD_BTVAL] = sim.dram_region("Bt.data", B.nbytes(Bt.nnz, VAL_BYTES)).base
+    for key, name, n, elem in ((AD_BTPTR, "Bt.indptr", Bt.shape[1] + 1, PTR_BYTES),
+                               (AD_BTIDX, "Bt.indices", Bt.nnz, IDX_BYTES),
+                               (AD_BTVAL, "Bt.data", Bt.nnz, VAL_BYTES)):
+        AD[key] = sim.dram_region(name, B.nbytes(n, elem),
+                                  die=B.b_die(sim, Bt, knobs["b_placement"], name, elem)).base
     return B.csr_arrays(ops.A), bt, AD
 
 
 def run_inner(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     """Every (i, j): C's row offsets from the symbolic phase and its scan."""
     n_row = ops.sym.shape[0]
-    a, bt, AD = _setup(sim, ops)
+    a, bt, AD = _setup(sim, ops, knobs)
     nnz, base = rowwise.run_symbolic(sim, ops)
-    (c_ptr, AD[AD_CSTART]), = prep.run_scan(sim, [(nnz, base, "C.indptr")])
-    AD[AD_CIDX] = sim.dram_region("C.indices", B.nbytes(ops.nnz_c, IDX_BYTES), access_class="output").base
-    AD[AD_CVAL] = sim.dram_region("C.data", B.nbytes(ops.nnz_c, VAL_BYTES), access_class="output").base
+    rows = B.die_rows(sim, ops)
+    (c_ptr, AD[AD_CSTART]), = prep.run_scan(sim, [(nnz, base, "C.indptr")], cuts=rows)
+    for key, name, elem in ((AD_CIDX, "C.indices", IDX_BYTES), (AD_CVAL, "C.data", VAL_BYTES)):
+        size = B.nbytes(ops.nnz_c, elem)
+        AD[key] = sim.dram_region(name, size, access_class="output",
+                                  die=B.split_at(rows, c_ptr, elem, size)).base
     c_idx = np.zeros(max(ops.nnz_c, 1), dtype=np.int64)
     c_val = np.zeros(max(ops.nnz_c, 1), dtype=np.float64)
     ct = np.zeros(B.CT_N, dtype=np.int64)
@@ -175,19 +182,21 @@ def run_inner(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
         return inner_generate(np.asarray(ids, dtype=np.int64), *a, *bt, c_ptr, c_end, c_idx, c_val,
                               False, AD, ct)
 
-    sim.run_phase(Phase("rows", n_row, gen, DynamicTokens(chunk=max(1, int(knobs["granularity"])))))
+    sim.run_phase(Phase("rows", n_row, gen, B.row_tokens(rows, max(1, int(knobs["granularity"])))))
     return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
 
 
 def run_inner_candidates(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     """Only C's structural nonzeros: the symbolic phase writes the pattern, then dot products."""
     n_row = ops.sym.shape[0]
-    a, bt, AD = _setup(sim, ops)
+    a, bt, AD = _setup(sim, ops, knobs)
     st = rowwise.run_pattern(sim, ops)
     AD[AD_CSTART] = st.AD[rowwise.AD_CSTART]
     AD[AD_CEND] = st.AD[rowwise.AD_CEND]
     AD[AD_CIDX] = st.AD[rowwise.AD_CIDX]
-    AD[AD_CVAL] = sim.dram_region("C.data", B.nbytes(st.c_total, VAL_BYTES), access_class="output").base
+    size = B.nbytes(st.c_total, VAL_BYTES)
+    AD[AD_CVAL] = sim.dram_region("C.data", size, access_class="output",
+                                  die=B.split_at(st.rows, st.c_cum, VAL_BYTES, size)).base
     c_start, c_end, c_idx = st.c_start, st.c_end, st.c_idx
     c_val = np.zeros(c_idx.size, dtype=np.float64)
     ct = np.zeros(B.CT_N, dtype=np.int64)     # the symbolic phase's work is in its cycles
@@ -196,5 +205,5 @@ def run_inner_candidates(sim: Simulation, ops: B.Operands, knobs: dict) -> Kerne
         return inner_generate(np.asarray(ids, dtype=np.int64), *a, *bt, c_start, c_end, c_idx,
                               c_val, True, AD, ct)
 
-    sim.run_phase(Phase("rows", n_row, gen, DynamicTokens(chunk=max(1, int(knobs["granularity"])))))
+    sim.run_phase(Phase("rows", n_row, gen, B.row_tokens(st.rows, max(1, int(knobs["granularity"])))))
     return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])

@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from simulator.machine import DynamicTokens, Phase, Simulation
+from simulator.machine import Phase, Simulation
+from simulator.machine.sim import split_by_cost
 from simulator.machine.trace import (ATOMIC_ADD, DEP, NORET, OP_WIDTH, emit_atomic, emit_compute,
                                      emit_load, emit_store)
 from simulator.programs import base as B
@@ -171,7 +172,8 @@ class _PartialBins:
 
 
 MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "table_slots", "load_factor", "hash",
-                                        "writeback", "granularity", "token_scope", "offsets")}
+                                        "writeback", "granularity", "token_scope", "offsets",
+                                        "b_placement")}
 KNOBS: dict[str, Knob] = {
     **MERGE_KNOBS,
     "multiply_granularity": Knob(1, "count and multiply phases: inner indices taken per token"),
@@ -188,20 +190,32 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     b = B.csr_arrays(Bm)
     flops = ops.flops
     AD = np.zeros(AD_N, dtype=np.int64)
-    opr = B.operand_regions(sim, ops)
-    AD[AD_ATPTR] = sim.dram_region("At.indptr", B.nbytes(n_inner + 1, PTR_BYTES), access_class="stream").base
-    AD[AD_ATIDX] = sim.dram_region("At.indices", B.nbytes(A.nnz, IDX_BYTES), access_class="stream").base
-    AD[AD_ATVAL] = sim.dram_region("At.data", B.nbytes(A.nnz, VAL_BYTES), access_class="stream").base
+    opr = B.operand_regions(sim, ops, knobs["b_placement"])
+    # multi-die: the inner indices k (columns of A, rows of B) in blocks of equal products per
+    # die (A's columns there), the bins and C by rows of C (`die_rows`)
+    rows = B.die_rows(sim, ops)
+    ks = None if rows is None else split_by_cost(
+        n_inner, sim.cfg.dies, np.diff(at[0]) * np.diff(b[0]).astype(np.float64) + 1)
+    for key, name, n, elem, ptr in ((AD_ATPTR, "At.indptr", n_inner + 1, PTR_BYTES, np.arange(n_inner + 1)),
+                                    (AD_ATIDX, "At.indices", A.nnz, IDX_BYTES, at[0]),
+                                    (AD_ATVAL, "At.data", A.nnz, VAL_BYTES, at[0])):
+        size = B.nbytes(n, elem)
+        AD[key] = sim.dram_region(name, size, access_class="stream",
+                                  die=B.split_at(ks, ptr, elem, size)).base
     AD[AD_BPTR], AD[AD_BIDX], AD[AD_BVAL] = opr["B.indptr"], opr["B.indices"], opr["B.data"]
-    AD[AD_COUNT] = sim.dram_region("pp.count", B.nbytes(n_row, 8), access_class="random").base
-    AD[AD_CURSOR] = sim.dram_region("pp.cursor", B.nbytes(n_row, 8), access_class="random").base
-    pp_region = sim.dram_region("pp.records", B.nbytes(flops, RECORD_BYTES), access_class="stream")
+    per_row = B.split_at(rows, np.arange(n_row + 1), 8, B.nbytes(n_row, 8))
+    AD[AD_COUNT] = sim.dram_region("pp.count", B.nbytes(n_row, 8), access_class="random", die=per_row).base
+    AD[AD_CURSOR] = sim.dram_region("pp.cursor", B.nbytes(n_row, 8), access_class="random", die=per_row).base
+    pp_at = np.concatenate([[0], np.cumsum(ops.sym.row_flops)])     # the bins, by rows of C
+    pp_region = sim.dram_region("pp.records", B.nbytes(flops, RECORD_BYTES), access_class="stream",
+                                die=B.split_at(rows, pp_at, RECORD_BYTES, B.nbytes(flops, RECORD_BYTES)))
     AD[AD_PP] = pp_region.base
     chunk = max(1, int(knobs["multiply_granularity"]))
+    k_tokens = B.row_tokens(ks, chunk)
     # count, then the scan of the counts: the bins' offsets
     count = np.zeros(max(n_row, 1), dtype=np.int64)
     sim.run_phase(Phase("bounds", n_inner, lambda ids: count_generate(
-        np.asarray(ids, np.int64), at[0], at[1], b[0], AD, count), DynamicTokens(chunk=chunk)))
+        np.asarray(ids, np.int64), at[0], at[1], b[0], AD, count), k_tokens))
     if not np.array_equal(count[:n_row], ops.sym.row_flops):
         raise AssertionError("outer product: counted bins differ from the row flops")
     arrays = [(count[:n_row], int(AD[AD_COUNT]), "pp.indptr")]
@@ -209,7 +223,7 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     if knobs["offsets"] == "symbolic":
         nnz, base = R.run_symbolic(sim, ops)
         arrays.append((nnz, base, "C.indptr"))
-    scans = prep.run_scan(sim, arrays)
+    scans = prep.run_scan(sim, arrays, cuts=rows)
     pp_ptr, AD[AD_PPPTR] = scans[0]
     if knobs["offsets"] == "symbolic":
         c_ptr = scans[1]
@@ -224,7 +238,7 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
         ranked[0] += ids.size
         return outer_generate(ids, at[0], at[1], b[0], pp_ptr, cursor, AD, ct)
 
-    sim.run_phase(Phase("multiply", n_inner, gen, DynamicTokens(chunk=chunk)))
+    sim.run_phase(Phase("multiply", n_inner, gen, k_tokens))
     if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)) or ranked[0] != n_inner:
         raise AssertionError("outer product: bins not filled as counted")
     merge_knobs = dict(R.KNOBS_DEFAULTS_FOR_MERGE)
@@ -243,7 +257,7 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
             bins.drop(int(pp_ptr[r0]), int(pp_ptr[r1]))
         return out
 
-    sim.run_phase(Phase("merge", n_row, merge_gen, R.schedule_for(merge_knobs, None)))
+    sim.run_phase(Phase("merge", n_row, merge_gen, R.schedule_for(merge_knobs, None, st.rows)))
     out = st.output(None if c_ptr is None else c_ptr[0])
     out.counters += ct
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.machine import DynamicTokens, Phase, Simulation
+from simulator.machine import Phase, Simulation
 from simulator.machine.trace import DEP, OP_WIDTH, emit_compute, emit_load, emit_store
 from simulator.programs import base as B
 from simulator.programs.base import (I_ROW, I_SCAN_ROW, IDX_BYTES, LINE, PTR_BYTES,
@@ -108,19 +108,28 @@ def run_bounds(sim: Simulation, ops: B.Operands) -> Bounds:
     n_row = a_ptr.size - 1
     nnz = a_idx.size
     opr = B.operand_regions(sim, ops)
-    blen_base = sim.dram_region("bounds.blen", B.nbytes(nnz, 8), access_class="stream").base
+    # multi-die: each die's tasks cover its block of rows (where A's rows live), as near as
+    # tasks of `per` nonzeros / rows cut them
+    rows = B.die_rows(sim, ops)
+    cut = lambda at, per: None if rows is None else np.maximum.accumulate(-(-at // per))
+    blen_base = sim.dram_region("bounds.blen", B.nbytes(nnz, 8), access_class="stream",
+                                die=B.split_at(rows, a_ptr, 8, B.nbytes(nnz, 8))).base
     blen = np.zeros(max(nnz, 1), dtype=np.int64)
     AD = np.array([opr["A.indices"], opr["B.indptr"], blen_base], dtype=np.int64)
     per = NNZ_PER_BOUNDS_TASK
     sim.run_phase(Phase("bounds", -(-nnz // per), lambda ids: lengths_generate(
-        np.asarray(ids, np.int64), per, a_idx, b_ptr, AD, blen), DynamicTokens()))
-    (qcum, qcum_base), = run_scan(sim, [(blen[:nnz], blen_base, "bounds.qcum")])
-    flops_base = sim.dram_region("bounds.flops", B.nbytes(n_row, 8), access_class="stream").base
+        np.asarray(ids, np.int64), per, a_idx, b_ptr, AD, blen),
+        B.row_tokens(None if rows is None else cut(a_ptr[rows], per))))
+    (qcum, qcum_base), = run_scan(sim, [(blen[:nnz], blen_base, "bounds.qcum")],
+                                  cuts=None if rows is None else a_ptr[rows])
+    flops_base = sim.dram_region("bounds.flops", B.nbytes(n_row, 8), access_class="stream",
+                                 die=B.split_at(rows, np.arange(n_row + 1), 8, B.nbytes(n_row, 8))).base
     row_flops = np.zeros(max(n_row, 1), dtype=np.int64)
     AD2 = np.array([opr["A.indptr"], qcum_base, flops_base], dtype=np.int64)
     per = ROWS_PER_BOUNDS_TASK
     sim.run_phase(Phase("bounds", -(-n_row // per), lambda ids: rowflops_generate(
-        np.asarray(ids, np.int64), per, a_ptr, qcum, AD2, row_flops), DynamicTokens()))
+        np.asarray(ids, np.int64), per, a_ptr, qcum, AD2, row_flops),
+        B.row_tokens(None if rows is None else cut(rows, per))))
     if not np.array_equal(row_flops[:n_row], ops.sym.row_flops):
         raise AssertionError("bounds: row flops differ from the host's symbolic pass")
     return Bounds(row_flops[:n_row], qcum, flops_base, qcum_base)
@@ -175,10 +184,12 @@ def scan_generate(ids, kind, n, n_arr, SB, src, dst, blk, extra, vals, outs):
 
 
 def run_scan(sim: Simulation, arrays: list[tuple[np.ndarray, int, str]],
-             extra_instructions: int = 0) -> list[tuple[np.ndarray, int]]:
+             extra_instructions: int = 0, cuts: np.ndarray | None = None) -> list[tuple[np.ndarray, int]]:
     """Prefix sums of per-row int64 arrays on one core: [(host values, DRAM base of the
     values, name of the prefix's region)] -> [(host prefix (n + 1), DRAM base of the prefix)].
-    `extra_instructions` per row are charged to the prefix pass (e.g. finding window cuts)."""
+    `extra_instructions` per row are charged to the prefix pass (e.g. finding window cuts).
+    `cuts` (multi-die: the dies' first entries, len dies + 1, e.g. `base.die_rows`): each die
+    scans the blocks of its entries (its own queue, stealing) and holds its part of the prefix."""
     n = int(arrays[0][0].size)
     n_arr = len(arrays)
     nb = max(1, (n + SCAN_BLOCK - 1) // SCAN_BLOCK)
@@ -187,9 +198,11 @@ def run_scan(sim: Simulation, arrays: list[tuple[np.ndarray, int, str]],
         vals[a, :n] = v
     outs = np.zeros((n_arr, n + 1), dtype=np.int64)
     src = np.array([base for _, base, _ in arrays], dtype=np.int64)
-    dst = np.array([sim.dram_region(out, B.nbytes(n + 1, 8), access_class="output"
-                                    if out.startswith("C.") else "stream").base
+    size = B.nbytes(n + 1, 8)
+    dst = np.array([sim.dram_region(out, size, access_class="output" if out.startswith("C.")
+                                    else "stream", die=B.split_at(cuts, np.arange(n + 1), 8, size)).base
                     for _, _, out in arrays], dtype=np.int64)
+    blocks = None if cuts is None else np.maximum.accumulate(-(-np.asarray(cuts) // SCAN_BLOCK))
     k = sum(r.name.startswith("scan.blocks") for r in sim.regions)
     blk = sim.dram_region(f"scan.blocks{k or ''}", B.nbytes(n_arr * nb, 8), access_class="stream").base
     kind = np.concatenate([np.zeros(nb, np.int64), [1], np.full(nb, 2, np.int64)])
@@ -199,7 +212,8 @@ def run_scan(sim: Simulation, arrays: list[tuple[np.ndarray, int, str]],
         gen = (lambda first: lambda ids: scan_generate(
             np.asarray(ids, np.int64) + first, kind, n, n_arr, SCAN_BLOCK, src, dst, blk,
             int(extra_instructions), vals, outs))(first)
-        sim.run_phase(Phase("scan", count, gen, DynamicTokens(), threads=threads))
+        sched = B.row_tokens(blocks if threads is None else None)
+        sim.run_phase(Phase("scan", count, gen, sched, threads=threads))
     return [(outs[a], int(dst[a])) for a in range(n_arr)]
 
 

@@ -39,7 +39,7 @@ from spgemm.accumulators import (EMPTY, HASH_FUNCTIONS, WORK_SIZE, hash_probe, h
 
 from simulator.programs import base as B
 from simulator.programs import prep
-from simulator.programs.base import (CHUNK, CT_COLLISIONS, CT_MULADDS, CT_NNZ, CT_PP_READ_BYTES,
+from simulator.programs.base import (CHUNK, claim_c, CT_COLLISIONS, CT_MULADDS, CT_NNZ, CT_PP_READ_BYTES,
                                      CT_PROBES, CT_SLOTS_SCANNED, CT_SPILL_PRODUCTS,
                                      CT_SPILL_ROWS, CT_SPILLED_ENTRIES, I_MAC, I_NNZ_A, I_PROBE,
                                      I_ROW, I_SCAN, I_SORT, I_STORE_OUT, IDX_BYTES, LINE,
@@ -157,9 +157,8 @@ def _claim(buf, n, i, count, calloc, c_start, P, AD):
     is stored, 4-array C) or a load of C.indptr (symbolic offsets). Returns (buf, n, start)."""
     buf = grow(buf, n, 2)
     if P[P_OFFSETS] == 1:
-        n = emit_atomic(buf, n, AD[AD_ALLOC], ATOMIC_ADD, DEP)
-        start = calloc[0]
-        calloc[0] += count
+        at, start = claim_c(calloc, i, count)
+        n = emit_atomic(buf, n, AD[AD_ALLOC] + at, ATOMIC_ADD, DEP)
         c_start[i] = start
         n = emit_store(buf, n, AD[AD_CSTART] + i * PTR_BYTES, PTR_BYTES, DEP)
     else:
@@ -203,7 +202,7 @@ def rowwise_generate(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, pp_ptr, pp_c
 
     a_* / b_*: canonical CSR arrays (int64 / float64); pp_*: partial products grouped by row
     (src 1); c_start / c_end: row starts and ends (c_start given with symbolic offsets; set with
-    atomic offsets); c_idx / c_val: C's arrays; calloc int64[1]: C's allocation counter;
+    atomic offsets); c_idx / c_val: C's arrays; calloc int64[dies, 2]: C's allocation counters (`base.c_alloc`);
     sizes_in: exact row nnz (sizes = symbolic); row_out: rows' counts (output count mode).
     keys/vals: a host hash table (keys all EMPTY) at least as large as any row's table; pos:
     uint64[n_col] zeros (dense); tk/tv/work: sort scratch. ct: counters (accumulated).
@@ -362,6 +361,7 @@ KNOBS: dict[str, Knob] = {
     "writeback": Knob("unsorted", "write-back order of each row of C", ("unsorted", "sorted")),
     "offsets": Knob("atomic", "C's row offsets: a fetch-add per row (4-array CSR) or the "
                     "symbolic phase's scan (CSR)", ("atomic", "symbolic")),
+    **B.PLACEMENT_KNOBS,
 }
 
 PRESETS: dict[str, dict] = {
@@ -411,28 +411,37 @@ class RowwiseState:
         place_dram = knobs["placement"] == "dram" or cfg.spad.size_bytes == 0
         max_fit = int(hash_table_size(int(bound.max()) if n_row else 1, int(P[P_LF])))
         AD = np.zeros(AD_N, dtype=np.int64)
-        opr = B.operand_regions(sim, ops)
+        opr = B.operand_regions(sim, ops, knobs["b_placement"])
+        self.rows = rows = B.die_rows(sim, ops)     # the dies' row blocks (None on one die)
         for key, name in ((AD_APTR, "A.indptr"), (AD_AIDX, "A.indices"), (AD_AVAL, "A.data"),
                           (AD_BPTR, "B.indptr"), (AD_BIDX, "B.indices"), (AD_BVAL, "B.data")):
             AD[key] = opr[name]
         reg = lambda name, size, **kw: sim.dram_region(f"{prefix}{name}", size, **kw).base
         # C: 4-array with atomic offsets (sized for what rows claim), else CSR from the scan
-        c_total = int(ops.nnz_c) if (P[P_ACC] == 0 or P[P_OFFSETS] == 0) else int(bound.sum())
+        row_c = ops.sym.row_nnz if (P[P_ACC] == 0 or P[P_OFFSETS] == 0) else bound
+        c_total = int(np.sum(row_c))
         self.c_start = np.zeros(max(n_row, 1), dtype=np.int64)
         self.c_end = np.zeros(max(n_row, 1), dtype=np.int64)
-        self.calloc = np.zeros(1, dtype=np.int64)
+        self.calloc, c_cum = B.c_alloc(sim, rows, row_c)
+        self.c_cum = c_cum                          # C's entries before each row (multi-die)
+        rdie = B.split_at(rows, np.arange(n_row + 1), PTR_BYTES, B.nbytes(n_row, PTR_BYTES))
+        cdie = lambda elem: B.split_at(rows, c_cum, elem, B.nbytes(c_total, elem))
         self.row_out = np.zeros(max(n_row, 1), dtype=np.int64)
         if out != OUT_COUNT:
             if P[P_OFFSETS] == 1:
-                AD[AD_CSTART] = B.dram(sim, "C.rowstart", B.nbytes(n_row, PTR_BYTES), access_class="output")
-                AD[AD_CEND] = B.dram(sim, "C.rowend", B.nbytes(n_row, PTR_BYTES), access_class="output")
-                AD[AD_ALLOC] = B.dram(sim, "C.alloc", 8, access_class="random")
+                AD[AD_CSTART] = B.dram(sim, "C.rowstart", B.nbytes(n_row, PTR_BYTES),
+                                       access_class="output", die=rdie)
+                AD[AD_CEND] = B.dram(sim, "C.rowend", B.nbytes(n_row, PTR_BYTES),
+                                     access_class="output", die=rdie)
+                AD[AD_ALLOC] = B.alloc_region(sim, rows)
             else:
                 self.c_start[:n_row] = c_ptr[0][:n_row]
                 AD[AD_CSTART] = c_ptr[1]
-            AD[AD_CIDX] = B.dram(sim, "C.indices", B.nbytes(c_total, IDX_BYTES), access_class="output")
+            AD[AD_CIDX] = B.dram(sim, "C.indices", B.nbytes(c_total, IDX_BYTES), access_class="output",
+                                 die=cdie(IDX_BYTES))
             if out == OUT_VALUES:
-                AD[AD_CVAL] = B.dram(sim, "C.data", B.nbytes(c_total, VAL_BYTES), access_class="output")
+                AD[AD_CVAL] = B.dram(sim, "C.data", B.nbytes(c_total, VAL_BYTES), access_class="output",
+                                     die=cdie(VAL_BYTES))
         self.c_total = c_total
         self.sizes_in = np.zeros(1, np.int64)
         if sizes is not None:
@@ -498,11 +507,18 @@ class RowwiseState:
         return KernelOutput(self.c_start[:n], self.c_idx, self.c_val, self.ct, c_end=self.c_end[:n])
 
 
-def schedule_for(knobs: dict, cost: np.ndarray | None):
+def schedule_for(knobs: dict, cost: np.ndarray | None, rows: np.ndarray | None = None):
+    """The rows phase's schedule. On a multi-die machine (`rows`: the dies' row blocks, where
+    A's and C's rows live) a machine-wide token queue becomes one queue per die over its block,
+    with stealing; per-core queues steal too."""
     if knobs["distribution"] == "static":
         return StaticWindows(cost=cost if knobs["balance"] == "flops" else None)
-    return DynamicTokens(chunk=max(1, int(knobs["granularity"])), scope=knobs["token_scope"],
-                         cost=cost if knobs["token_scope"] != "machine" else None)
+    chunk = max(1, int(knobs["granularity"]))
+    if rows is not None and knobs["token_scope"] != "core":
+        return B.row_tokens(rows, chunk)
+    return DynamicTokens(chunk=chunk, scope=knobs["token_scope"],
+                         cost=cost if knobs["token_scope"] != "machine" else None,
+                         steal=rows is not None)
 
 
 def needs_flop_cost(knobs: dict) -> bool:
@@ -529,7 +545,8 @@ def prepare(sim: Simulation, ops: B.Operands, knobs: dict, *, cost: bool):
         arrays.append((bd.row_flops, bd.flops_base, "bounds.fptr"))
         flop_cost = bd.row_flops.astype(np.float64)
     if arrays:
-        out = prep.run_scan(sim, arrays, extra_instructions=2 if cost else 0)
+        out = prep.run_scan(sim, arrays, extra_instructions=2 if cost else 0,
+                            cuts=B.die_rows(sim, ops))
         if knobs["offsets"] == "symbolic":
             c_ptr = out[0]
     return c_ptr, (sizes if knobs["sizes"] == "symbolic" else None), flop_cost
@@ -542,7 +559,7 @@ def run_symbolic(sim: Simulation, ops: B.Operands) -> tuple[np.ndarray, int]:
     knobs = dict(KNOBS_DEFAULTS_FOR_MERGE, placement="spad")
     mark = sim.spad_mark()
     st = RowwiseState(sim, ops, knobs, prefix="sym.", src=0, out=OUT_COUNT)
-    sim.run_phase(Phase("symbolic", st.n_row, st.generate, DynamicTokens()))
+    sim.run_phase(Phase("symbolic", st.n_row, st.generate, B.row_tokens(st.rows)))
     sim.spad_release(mark)           # the private tables are no longer needed
     counts = st.row_out[:st.n_row].copy()
     if not np.array_equal(counts, ops.sym.row_nnz):
@@ -556,14 +573,15 @@ def run_pattern(sim: Simulation, ops: B.Operands) -> RowwiseState:
     knobs = dict(KNOBS_DEFAULTS_FOR_MERGE, placement="spad", offsets="atomic")
     mark = sim.spad_mark()
     st = RowwiseState(sim, ops, knobs, prefix="mask.", src=0, out=OUT_PATTERN)
-    sim.run_phase(Phase("symbolic", st.n_row, st.generate, DynamicTokens()))
+    sim.run_phase(Phase("symbolic", st.n_row, st.generate, B.row_tokens(st.rows)))
     sim.spad_release(mark)
     return st
 
 
 def run_rowwise(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
+    B.operand_regions(sim, ops, knobs["b_placement"])
     c_ptr, sizes, cost = prepare(sim, ops, knobs, cost=needs_flop_cost(knobs))
     st = RowwiseState(sim, ops, knobs, prefix="", src=0, c_ptr=None if c_ptr is None else c_ptr,
                       sizes=sizes)
-    sim.run_phase(Phase("rows", st.n_row, st.generate, schedule_for(knobs, cost)))
+    sim.run_phase(Phase("rows", st.n_row, st.generate, schedule_for(knobs, cost, st.rows)))
     return st.output(None if c_ptr is None else c_ptr[0])

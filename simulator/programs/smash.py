@@ -57,7 +57,7 @@ from simulator.programs.smash_gen import (  # task kinds, table and index layout
     AD_CUR, AD_CVAL, AD_N, AD_NEXT, AD_QCUM, AD_SIZES, AD_SPILL, AD_TAB, AD_WIN, K_ALLOC, K_FREE,
     K_INIT, K_INSERT, K_ROWEND, K_SCATTER, K_SLICE, K_WB, P_ATOMIC, P_ATOMIC_OFFSETS, P_CUR_OFF,
     P_CUR_STRIDE, P_DYNWIN, P_FRAG, P_HASH, P_MAXP, P_N, P_NCOL, P_S, P_SORTED, P_SS, TK_W, W_HOST,
-    W_N, W_OVER, W_R0, W_R1, W_SIZE, smash_generate)
+    W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, smash_generate)
 from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE
 
 SLICE = 256              # table slots per write-back task
@@ -93,6 +93,7 @@ KNOBS: dict[str, Knob] = {
     "fragment_max_slots": Knob(0, "largest fragment (0: 1/8 of the pool)"),
     "batches": Knob(8, "fragments: batches pipelined in a window"),
     "writeback": Knob("unsorted", "order of each row of C", ("unsorted", "sorted")),
+    **B.PLACEMENT_KNOBS,
 }
 
 PRESETS: dict[str, dict] = {
@@ -580,15 +581,20 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     frag = knobs["table"] == "fragments"
     atomic_offsets = knobs["offsets"] == "atomic"
     AD = np.zeros(AD_N, np.int64)
-    opr = B.operand_regions(sim, ops)
+    opr = B.operand_regions(sim, ops, knobs["b_placement"])
     for key, name in ((AD_APTR, "A.indptr"), (AD_AIDX, "A.indices"), (AD_AVAL, "A.data"),
                       (AD_BPTR, "B.indptr"), (AD_BIDX, "B.indices"), (AD_BVAL, "B.data")):
         AD[key] = opr[name]
     bd, sizes, sym = _prepare(sim, ops, knobs, AD)
     fptr = bd.qcum[a[0]]                      # row r's partial products start at fptr[r]
     AD[AD_WIN] = sim.dram_region("plan.windows", B.nbytes(n_row + 1, 16)).base
-    AD[AD_NEXT] = (sim.spad_region("smash.next", 8, core=0).base if cfg.spad.size_bytes > 0 else
-                   sim.dram_region("smash.next", 8, access_class="random").base)
+    # the counters windows are claimed from: one per die, in the scratchpad of its first core
+    nexts = np.array([(sim.spad_region(f"smash.next{d or ''}", 8, core=d * cfg.cores_per_die).base
+                       if cfg.spad.size_bytes > 0 else
+                       sim.dram_region(f"smash.next{d or ''}", 8, access_class="random",
+                                       die="all" if cfg.dies == 1 else d).base)
+                      for d in range(cfg.dies)], np.int64)
+    AD[AD_NEXT] = nexts[0]
     AD[AD_CUR] = B.local_region(sim, "frag.desc" if frag else "win.cursor",
                                 WINDOW_ROWS * (16 if frag else 8)).base
     # the scan of the rows' table sizes cuts the windows (and gives C.indptr if asked)
@@ -601,31 +607,49 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     arrays = [(units, int(AD[AD_SIZES]), "plan.prefix")]
     if not atomic_offsets:
         arrays.append((sym[0], sym[1], "C.indptr"))
-    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3)
+    scans = prep.run_scan(sim, arrays, extra_instructions=4 if frag else 3,
+                          cuts=B.die_rows(sim, ops))
     # small matrices: smaller chunks, so that every thread gets a few
     chunk = max(1, min(int(knobs["chunk"]),
                        max(MIN_CHUNK, int(fptr[-1]) // (TASKS_PER_THREAD * cfg.threads))))
     pl = _plan(sim, knobs, AD, sizes, fptr, chunk, S, fmax)
     P = _params(knobs, n_col, pl)
+    # multi-die: each window's home is the die of its first row; C's rows live on the die of
+    # their window (the dies' row blocks, moved to window boundaries)
+    rows = B.die_rows(sim, ops)
+    home = None
+    if rows is not None:
+        WIN = pl["WIN"]
+        home = np.searchsorted(rows, WIN[:, W_R0], side="right") - 1
+        rows = np.searchsorted(home, np.arange(cfg.dies + 1), side="left")   # first window per die
+        rows = np.append(WIN[:, W_R0], n_row)[rows]
+        rows[0], rows[-1] = 0, n_row
+    pl["WIN"][:, W_NEXT] = nexts[0] if home is None else nexts[home]
     # C: 4-array, each row given its size (atomic offsets), or CSR from the scan
     c_total = int(sizes.sum()) if atomic_offsets else int(ops.nnz_c)
     c_start = np.zeros(max(n_row, 1), np.int64)
     c_end = np.zeros(max(n_row, 1), np.int64)
+    calloc, c_cum = B.c_alloc(sim, rows, sizes if atomic_offsets else ops.sym.row_nnz)
+    rdie = B.split_at(rows, np.arange(n_row + 1), PTR_BYTES, B.nbytes(n_row, PTR_BYTES))
     if atomic_offsets:
-        AD[AD_CSTART] = sim.dram_region("C.rowstart", B.nbytes(n_row, PTR_BYTES), access_class="output").base
-        AD[AD_CEND] = sim.dram_region("C.rowend", B.nbytes(n_row, PTR_BYTES), access_class="output").base
-        AD[AD_CALLOC] = sim.dram_region("C.alloc", 8, access_class="random").base
+        AD[AD_CSTART] = sim.dram_region("C.rowstart", B.nbytes(n_row, PTR_BYTES), access_class="output",
+                                        die=rdie).base
+        AD[AD_CEND] = sim.dram_region("C.rowend", B.nbytes(n_row, PTR_BYTES), access_class="output",
+                                      die=rdie).base
+        AD[AD_CALLOC] = B.alloc_region(sim, rows)
     else:
         c_ptr, AD[AD_CSTART] = scans[1]
         c_start[:n_row] = c_ptr[:-1]
-    AD[AD_CIDX] = sim.dram_region("C.indices", B.nbytes(c_total, IDX_BYTES), access_class="output").base
-    AD[AD_CVAL] = sim.dram_region("C.data", B.nbytes(c_total, VAL_BYTES), access_class="output").base
+    for key, name, elem in ((AD_CIDX, "C.indices", IDX_BYTES), (AD_CVAL, "C.data", VAL_BYTES)):
+        size = B.nbytes(c_total, elem)
+        AD[key] = sim.dram_region(name, size, access_class="output",
+                                  die=B.split_at(rows, c_cum, elem, size)).base
     c_idx = np.zeros(max(c_total, 1), np.int64)
     c_val = np.zeros(max(c_total, 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
-                                               c_start, c_cur, c_end, c_idx, c_val,
-                                               np.zeros(1, np.int64)), sizes)
+                                               c_start, c_cur, c_end, c_idx, c_val, calloc),
+                      sizes, home)
     if not atomic_offsets:
         if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
             raise AssertionError("smash: rows did not fill C as the symbolic phase said")
@@ -633,7 +657,8 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])
 
 
-def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes) -> np.ndarray:
+def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes,
+                 home: np.ndarray | None = None) -> np.ndarray:
     """The phase `numeric` on a Windows schedule; each window in flight gets a host table.
     Returns the counters."""
     TK, WIN, bounds = pl["TK"], pl["WIN"], pl["bounds"]
@@ -663,7 +688,7 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
 
     if TK.shape[0]:
         sched = Windows(bounds=bounds, stage=pl["stage"], assign=knobs["windows"],
-                        order=knobs["order"], cost=pl["cost"], within="dynamic")
+                        order=knobs["order"], cost=pl["cost"], within="dynamic", home=home)
         sim.run_phase(Phase("numeric", TK.shape[0], gen, sched))
     if np.any(WIN[:, W_HOST] >= 0):
         raise AssertionError("smash: a window's tasks were not all generated")

@@ -10,7 +10,7 @@ from numba import njit
 
 from simulator.machine.trace import (ATOMIC_ADD, ATOMIC_CAS, ATOMIC_FADD, ATOMIC_SWAP, DEP, NORET,
                                      OP_WIDTH, emit_atomic, emit_compute, emit_load, emit_store)
-from simulator.programs.base import (CHUNK, CT_CAS_RETRIES, CT_COLLISIONS, CT_FRAG_ALLOCS,
+from simulator.programs.base import (CHUNK, claim_c, CT_CAS_RETRIES, CT_COLLISIONS, CT_FRAG_ALLOCS,
                                      CT_FRAG_FREES, CT_FRAG_WAITS, CT_LOCKS, CT_MULADDS, CT_NNZ,
                                      CT_PROBES, CT_SLOTS_SCANNED, CT_SPILLED_ENTRIES, CT_WINDOWS,
                                      I_MAC, I_NNZ_A, I_PROBE, I_ROW, I_SCAN, I_SCAN_ROW, I_SORT,
@@ -31,7 +31,7 @@ K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
 TK_W = 6
 GROUP = 4    # write-back scans: lines whose instructions are issued as one block
 # window table (WIN[w, :])
-W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_N = range(6)
+W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_NEXT, W_N = range(7)   # W_NEXT: the counter claiming it
 # parameters
 (P_NCOL, P_HASH, P_ATOMIC, P_MAXP, P_FRAG, P_S, P_SS, P_ATOMIC_OFFSETS, P_SORTED, P_DYNWIN,
  P_CUR_STRIDE, P_CUR_OFF, P_N) = range(13)
@@ -365,15 +365,14 @@ def _task_init(buf, n, t, TK, WIN, size, c_start, c_cur, c_end, calloc, P, AD, c
     buf = grow(buf, n, 4)
     n = emit_compute(buf, n, I_ROW)
     if P[P_DYNWIN] == 1:
-        n = emit_atomic(buf, n, AD[AD_NEXT], ATOMIC_ADD, DEP)
+        n = emit_atomic(buf, n, WIN[w, W_NEXT], ATOMIC_ADD, DEP)
     n = emit_load(buf, n, AD[AD_WIN] + w * 16, 16, DEP)
     if P[P_ATOMIC_OFFSETS] == 1:
         buf, n = emit_stream(buf, n, AD[AD_SIZES] + r0 * 8, nr * 8, False, DEP)
         buf = grow(buf, n, 2)
         n = emit_compute(buf, n, I_SCAN_ROW * nr)
-        n = emit_atomic(buf, n, AD[AD_CALLOC], ATOMIC_ADD, DEP)
-        base = calloc[0]
-        calloc[0] += WIN[w, W_SIZE]
+        at, base = claim_c(calloc, r0, WIN[w, W_SIZE])
+        n = emit_atomic(buf, n, AD[AD_CALLOC] + at, ATOMIC_ADD, DEP)
         for r in range(r0, r1):
             c_start[r] = base
             base += size[r]
@@ -417,7 +416,7 @@ def _task_alloc(buf, n, t, TK, WIN, size, frag_slots, c_start, c_cur, c_end, cal
     if TK[t, 4] == 1:
         ct[CT_WINDOWS] += 1
         if P[P_DYNWIN] == 1:
-            n = emit_atomic(buf, n, AD[AD_NEXT], ATOMIC_ADD, DEP)
+            n = emit_atomic(buf, n, WIN[w, W_NEXT], ATOMIC_ADD, DEP)
         n = emit_load(buf, n, AD[AD_WIN] + w * 16, 16, DEP)
     base = np.int64(0)
     if P[P_ATOMIC_OFFSETS] == 1:
@@ -426,9 +425,8 @@ def _task_alloc(buf, n, t, TK, WIN, size, frag_slots, c_start, c_cur, c_end, cal
             if att_ok[a] == 1:
                 tot += size[att_row[a]]
         if tot > 0:
-            n = emit_atomic(buf, n, AD[AD_CALLOC], ATOMIC_ADD, DEP)
-            base = calloc[0]
-            calloc[0] += tot
+            at, base = claim_c(calloc, r0, tot)
+            n = emit_atomic(buf, n, AD[AD_CALLOC] + at, ATOMIC_ADD, DEP)
     for a in range(a0, a1):
         r = att_row[a]
         k = att_ptr[a + 1] - att_ptr[a]
@@ -547,7 +545,7 @@ def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum,
     TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST: the host table row
     of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
     the rows of B they select (bounds phase); size int64[n_row] rows' sizes; c_* C (start, cursor,
-    end per row; indices, values); calloc int64[1] C's allocation counter; hk/hv, sk/sv host
+    end per row; indices, values); calloc int64[dies, 2] C's allocation counters (`base.c_alloc`); hk/hv, sk/sv host
     tables [rows in flight, slots] (the core's table or pool, its spill tables); frag_* per row:
     fragment offset, slots, overfull flag, spill rotation; rowlist rows of WB/FREE tasks;
     att_* / aops allocation attempts and their operations; fops_ptr/fops each row's free
