@@ -220,7 +220,11 @@ def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
     """A cost per task (float64) for stratifying, for finding the heaviest task and for
     thinning's weights: multiply-adds plus a per-task overhead. The inner product's row
     intersects its nonzeros with every column of B (a two-pointer merge: about nnz(A_i) +
-    nnz(B_j) steps each, plus loading the column's pointers)."""
+    nnz(B_j) steps each, plus loading the column's pointers); inner-candidates' row with each
+    of its candidate columns, the nonzeros of C's row (bounded by min(flops, columns): the
+    exact pass has not run yet), at the mean column's nnz(B_j). Costed by multiply-adds alone,
+    a long row of `imbalanced:n=16384` (4096 nonzeros, ~14K candidates, ~6e7 merge steps) looked
+    like 3e4 and was dealt as a light block: several landed in one miniature."""
     A, B = ops.A, ops.B
     if unit == "inner":
         a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
@@ -231,6 +235,9 @@ def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
     cost = flops + a_row + 1.0
     if kernel == "inner":
         cost = cost + (a_row > 0) * (B.shape[1] * (3.0 + a_row) + B.nnz)
+    elif kernel == "inner-candidates":
+        cand = np.minimum(flops, float(B.shape[1]))
+        cost = cost + cand * (3.0 + a_row + B.nnz / max(B.shape[1], 1))
     return cost
 
 

@@ -97,6 +97,22 @@ def test_thin_keeps_a_stratified_share_and_the_costliest():
 # ---- the miniature machine ------------------------------------------------------------------
 
 
+def test_inner_candidates_cost_its_merges():
+    """inner-candidates' row merges with each candidate column: a long row of an imbalanced
+    matrix is the costliest task and a heavy block (by multiply-adds alone it looked light,
+    and several long rows landed in one miniature)."""
+    A = matrices.load("imbalanced:n=2048,nnz_per_row=8,n_long=8,long_len=512")
+    lo, _ = bound_operands(A, A)
+    long_rows = np.flatnonzero(np.diff(A.indptr) > 8)
+    cost = sampling.task_cost("inner-candidates", "rows", lo)
+    flops = sampling.task_cost("rowwise-hash", "rows", lo)
+    assert set(np.argsort(-cost)[:8]) == set(long_rows)
+    # a long row against the mean: far beyond its multiply-adds' share
+    assert cost[long_rows].min() / cost.mean() > 3 * flops[long_rows].min() / flops.mean()
+    lab = sampling.partition(cost, 8, sampling.blocks(A.shape[0], 528), seed=0)
+    assert sorted(lab[long_rows]) == list(range(8))       # one long row per miniature
+
+
 def test_miniature_keeps_per_core_resources():
     cfg = load_config("piuma-die")
     assert sampling.miniature_sizes(cfg) == [1, 2, 4, 8]
