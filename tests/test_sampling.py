@@ -220,11 +220,16 @@ def test_warning_on_small_thinned_samples():
     # independently, as the row-wise kernels', are not)
     one = sampling.Plan("smash-v2", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0, 1),
                         {}, {}, core_stages=True)
-    assert "one DRAM channel is 63% busy" in sampling.warning(one, 8.0, 5.0, 0.63)
+    assert "DRAM (1 channel per die) is 63% busy" in sampling.warning(one, 8.0, 5.0, 0.63)
     assert sampling.warning(one, 8.0, 5.0, 0.45) == ""
-    two = sampling.Plan("smash-v2", 4, ((0, 0),), 1.0, 0, sampling.Miniature(4, (), 2, 0.0, 2),
+    # two channels per miniature (piuma-die's sixteen cut by eight): flagged as well
+    two = sampling.Plan("smash-v2", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0, 2),
                         {}, {}, core_stages=True)
-    assert sampling.warning(two, 8.0, 5.0, 0.63) == ""
+    assert "DRAM (2 channels per die) is 63% busy" in sampling.warning(two, 8.0, 5.0, 0.63)
+    # replicates of the whole machine (not cut): its own DRAM, not flagged
+    whole_machine = sampling.Plan("smash-v2", 1, ((0, 0), (0, 1)), 0.5, 0,
+                                  sampling.Miniature(1, (), 8, 0.0, 16), {}, {}, core_stages=True)
+    assert "DRAM" not in sampling.warning(whole_machine, 20.0, 0.1, 0.63)
     rows = sampling.Plan("rowwise-hash", 8, ((0, 0),), 1.0, 0,
                          sampling.Miniature(8, (), 1, 0.0, 1), {}, {})
     assert sampling.warning(rows, 8.0, 5.0, 0.86) == ""
