@@ -89,7 +89,10 @@ MAX_HEAVY_SHARE = 0.5
 #: (before the DRAM-bank model: of 27 SMASH v1/v2 samples above it, 15 more than 10 % off,
 #: 0.94-1.23x); on the DRAM-bank model (sixteen channels per die, two per one-core miniature)
 #: smash-v1/v2 above it ran 0.98-1.20x (imbalanced n = 4096: 1.12-1.20x at 56-60 % busy),
-#: smash-v3 at 24-31 % busy within 6 %, so the rule holds for any miniature.
+#: smash-v3 at 24-31 % busy within 6 %, so the rule holds for any miniature. smash-v1/v2 (a
+#: table per window shared by the core's threads, written back at the window's end) are
+#: flagged on any miniature: on the DRAM-bank model their miniatures ran 0.98-1.48x the full
+#: run, 1.15x at 48 % busy (R-MAT 12), 3 of 9 cases within 10 % (`warning`).
 MAX_DRAM_UTILIZATION = 0.5
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
@@ -358,6 +361,7 @@ class Plan:
     threads: int = 0                     # threads of the full machine
     note: str = ""                       # why the plan is not what was asked (a warning)
     core_stages: bool = False            # a core's threads run stages between core barriers
+    shared_table: bool = False           # ... and share one table per window (smash-v1/v2)
 
     @property
     def fraction(self) -> float:
@@ -449,7 +453,8 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
         simulated = ((0, 0),) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
-                note, core_stages="windows" in (knobs or {}))
+                note, core_stages="windows" in (knobs or {}),
+                shared_table="windows" in (knobs or {}) and (knobs or {}).get("table") == "shared")
 
 
 def group_tasks(plan: Plan, unit: str, group: int, replicate: int = 0) -> np.ndarray:
@@ -720,6 +725,10 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     if tasks_per_thread < MIN_TASKS_WHOLE:
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
                 f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
+    if plan.shared_table and plan.groups > 1:
+        return ("sample unreliable: SMASH with one table per window shared by the core's threads "
+                "(smash-v1/v2) is not validated on miniatures: they ran 0.98-1.48x the full run "
+                "(docs/sampling.md); simulate it whole")
     if plan.core_stages and plan.groups > 1 and dram_utilization > MAX_DRAM_UTILIZATION:
         ch = plan.machine.channels
         return (f"sample unreliable: the miniature's DRAM ({ch or 'its'} channel"
