@@ -723,8 +723,9 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than MAX_HEAVY_SHARE of a
     thread's work."""
     if tasks_per_thread < MIN_TASKS_WHOLE:
+        what = "simulate it whole" if plan.thin >= 1 else "raise --sample or the budget"
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
-                f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; simulate it whole")
+                f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; {what}")
     if plan.shared_table and plan.groups > 1:
         return ("sample unreliable: SMASH with one table per window shared by the core's threads "
                 "(smash-v1/v2) is not validated on miniatures: they ran 0.98-1.48x the full run "

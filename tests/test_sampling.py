@@ -212,6 +212,7 @@ def test_combine_scales_counts_and_sums_phases():
 def test_warning_on_small_thinned_samples():
     plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
+    assert "raise --sample or the budget" in sampling.warning(plan, 1.5, 0.1)   # thinned
     assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
     assert sampling.warning(plan, 100.0, 0.1) == ""
     whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
