@@ -85,6 +85,13 @@ def available_bytes() -> int | None:
     return avail
 
 
+def fits(need_bytes: float, *, limit: int | None = None) -> bool:
+    """Whether `need_bytes` are within HEADROOM x the available memory (`limit` if given);
+    True when the available memory is unknown (as `require`, which then checks nothing)."""
+    avail = available_bytes() if limit is None else int(limit)
+    return avail is None or need_bytes <= HEADROOM * avail
+
+
 def require(need_bytes: float, what: str, *, limit: int | None = None, hint: str = "") -> None:
     """Raise MemoryLimitError when `need_bytes` exceed HEADROOM x the available memory.
 
@@ -92,10 +99,8 @@ def require(need_bytes: float, what: str, *, limit: int | None = None, hint: str
     the operation, e.g. "smash-v3 on rmat:scale=20,ef=16". limit: the memory to compare with
     (default: `available_bytes()`; nothing is checked when that is unknown). hint: what to try.
     """
-    avail = available_bytes() if limit is None else int(limit)
-    if avail is None:
-        return
-    if need_bytes > HEADROOM * avail:
+    if not fits(need_bytes, limit=limit):
+        avail = available_bytes() if limit is None else int(limit)
         msg = (f"{what} needs about {format_bytes(need_bytes)} of host memory, more than the "
                f"{format_bytes(HEADROOM * avail)} it may use ({HEADROOM:.0%} of "
                f"{format_bytes(avail)} available)")

@@ -340,11 +340,18 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
                          share=plan.fraction)
     elif max_ops is not None and est_lo > max_ops:
         _refuse_work(kernel, name, est_lo, max_ops, n_row)
-    hostmem.require(host_memory_bytes(kernel, kn, hi_ops, cfg, share),
-                    f"{kernel} on {name}", limit=memory_limit,
-                    hint="use a smaller matrix, --sample, or knobs that size smaller tables")
     exact = None
-    if plan is None or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS):
+    mem_hi = host_memory_bytes(kernel, kn, hi_ops, cfg, share)
+    if not hostmem.fits(mem_hi, limit=memory_limit) and hostmem.fits(
+            host_memory_bytes(kernel, kn, lo_ops, cfg, share), limit=memory_limit):
+        # C's size decides: its upper bound (min(flops, columns) per row) is far above the
+        # truth on power-law matrices; the exact symbolic pass (O(rows) memory) settles it
+        report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds) to size C")
+        exact = Operands.build(A, Bm)
+        mem_hi = host_memory_bytes(kernel, kn, exact, cfg, share)
+    hostmem.require(mem_hi, f"{kernel} on {name}", limit=memory_limit,
+                    hint="use a smaller matrix, --sample, or knobs that size smaller tables")
+    if exact is None and (plan is None or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS)):
         report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds)")
         exact = Operands.build(A, Bm)
     est = estimate_ops(kernel, exact, threads, kn) if exact is not None else est_hi

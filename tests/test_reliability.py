@@ -104,6 +104,31 @@ def test_run_memory_guard_knobs_and_config():
     assert time.perf_counter() - t0 < 30
 
 
+def test_run_memory_guard_sizes_c_exactly_when_its_bounds_straddle_the_limit():
+    """C's upper bound (min(flops, columns) per row) is far above the truth on R-MAT: a run
+    the cheap bound would refuse but the exact symbolic pass admits goes on; a limit below
+    the exact need still refuses it, naming that need."""
+    from simulator.machine.config import load_config
+    from simulator.programs import get_kernel
+    from simulator.programs.base import Operands
+    from simulator.run import bound_operands, host_memory_bytes
+
+    spec, kernel = "rmat:scale=10,ef=16", "rowwise-hash"
+    cfg = load_config("piuma-core")
+    kn = get_kernel(kernel).resolve_knobs({})
+    lo, hi = bound_operands(matrices.load(spec), matrices.load(spec))
+    need = [host_memory_bytes(kernel, kn, o, cfg) for o in (lo, Operands.build(lo.A, lo.B), hi)]
+    assert need[0] < need[1] < need[2]
+    between = int((need[1] + need[2]) / 2 / hostmem.HEADROOM)
+    steps = []
+    rec = run_kernel(kernel, spec, preset="piuma-core", memory_limit=between,
+                     progress=lambda *a, **k: steps.append(a))
+    assert rec["verified"] and any("to size C" in str(s) for s in steps)
+    below = int((need[0] + need[1]) / 2 / hostmem.HEADROOM)
+    with pytest.raises(hostmem.MemoryLimitError, match=f"{kernel} on rmat"):
+        run_kernel(kernel, spec, preset="piuma-core", memory_limit=below)
+
+
 # ---------------------------------------------------------------------------------------------
 # cheap, visible guards
 
