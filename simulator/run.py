@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import matrices
 import spgemm
 from matrices import hostmem
+from spgemm.check import COMPARE_BLOCK_NNZ
 from simulator.machine import Simulation, config_hash, load_config
 from simulator.programs import KERNELS, Operands, get_kernel
 from simulator.programs.base import IDX_BYTES, PTR_BYTES, VAL_BYTES
@@ -216,8 +217,11 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     * operands: A and B as loaded, canonical (int64 indices, float64 values) and as the
       program's copies (A transposed for the outer product, B for the inner product);
     * the symbolic pass: per-row arrays, and one mark array per host thread over C's columns;
-    * C, about ten times over: the program's output, scipy's reference product and the
-      structural pattern built to verify it, and the copies the comparison makes;
+    * C: the program's output (16 bytes an entry; sized by the row bounds for a dense
+      accumulator with atomic offsets), the in-order copy of a 4-array C, and the verification,
+      which compares blocks of rows of about `COMPARE_BLOCK_NNZ` entries (scipy's
+      product and structural pattern of the block and the comparison's copies: ten times a
+      block);
     * the outer product's partial products (16 bytes each) of the merge rows being generated
       (each record makes at least one 16-byte trace row, so no more than the traces), the host
       hash tables the kernel
@@ -232,7 +236,10 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     rf = ops.sym.row_flops
     operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
     symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
-    c_bytes = int(10 * 16 * ops.nnz_c * fraction)
+    c_prog = ops.nnz_c
+    if knobs.get("accumulator") == "dense" and knobs.get("offsets") == "atomic":
+        c_prog = int(np.minimum(ops.sym.row_flops, n_col).sum())
+    c_bytes = int((16 * c_prog + 16 * ops.nnz_c + 10 * 16 * min(COMPARE_BLOCK_NNZ, ops.nnz_c)) * fraction)
     longest = int(ops.sym.row_nnz.max()) if n_row else 1
     lf = int(knobs.get("load_factor", 2) or 1)
     slots = 1 << max(lf * max(longest, 1) - 1, 1).bit_length()   # spgemm's hash_table_size

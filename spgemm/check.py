@@ -112,8 +112,11 @@ def compare(C: Any, A: Any, B: Any, reference: Any = None) -> bool:
     return same_pattern(C, structural_product(A, B)) and values_close(C, ref)
 
 
+COMPARE_BLOCK_NNZ = 1 << 21     # entries of C that compare_csr checks at a time
+
+
 def compare_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, A: Any, B: Any,
-                *, block_nnz: int = 1 << 21) -> bool:
+                *, block_nnz: int = COMPARE_BLOCK_NNZ) -> bool:
     """``compare`` for C given by its CSR arrays (indptr[n_row + 1], indices, data; rows in any
     column order), a block of rows of about `block_nnz` entries of C at a time: the same checks
     (the absolute tolerance relative to the largest |entry| of the whole product), in memory
