@@ -38,6 +38,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 from simulator.machine.dram import DI_FAULT, FAULT_NO_MA_OCC, dram_access, dram_map
@@ -162,6 +163,22 @@ def _pick_thread(S, p, T):
     n = S.pipe_n[p]
     i = S.pipe_rr[p]
     eff = S.eff
+    if n <= 64:
+        # the threads that can act as a bit mask (no branch per thread), rotated so that bit 0
+        # is the round-robin pointer's; its lowest set bit is the thread
+        mask = np.uint64(0)
+        f = np.uint64(first)
+        for j in range(np.uint64(n)):
+            mask |= np.uint64(eff[f + j] <= T) << j
+        if mask == np.uint64(0):
+            return -1, i
+        ni = np.uint64(n - i)
+        rot = mask if i == 0 else (mask >> np.uint64(i)) | (mask << ni)
+        k = i + np.int64(trailing_zeros(rot))
+        if k >= n:
+            k -= n
+        S.pipe_rr[p] = k + 1 if k + 1 < n else 0
+        return first + k, k
     for _ in range(n):
         if eff[np.uint64(first + i)] <= T:
             S.pipe_rr[p] = i + 1 if i + 1 < n else 0
