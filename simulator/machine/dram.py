@@ -103,7 +103,7 @@ DF_N = DF_ROFF        # fp holds DF_N + ranks values
 MP_FIELD, MP_COUNT, MP_SHIFT, MP_MASK, MP_N = range(5)
 HIST_COL = 64         # column commands remembered per channel
 HIST_ACT = 32         # activations remembered per rank
-FIND_BACK = 4         # _find: entries looked at from the end before a binary search
+FIND_BACK = 16        # _find: entries looked at from the end before a binary search
 LOOKAHEAD = 1 << 30        # gaps a command tries among the commands scheduled after its earliest time
 # ---- state -------------------------------------------------------------------------------------
 # per bank: bk_i[bank] (open row or -1, bank queue head, refresh period of its last access);

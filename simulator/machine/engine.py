@@ -40,6 +40,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 from simulator.machine.dram import DI_FAULT, FAULT_NO_MA_OCC, dram_access, dram_map
@@ -177,6 +178,22 @@ def _pick_thread(S, p, T):
     n = S.pipe_n[p]
     i = S.pipe_rr[p]
     eff = S.eff
+    if n <= 64:
+        # the threads that can act as a bit mask (no branch per thread), rotated so that bit 0
+        # is the round-robin pointer's; its lowest set bit is the thread
+        mask = np.uint64(0)
+        f = np.uint64(first)
+        for j in range(np.uint64(n)):
+            mask |= np.uint64(eff[f + j] <= T) << j
+        if mask == np.uint64(0):
+            return -1, i
+        ni = np.uint64(n - i)
+        rot = mask if i == 0 else (mask >> np.uint64(i)) | (mask << ni)
+        k = i + np.int64(trailing_zeros(rot))
+        if k >= n:
+            k -= n
+        S.pipe_rr[p] = k + 1 if k + 1 < n else 0
+        return first + k, k
     for _ in range(n):
         if eff[np.uint64(first + i)] <= T:
             S.pipe_rr[p] = i + 1 if i + 1 < n else 0
@@ -444,6 +461,32 @@ def _sift(hp_t, hp_i, n, i, t, s, x):
 
 
 @njit(inline="always")
+def _min_eff(eff, first, n):
+    """min(eff[first:first + n]) (INF when n is 0) without branches, in four independent chains
+    (a minimum is exact in any order; unsigned indices: no negative-index wrap-around)."""
+    k = np.uint64(first)
+    end = k + np.uint64(n)
+    m0 = m1 = m2 = m3 = INF
+    while k + np.uint64(4) <= end:
+        e0 = eff[k]
+        e1 = eff[k + np.uint64(1)]
+        e2 = eff[k + np.uint64(2)]
+        e3 = eff[k + np.uint64(3)]
+        m0 = e0 if e0 < m0 else m0
+        m1 = e1 if e1 < m1 else m1
+        m2 = e2 if e2 < m2 else m2
+        m3 = e3 if e3 < m3 else m3
+        k += np.uint64(4)
+    while k < end:
+        e0 = eff[k]
+        m0 = e0 if e0 < m0 else m0
+        k += np.uint64(1)
+    m0 = m1 if m1 < m0 else m0
+    m2 = m3 if m3 < m2 else m2
+    return m2 if m2 < m0 else m0
+
+
+@njit(inline="always")
 def _heap_update(S, p):
     """Pipeline p (at the heap's root) gets its next event time: keep it on top if it is still
     the earliest (or within the horizon of the next one), else sift it down with a fresh seq
@@ -452,17 +495,9 @@ def _heap_update(S, p):
     hp_i = S.hp_i
     eff = S.eff
     pfree = S.free[S.pi[P_O_PIPE] + p]
-    # max(pfree, the earliest thread): a thread ready by pfree settles it (usually one of the
-    # first few; unsigned indices: no negative-index wrap-around)
-    m = INF
-    first = np.uint64(S.pipe_first[p])
-    for k in range(first, first + np.uint64(S.pipe_n[p])):
-        e = eff[k]
-        if e <= pfree:
-            m = pfree
-            break
-        if e < m:
-            m = e
+    m = _min_eff(eff, S.pipe_first[p], S.pipe_n[p])   # max(pfree, the earliest thread)
+    if m < pfree:
+        m = pfree
     nh = S.sc[SC_HEAP_N]
     if nh <= 1:
         hp_t[0] = m
@@ -490,11 +525,7 @@ def _sift_down(hp_t, hp_i, n, i):
 @njit(inline="always")
 def _pipe_key(S, p):
     """Next event of pipeline p: its earliest thread, but not before its issue slot is free."""
-    m = INF
-    f = S.pipe_first[p]
-    for k in range(f, f + S.pipe_n[p]):
-        if S.eff[k] < m:
-            m = S.eff[k]
+    m = _min_eff(S.eff, S.pipe_first[p], S.pipe_n[p])
     if m >= INF:
         return INF
     pfree = S.free[S.pi[P_O_PIPE] + p]
