@@ -217,11 +217,11 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     * operands: A and B as loaded, canonical (int64 indices, float64 values) and as the
       program's copies (A transposed for the outer product, B for the inner product);
     * the symbolic pass: per-row arrays, and one mark array per host thread over C's columns;
-    * C: the program's output (16 bytes an entry; sized by the row bounds for a dense
-      accumulator with atomic offsets), the in-order copy of a 4-array C, and the verification,
-      which compares blocks of rows of about `COMPARE_BLOCK_NNZ` entries (scipy's
-      product and structural pattern of the block and the comparison's copies: ten times a
-      block);
+    * C: the program's output (16 bytes an entry; sized by the row bounds where rows claim
+      room before they know their size: a dense accumulator, or SMASH with bound sizes, with
+      atomic offsets) and the verification, which compares blocks of rows of about
+      `COMPARE_BLOCK_NNZ` entries (a 4-array C gathered a block at a time; scipy's product
+      and structural pattern of the block and the comparison's copies: ten times a block);
     * the outer product's partial products (16 bytes each) of the merge rows being generated
       (each record makes at least one 16-byte trace row, so no more than the traces), the host
       hash tables the kernel
@@ -237,9 +237,10 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
     symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
     c_prog = ops.nnz_c
-    if knobs.get("accumulator") == "dense" and knobs.get("offsets") == "atomic":
+    if knobs.get("offsets") == "atomic" and (knobs.get("accumulator") == "dense" or (
+            kernel.startswith("smash") and knobs.get("sizes") == "bound")):
         c_prog = int(np.minimum(ops.sym.row_flops, n_col).sum())
-    c_bytes = int((16 * c_prog + 16 * ops.nnz_c + 10 * 16 * min(COMPARE_BLOCK_NNZ, ops.nnz_c)) * fraction)
+    c_bytes = int((16 * c_prog + 8 * n_row + 10 * 16 * min(COMPARE_BLOCK_NNZ, ops.nnz_c)) * fraction)
     longest = int(ops.sym.row_nnz.max()) if n_row else 1
     lf = int(knobs.get("load_factor", 2) or 1)
     slots = 1 << max(lf * max(longest, 1) - 1, 1).bit_length()   # spgemm's hash_table_size
@@ -428,9 +429,14 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     report(f"{label}verifying C against scipy")
     if out.c_end is None:
         ok = spgemm.compare_csr(out.c_ptr, out.c_idx, out.c_val, A, Bm)    # by blocks of rows
-    else:                                       # 4-array CSR: rows gathered in order first
-        C = out.matrix(ops.sym.shape)
-        ok = spgemm.compare_csr(C.indptr, C.indices, C.data, A, Bm)
+    else:                                       # 4-array CSR: rows gathered block by block
+        n = ops.sym.shape[0]
+        lens = np.asarray(out.c_end[:n], dtype=np.int64) - np.asarray(out.c_ptr[:n], dtype=np.int64)
+        ok = not np.any(lens < 0)
+        if ok:
+            ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lens, out=ptr[1:])
+            ok = spgemm.compare_csr(ptr, out.c_idx, out.c_val, A, Bm, row_start=out.c_ptr[:n])
     if not ok:
         raise VerificationError(f"{k.name}: simulated C differs from scipy's A @ B")
     cnt = out.counter_dict()

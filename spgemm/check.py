@@ -116,16 +116,26 @@ COMPARE_BLOCK_NNZ = 1 << 21     # entries of C that compare_csr checks at a time
 
 
 def compare_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, A: Any, B: Any,
-                *, block_nnz: int = COMPARE_BLOCK_NNZ) -> bool:
+                *, block_nnz: int = COMPARE_BLOCK_NNZ, row_start: np.ndarray | None = None) -> bool:
     """``compare`` for C given by its CSR arrays (indptr[n_row + 1], indices, data; rows in any
     column order), a block of rows of about `block_nnz` entries of C at a time: the same checks
     (the absolute tolerance relative to the largest |entry| of the whole product), in memory
-    proportional to the block, not to C, and without converting C's arrays."""
+    proportional to the block, not to C, and without converting C's arrays.
+
+    row_start: C in 4-array form (rows anywhere in indices/data): row i's entries start at
+    row_start[i] and `indptr` gives only the row lengths (its differences); each block's rows
+    are gathered on their own, so C is never copied whole."""
     A, B = sp.csr_array(A), sp.csr_array(B)
     n_row, n_col = A.shape[0], B.shape[1]
     indptr = np.asarray(indptr)
     if indptr.shape != (n_row + 1,):
         return False
+    if row_start is not None:
+        row_start = np.asarray(row_start, dtype=np.int64)
+        lens = np.diff(indptr)
+        if row_start.shape != (n_row,) or np.any(lens < 0) or (n_row and (
+                row_start.min() < 0 or np.max(row_start + lens) > len(indices))):
+            return False
     excess, scale = -np.inf, 0.0
     rtol = atol = None
     r0 = 0
@@ -133,7 +143,13 @@ def compare_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, A: An
         r1 = int(np.searchsorted(indptr, indptr[r0] + block_nnz, side="right")) - 1
         r1 = min(max(r1, r0 + 1), n_row)
         a, b = int(indptr[r0]), int(indptr[r1])
-        Cb = sp.csr_array((data[a:b], indices[a:b], indptr[r0:r1 + 1] - a), shape=(r1 - r0, n_col))
+        if row_start is None:
+            bi, bd = indices[a:b], data[a:b]
+        else:
+            lens = np.diff(indptr[r0:r1 + 1])
+            take = np.repeat(row_start[r0:r1] - (indptr[r0:r1] - a), lens) + np.arange(b - a)
+            bi, bd = indices[take], data[take]
+        Cb = sp.csr_array((bd, bi, indptr[r0:r1 + 1] - a), shape=(r1 - r0, n_col))
         Ab = A[r0:r1]
         if not same_pattern(Cb, structural_product(Ab, B)):
             return False
