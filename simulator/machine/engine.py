@@ -59,7 +59,9 @@ from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DM
 # P_REQ_DATA: 1 when requests carry their data (0 only under fault injection)
 # ---- static float parameters (pf) ---------------------------------------------------------------
 (F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
- F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_N) = range(15)
+ F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_NET_INV,
+ F_N) = range(16)
+# F_NET_INV: 1 / F_NET_WINDOW when that is a power of two (then exact), else 0 (see _link_slot)
 NET_SLOTS = 256                      # windows in a link's calendar (a power of two; see _link_slot)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
@@ -648,7 +650,8 @@ def _link_slot(S, ln, t, occ):
     time order (an access books its whole route, its reply at a future time, when it issues),
     and a next-free-time server would make earlier packets wait behind later ones."""
     q = S.pf[F_NET_WINDOW]
-    w = np.int64(t / q)
+    inv = S.pf[F_NET_INV]
+    w = np.int64(t * inv) if inv > 0.0 else np.int64(t / q)   # (a multiplication is faster)
     w0 = w
     lo = S.nw_lo[ln]
     if w < lo:
