@@ -722,7 +722,6 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
         tcore = core
     slot = S.th_i[tid, TI_LOCAL] if per == PER_THREAD else 0
     phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
-    tdie = tcore // pi[P_CPD]
     atomic = m_code == ATOMIC
     is_write = m_code == STORE
     arr = ta
@@ -730,6 +729,7 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
     dst = 0
     if tcore != core:
         cnt[C_REMOTE_SPAD] += 1
+        tdie = tcore // pi[P_CPD]          # (a division: only for a remote core)
         if tdie != die:
             cnt[C_REMOTE_DIE] += 1
         src = die * pi[P_RPD] + lcore
