@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/engine_speed.py --base /tmp/smash-base --rounds 10
 
 Runs `smash validate --speed --json` (piuma-die, mixed DRAM / scratchpad / atomic trace on all
-528 threads, JIT warmed, best of 3 inside each run) alternately in the two checkouts, each in a
-fresh process with its own numba cache, and prints every round and the medians. The machine is
-shared and noisy: only the ratio of medians taken in one session means anything.
+528 threads, JIT warmed, best of 3 inside each run) alternately in the checkouts (`--base` may
+be given more than once: each is compared with this one), each in a fresh process with its own
+numba cache, and prints every round and the medians. The machine is shared and noisy: only the
+ratio of medians taken in one session means anything.
 """
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def one_run(tree: Path, preset: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--base", required=True, type=Path, help="the other checkout (old commit)")
+    ap.add_argument("--base", required=True, type=Path, action="append",
+                    help="another checkout (an old commit); repeatable")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--preset", default="piuma-die")
     args = ap.parse_args()
-    trees = {"base": args.base.resolve(), "this": HERE}
+    trees = {f"base{k}" if len(args.base) > 1 else "base": b.resolve()
+             for k, b in enumerate(args.base)}
+    trees["this"] = HERE
     for tree in trees.values():                 # compile (or load) each numba cache first
         one_run(tree, args.preset)
     runs: dict[str, list[float]] = {k: [] for k in trees}
@@ -46,11 +50,13 @@ def main() -> None:
         order = list(trees) if r % 2 == 0 else list(trees)[::-1]
         for k in order:
             runs[k].append(one_run(trees[k], args.preset))
-        print(f"round {r + 1}: base {runs['base'][-1] / 1e6:.3f}  this {runs['this'][-1] / 1e6:.3f}"
-              " M ops/s", flush=True)
-    mb, mt = statistics.median(runs["base"]), statistics.median(runs["this"])
-    print(f"median: base {mb / 1e6:.3f} M ops/s, this {mt / 1e6:.3f} M ops/s, ratio {mt / mb:.3f}")
-
+        print(f"round {r + 1}: " + "  ".join(f"{k} {runs[k][-1] / 1e6:.3f}" for k in trees)
+              + " M ops/s", flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    for k, tree in trees.items():
+        if k != "this":
+            print(f"median: {k} ({tree}) {med[k] / 1e6:.3f} M ops/s, this {med['this'] / 1e6:.3f}"
+                  f" M ops/s, ratio {med['this'] / med[k]:.3f}")
 
 if __name__ == "__main__":
     main()

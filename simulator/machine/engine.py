@@ -59,7 +59,9 @@ from simulator.machine.trace import (ATOMIC, BARRIER, COMPUTE, DEP, DMA_COPY, DM
 # P_REQ_DATA: 1 when requests carry their data (0 only under fault injection)
 # ---- static float parameters (pf) ---------------------------------------------------------------
 (F_SPAD_LAT, F_PORT_OCC, F_BANK_OCC, F_CACHE_LAT, F_SA_LAT, F_SA_OCC, F_MA_LAT, F_MA_OCC,
- F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_N) = range(15)
+ F_MA_INTERVAL, F_DMA_CPB, F_DMA_SETUP, F_BARRIER, F_HORIZON, F_NET_WINDOW, F_NET_INV,
+ F_N) = range(16)
+# F_NET_INV: 1 / F_NET_WINDOW when that is a power of two (then exact), else 0 (see _link_slot)
 NET_SLOTS = 256                      # windows in a link's calendar (a power of two; see _link_slot)
 # ---- regions (reg rows) -------------------------------------------------------------------------
 RG_KIND, RG_BASE, RG_SIZE, RG_CLS, RG_DIE, RG_CORE, RG_SLICE, RG_PER, RG_N = range(9)
@@ -173,35 +175,59 @@ State = namedtuple("State", (
 @njit(inline="always")
 def _pick_thread(S, p, T):
     """The first thread of pipeline p, round-robin from its pointer, that can act by T; returns
-    (thread id or -1, its index in the pipeline)."""
+    (thread id or -1, its index in the pipeline, rest, exact): what the scan learnt of the
+    earliest of the pipeline's other threads for `_pipe_time` (rest is that time when exact,
+    else T when another thread can also act by T, else INF: unknown)."""
     first = S.pipe_first[p]
     n = S.pipe_n[p]
     i = S.pipe_rr[p]
     eff = S.eff
     if n <= 64:
         # the threads that can act as a bit mask (no branch per thread), rotated so that bit 0
-        # is the round-robin pointer's; its lowest set bit is the thread
+        # is the round-robin pointer's; its lowest set bit is the thread. The earliest of the
+        # threads that cannot act by T in the same pass (two chains; a minimum is exact in any
+        # order)
         mask = np.uint64(0)
         f = np.uint64(first)
-        for j in range(np.uint64(n)):
-            mask |= np.uint64(eff[f + j] <= T) << j
+        un = np.uint64(n)
+        h0 = h1 = INF
+        j = np.uint64(0)
+        while j + np.uint64(2) <= un:
+            e0 = eff[f + j]
+            e1 = eff[f + j + np.uint64(1)]
+            a0 = e0 <= T
+            a1 = e1 <= T
+            mask |= (np.uint64(a0) << j) | (np.uint64(a1) << (j + np.uint64(1)))
+            x0 = INF if a0 else e0
+            x1 = INF if a1 else e1
+            h0 = x0 if x0 < h0 else h0
+            h1 = x1 if x1 < h1 else h1
+            j += np.uint64(2)
+        if j < un:
+            e0 = eff[f + j]
+            a0 = e0 <= T
+            mask |= np.uint64(a0) << j
+            x0 = INF if a0 else e0
+            h0 = x0 if x0 < h0 else h0
         if mask == np.uint64(0):
-            return -1, i
+            return -1, i, INF, False
         ni = np.uint64(n - i)
         rot = mask if i == 0 else (mask >> np.uint64(i)) | (mask << ni)
         k = i + np.int64(trailing_zeros(rot))
         if k >= n:
             k -= n
         S.pipe_rr[p] = k + 1 if k + 1 < n else 0
-        return first + k, k
+        if mask & (mask - np.uint64(1)) != np.uint64(0):
+            return first + k, k, T, False     # another thread can act by T as well
+        return first + k, k, (h1 if h1 < h0 else h0), True
     for _ in range(n):
         if eff[np.uint64(first + i)] <= T:
             S.pipe_rr[p] = i + 1 if i + 1 < n else 0
-            return first + i, i
+            return first + i, i, INF, False
         i += 1
         if i == n:
             i = 0
-    return -1, i
+    return -1, i, INF, False
 
 
 @njit(inline="always")
@@ -487,17 +513,29 @@ def _min_eff(eff, first, n):
 
 
 @njit(inline="always")
-def _heap_update(S, p):
-    """Pipeline p (at the heap's root) gets its next event time: keep it on top if it is still
+def _pipe_time(S, p, T, tid, rest, exact):
+    """Pipeline p's next event time after its thread tid acted at T: max(its issue slot's free
+    time, its earliest thread), with what _pick_thread learnt (rest, exact) of its other threads:
+    their earliest is rest when exact; when one of them could act by T too (rest = T) and the
+    slot is busy beyond T, the slot decides; else a scan of the pipeline's threads."""
+    pfree = S.free[S.pi[P_O_PIPE] + p]
+    if exact:
+        e = S.eff[tid]
+        m = e if e < rest else rest
+    elif rest < pfree:
+        return pfree
+    else:
+        m = _min_eff(S.eff, S.pipe_first[p], S.pipe_n[p])
+    return m if m > pfree else pfree
+
+
+@njit(inline="always")
+def _heap_update(S, p, m):
+    """Pipeline p (at the heap's root) gets its next event time m: keep it on top if it is still
     the earliest (or within the horizon of the next one), else sift it down with a fresh seq
     (ties go round-robin between pipelines)."""
     hp_t = S.hp_t
     hp_i = S.hp_i
-    eff = S.eff
-    pfree = S.free[S.pi[P_O_PIPE] + p]
-    m = _min_eff(eff, S.pipe_first[p], S.pipe_n[p])   # max(pfree, the earliest thread)
-    if m < pfree:
-        m = pfree
     nh = S.sc[SC_HEAP_N]
     if nh <= 1:
         hp_t[0] = m
@@ -612,7 +650,8 @@ def _link_slot(S, ln, t, occ):
     time order (an access books its whole route, its reply at a future time, when it issues),
     and a next-free-time server would make earlier packets wait behind later ones."""
     q = S.pf[F_NET_WINDOW]
-    w = np.int64(t / q)
+    inv = S.pf[F_NET_INV]
+    w = np.int64(t * inv) if inv > 0.0 else np.int64(t / q)   # (a multiplication is faster)
     w0 = w
     lo = S.nw_lo[ln]
     if w < lo:
@@ -683,7 +722,6 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
         tcore = core
     slot = S.th_i[tid, TI_LOCAL] if per == PER_THREAD else 0
     phys = reg[rid, RG_BASE] + slot * reg[rid, RG_SLICE] + off
-    tdie = tcore // pi[P_CPD]
     atomic = m_code == ATOMIC
     is_write = m_code == STORE
     arr = ta
@@ -691,6 +729,7 @@ def _spad_access(S, tid, core, die, lcore, rid, off, m_code, m_size, ta):
     dst = 0
     if tcore != core:
         cnt[C_REMOTE_SPAD] += 1
+        tdie = tcore // pi[P_CPD]          # (a division: only for a remote core)
         if tdie != die:
             cnt[C_REMOTE_DIE] += 1
         src = die * pi[P_RPD] + lcore
@@ -1211,7 +1250,7 @@ def run_engine(S):
         if T >= INF:
             break
         p = S.hp_i[0, 1]
-        tid, i = _pick_thread(S, p, T)
+        tid, i, rest, exact = _pick_thread(S, p, T)
         if tid < 0:
             return _fail(S, ERR_ENGINE, S.pipe_first[p], -1)
         st = S.th_i[tid, TI_STATE]
@@ -1241,7 +1280,7 @@ def run_engine(S):
         if rebuild:
             heap_rebuild(S)
             continue
-        _heap_update(S, p)
+        _heap_update(S, p, _pipe_time(S, p, T, tid, rest, exact))
     S.sc[SC_RET] = RET_DONE
     return RET_DONE
 

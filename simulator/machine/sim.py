@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
@@ -401,6 +402,7 @@ class Simulation:
         # time order; more: fewer heap operations, requests out of order by at most this much)
         pf[E.F_HORIZON] = float(horizon_cycles)
         pf[E.F_NET_WINDOW] = NET_WINDOW_CYCLES
+        pf[E.F_NET_INV] = 1.0 / NET_WINDOW_CYCLES if math.frexp(NET_WINDOW_CYCLES)[0] == 0.5 else 0
         self.pf = pf
 
         # the network as data: per link its cycles per byte, latency and kind; the route of
