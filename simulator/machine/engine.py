@@ -1342,7 +1342,7 @@ def _bind(S, tid, p):
     if rebuild:
         heap_rebuild(S)
     else:
-        _heap_update(S, p)
+        _heap_update(S, p, _pipe_key(S, p))
     return False
 
 
