@@ -443,20 +443,24 @@ def check_live_fragments(plan: FragPlan) -> None:
 class _HostTables:
     """Host copies of the tables of the windows in flight, one row per window: a core's table
     (or pool) and its spill tables. Rows are handed out when a window's first task is generated
-    and taken back after its last (whose write-back left the table empty)."""
+    and taken back after its last (whose write-back left the table empty). About one window is
+    in flight per core, so the rows start at `rows` (the cores, or the windows if fewer) and
+    grow by a quarter: each row is a whole scratchpad's table (4 MiB on piuma), and doubling
+    held up to twice the windows in flight (0.5 GB on piuma-node's 64 cores)."""
 
-    def __init__(self, slots: int, spill_slots: int) -> None:
+    def __init__(self, slots: int, spill_slots: int, rows: int = 0) -> None:
         self.slots, self.spill = max(slots, 1), max(spill_slots, 1)
         self.hk = np.full((0, self.slots), EMPTY, np.int64)
         self.hv = np.zeros((0, self.slots))
         self.sk = np.full((0, self.spill), EMPTY, np.int64)
         self.sv = np.zeros((0, self.spill))
         self.free: list[int] = []
+        self.first = max(int(rows), 1)
 
     def take(self) -> int:
         if not self.free:
             k = self.hk.shape[0]
-            more = max(4, k)
+            more = max(4, k // 4) if k else self.first
             self.hk = np.vstack([self.hk, np.full((more, self.slots), EMPTY, np.int64)])
             self.hv = np.vstack([self.hv, np.zeros((more, self.slots))])
             self.sk = np.vstack([self.sk, np.full((more, self.spill), EMPTY, np.int64)])
@@ -644,17 +648,23 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
         size = B.nbytes(c_total, elem)
         AD[key] = sim.dram_region(name, size, access_class="output",
                                   die=B.split_at(rows, c_cum, elem, size)).base
-    c_idx = np.zeros(max(c_total, 1), np.int64)
-    c_val = np.zeros(max(c_total, 1), np.float64)
+    # the host's copy of C holds each row at its exact place (C's row pointers from the host's
+    # symbolic pass, free for the simulation): with bound sizes the simulated layout claims
+    # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold
+    c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
+    c_idx = np.zeros(max(ops.nnz_c, 1), np.int64)
+    c_val = np.zeros(max(ops.nnz_c, 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
-                                               c_start, c_cur, c_end, c_idx, c_val, calloc),
+                                               c_start, c_cur, c_end, c_host, c_idx, c_val,
+                                               calloc),
                       sizes, home)
     if not atomic_offsets:
         if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
             raise AssertionError("smash: rows did not fill C as the symbolic phase said")
         return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
-    return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])
+    return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
+                        c_end=c_host[:n_row] + (c_end[:n_row] - c_start[:n_row]))
 
 
 def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes,
@@ -667,7 +677,7 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
     tv = np.zeros(longest, np.float64)
     work = np.zeros(WORK_SIZE, np.int64)
     ct = np.zeros(B.CT_N, np.int64)
-    host = _HostTables(pl["S"], pl["spill_rows"])
+    host = _HostTables(pl["S"], pl["spill_rows"], min(sim.cfg.cores + 1, WIN.shape[0]))
     last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
     last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
