@@ -650,9 +650,10 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
                                   die=B.split_at(rows, c_cum, elem, size)).base
     # the host's copy of C holds each row at its exact place (C's row pointers from the host's
     # symbolic pass, free for the simulation): with bound sizes the simulated layout claims
-    # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold
+    # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold; its
+    # column indices are as narrow as the columns allow (the simulated ones stay IDX_BYTES)
     c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
-    c_idx = np.zeros(max(ops.nnz_c, 1), np.int64)
+    c_idx = np.zeros(max(ops.nnz_c, 1), np.int32 if n_col <= np.iinfo(np.int32).max else np.int64)
     c_val = np.zeros(max(ops.nnz_c, 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
