@@ -227,8 +227,8 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
       (each record makes at least one 16-byte trace row, so no more than the traces), the host
       hash tables the kernel
       executes (slots from `load_factor`, `table_slots` or the scratchpad share; SMASH: a
-      scratchpad's table per window in flight, about one per core, grown by a quarter) or the
-      dense accumulator, sort scratch;
+      scratchpad's table and its spill tables per window in flight,
+      `smash_host_tables_bytes`) or the dense accumulator, sort scratch;
     * the machine's state (threads, cache tags, DMA queues) and the trace buffers.
 
     fraction: the share of rows simulated (--sample): C, partial products and traces shrink.
@@ -250,8 +250,8 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
         share = int(knobs.get("table_slots") or cfg.spad.size_bytes // max(threads, 1) // 16)
         slots = max(slots, 1 << max(share, 1).bit_length())
     tables = 16 * slots + 8 * n_col + 16 * longest
-    if kernel.startswith("smash"):      # a host table per window in flight: about one per core
-        tables += 16 * (cfg.cores + 1) * max(cfg.spad.size_bytes, 1 << 22) // 16 * 5 // 4
+    if kernel.startswith("smash"):
+        tables += smash_host_tables_bytes(knobs, rf, n_col, cfg)
     sets = cfg.cache.size_bytes // max(cfg.cache.ways * cfg.cache.line_bytes, 1)
     pipes = cfg.cores * cfg.core.pipelines
     machine = (cfg.threads * (8 * cfg.core.max_outstanding_per_thread + 512)
@@ -261,6 +261,23 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     traces = 2 * (1 << 22) * 16 + 4 * 16 * task_ops
     partials = min(int(16 * ops.flops * fraction), traces) + 8 * A.shape[1] if kernel == "outer" else 0
     return int(operands + symbolic + c_bytes + partials + tables + machine + traces)
+
+
+def smash_host_tables_bytes(knobs: Mapping[str, Any], row_flops: np.ndarray, n_col: int,
+                            cfg) -> int:
+    """SMASH's host tables: one row per window in flight (about one per core; rows grow by a
+    quarter), each a scratchpad's table (or fragment pool) and the window's spill tables. The
+    spill tables are sized by the plan (the overfull rows of a batch); counted here as one
+    longest row's hash table (the rows' bound sizes, min(flops, n_col)), SPILL_ROTATION of
+    them with fragments: exact on R-MAT, where the longest bound row is the whole width."""
+    from simulator.programs import smash
+    lf = max(1, int(knobs.get("load_factor", 2) or 1))
+    longest = int(np.minimum(row_flops, n_col).max()) if row_flops.size else 1
+    spill = 1 << max(lf * max(longest, 1) - 1, 3).bit_length()
+    if knobs.get("table") == "fragments":
+        spill *= smash.SPILL_ROTATION
+    table = max(cfg.spad.size_bytes, 1 << 22) // 16
+    return 16 * (cfg.cores + 1) * (table + spill) * 5 // 4
 
 
 def _auto_fraction(est: int, auto_ops: int) -> float | None:

@@ -137,7 +137,7 @@ def test_smash_host_c_is_exact_and_the_guard_counts_its_host_arrays(monkeypatch)
     from simulator.machine.config import load_config
     from simulator.programs import get_kernel, smash
     from simulator.programs.base import Operands
-    from simulator.run import bound_operands, host_memory_bytes
+    from simulator.run import bound_operands, host_memory_bytes, smash_host_tables_bytes
 
     seen = {"c": 0, "tables": 0}
     take, output = smash._HostTables.take, smash.KernelOutput
@@ -165,8 +165,7 @@ def test_smash_host_c_is_exact_and_the_guard_counts_its_host_arrays(monkeypatch)
     assert seen["c"] == 12 * exact.nnz_c            # int32 column indices, float64 values
     cfg = load_config(preset, ["dies=2"])
     guard = host_memory_bytes(kernel, kn, exact, cfg)
-    per_window = max(cfg.spad.size_bytes, 1 << 22)
-    assert 0 < seen["tables"] <= (cfg.cores + 1) * per_window * 5 // 4
+    assert 0 < seen["tables"] <= smash_host_tables_bytes(kn, exact.sym.row_flops, A.shape[1], cfg)
     assert guard >= seen["c"] + seen["tables"] + 2 * (1 << 22) * 16
 
 
