@@ -57,7 +57,7 @@ from simulator.programs.smash_gen import (  # task kinds, table and index layout
     AD_CUR, AD_CVAL, AD_N, AD_NEXT, AD_QCUM, AD_SIZES, AD_SPILL, AD_TAB, AD_WIN, K_ALLOC, K_FREE,
     K_INIT, K_INSERT, K_ROWEND, K_SCATTER, K_SLICE, K_WB, P_ATOMIC, P_ATOMIC_OFFSETS, P_CUR_OFF,
     P_CUR_STRIDE, P_DYNWIN, P_FRAG, P_HASH, P_MAXP, P_N, P_NCOL, P_S, P_SORTED, P_SS, TK_W, W_HOST,
-    W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, smash_generate)
+    W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, W_SPILL, smash_generate)
 from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE
 
 SLICE = 256              # table slots per write-back task
@@ -441,20 +441,22 @@ def check_live_fragments(plan: FragPlan) -> None:
 
 
 class _HostTables:
-    """Host copies of the tables of the windows in flight, one row per window: a core's table
-    (or pool) and its spill tables. Rows are handed out when a window's first task is generated
-    and taken back after its last (whose write-back left the table empty). About one window is
-    in flight per core, so the rows start at `rows` (the cores, or the windows if fewer) and
-    grow by a quarter: each row is a whole scratchpad's table (4 MiB on piuma), and doubling
-    held up to twice the windows in flight (0.5 GB on piuma-node's 64 cores)."""
+    """Host copies of the tables of the windows in flight: a core's table (or pool) per window,
+    and spill tables for the windows that have overfull rows (the others share row 0, which
+    stays empty). Rows are handed out when a window's first task is generated and taken back
+    after its last (whose write-back left the tables empty). About one window is in flight per
+    core, so the table rows start at `rows` (the cores, or the windows if fewer) and grow by a
+    quarter: each is a whole scratchpad's table (4 MiB on piuma), and doubling held up to twice
+    the windows in flight; spill rows (8 MiB each on rmat 16) grow one at a time."""
 
     def __init__(self, slots: int, spill_slots: int, rows: int = 0) -> None:
         self.slots, self.spill = max(slots, 1), max(spill_slots, 1)
         self.hk = np.full((0, self.slots), EMPTY, np.int64)
         self.hv = np.zeros((0, self.slots))
-        self.sk = np.full((0, self.spill), EMPTY, np.int64)
-        self.sv = np.zeros((0, self.spill))
+        self.sk = np.full((1, self.spill), EMPTY, np.int64)
+        self.sv = np.zeros((1, self.spill))
         self.free: list[int] = []
+        self.free_spill: list[int] = []
         self.first = max(int(rows), 1)
 
     def take(self) -> int:
@@ -463,13 +465,20 @@ class _HostTables:
             more = max(4, k // 4) if k else self.first
             self.hk = np.vstack([self.hk, np.full((more, self.slots), EMPTY, np.int64)])
             self.hv = np.vstack([self.hv, np.zeros((more, self.slots))])
-            self.sk = np.vstack([self.sk, np.full((more, self.spill), EMPTY, np.int64)])
-            self.sv = np.vstack([self.sv, np.zeros((more, self.spill))])
             self.free = list(range(k + more - 1, k - 1, -1))
         return self.free.pop()
 
-    def give(self, h: int) -> None:
+    def take_spill(self) -> int:
+        if not self.free_spill:
+            self.sk = np.vstack([self.sk, np.full((1, self.spill), EMPTY, np.int64)])
+            self.sv = np.vstack([self.sv, np.zeros((1, self.spill))])
+            self.free_spill.append(self.sk.shape[0] - 1)
+        return self.free_spill.pop()
+
+    def give(self, h: int, hs: int) -> None:
         self.free.append(h)
+        if hs > 0:
+            self.free_spill.append(hs)
 
 
 def _geometry(sim: Simulation, knobs: dict, sizes: np.ndarray, lf: int, spad: bool):
@@ -679,6 +688,9 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
     work = np.zeros(WORK_SIZE, np.int64)
     ct = np.zeros(B.CT_N, np.int64)
     host = _HostTables(pl["S"], pl["spill_rows"], min(sim.cfg.cores + 1, WIN.shape[0]))
+    # the windows that can spill: an overfull row (fragments) or an overfull window (shared)
+    over = np.concatenate([[0], np.cumsum(pl["frag_over"][:sizes.size])])
+    spills = (WIN[:, W_OVER] == 1) | (over[WIN[:, W_R1]] > over[WIN[:, W_R0]])
     last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
     last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
@@ -688,12 +700,13 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
         for w in np.unique(TK[ids, 3]):
             if WIN[w, W_HOST] < 0:
                 WIN[w, W_HOST] = host.take()
+                WIN[w, W_SPILL] = host.take_spill() if spills[w] else 0
         out = smash_generate(ids, TK, WIN, *args, host.hk, host.hv, host.sk, host.sv,
                              pl["frag_off"], pl["frag_slots"], pl["frag_over"], pl["frag_rot"],
                              pl["rowlist"], pl["att_row"], pl["att_ok"], pl["att_ptr"], pl["aops"],
                              pl["fops_ptr"], pl["fops"], tk, tv, work, P, AD, ct)
         for w in last_of[ids][last_of[ids] >= 0]:
-            host.give(int(WIN[w, W_HOST]))
+            host.give(int(WIN[w, W_HOST]), int(WIN[w, W_SPILL]))
             WIN[w, W_HOST] = -1
         return out
 

@@ -31,7 +31,8 @@ K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
 TK_W = 6
 GROUP = 4    # write-back scans: lines whose instructions are issued as one block
 # window table (WIN[w, :])
-W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_NEXT, W_N = range(7)   # W_NEXT: the counter claiming it
+# W_NEXT: the counter claiming it; W_HOST / W_SPILL: its host table row / spill tables row
+W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_NEXT, W_SPILL, W_N = range(8)
 # parameters
 (P_NCOL, P_HASH, P_ATOMIC, P_MAXP, P_FRAG, P_S, P_SS, P_ATOMIC_OFFSETS, P_SORTED, P_DYNWIN,
  P_CUR_STRIDE, P_CUR_OFF, P_N) = range(13)
@@ -183,6 +184,7 @@ def _task_insert(buf, n, t, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, q
     ra = TK[t, 4]
     rb = TK[t, 5]
     h = WIN[w, W_HOST]
+    hs = WIN[w, W_SPILL]
     r0 = WIN[w, W_R0]
     buf = grow(buf, n, 2)
     n = emit_compute(buf, n, I_ROW)
@@ -233,7 +235,7 @@ def _task_insert(buf, n, t, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, q
             n = emit_load(buf, n, AD[AD_BIDX] + c0 * IDX_BYTES, (c1 - c0) * IDX_BYTES, DEP)
             n = emit_load(buf, n, AD[AD_BVAL] + c0 * VAL_BYTES, (c1 - c0) * VAL_BYTES, 0)
             buf, n = _insert_chunk(buf, n, r, c0, c1, av, b_idx, b_val, P, AD, tab, size,
-                                   hoff, hk[h], hv[h], over, sbase, soff, sk[h], sv[h], ct)
+                                   hoff, hk[h], hv[h], over, sbase, soff, sk[hs], sv[hs], ct)
         f += b1 - b0
         off = 0
         q += 1
@@ -296,8 +298,8 @@ def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, 
         off = 0
     else:
         base = AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES
-        keys = sk[h]
-        vals = sv[h]
+        keys = sk[WIN[w, W_SPILL]]
+        vals = sv[WIN[w, W_SPILL]]
         off = TK[t, 5] * P[P_SS]
     per = LINE // SLOT_BYTES
     stride = P[P_CUR_STRIDE]
@@ -562,8 +564,8 @@ def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum,
                    fops_ptr, fops, tk, tv, work, P, AD, ct):
     """Traces of SMASH tasks `ids` (see the task kinds above), executing them functionally.
 
-    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST: the host table row
-    of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
+    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
+    row and spill tables row of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
     the rows of B they select (bounds phase); size int64[n_row] rows' sizes; c_* C (start, cursor,
     end per row in the simulated layout; c_host: each row's place in the host arrays, C's exact
     row pointers; indices, values); calloc int64[dies, 2] C's allocation counters (`base.c_alloc`); hk/hv, sk/sv host
