@@ -87,14 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def commit() -> str:
+    """The checkout's short commit hash (the table's last column), or "?" outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return out.stdout.strip() or "?"
+
+
 def markdown(rows: list[dict]) -> str:
     """The rows as the Markdown table of docs/engine-api.md."""
-    out = ["| preset | matrix | simulated operations | peak resident memory | wall time |",
-           "|---|---|---:|---:|---:|"]
+    out = ["| preset | matrix | simulated operations | peak resident memory | wall time | commit |",
+           "|---|---|---:|---:|---:|---|"]
+    at = commit()
     for r in rows:
         ops = f"{r['operations'] / 1e6:,.0f} M" if "operations" in r else r["status"]
         out.append(f"| {r['preset']} | `{r['matrix']}` | {ops} | {r['peak_rss_mb'] / 1024:.2f} GB "
-                   f"| {r['wall_seconds']:,.0f} s |")
+                   f"| {r['wall_seconds']:,.0f} s | {at} |")
     return "\n".join(out)
 
 

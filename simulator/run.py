@@ -218,15 +218,17 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
       program's copies (A transposed for the outer product, B for the inner product);
     * the symbolic pass: per-row arrays, and one mark array per host thread over C's columns;
     * C: the program's output (16 bytes an entry; sized by the row bounds where rows claim
-      room before they know their size: a dense accumulator, or SMASH with bound sizes, with
-      atomic offsets) and the verification, which compares blocks of rows of about
+      room before they know their size: a dense accumulator with atomic offsets; SMASH's host
+      copy holds each row at its exact place whatever its simulated layout) and the
+      verification, which compares blocks of rows of about
       `COMPARE_BLOCK_NNZ` entries (a 4-array C gathered a block at a time; scipy's product
       and structural pattern of the block and the comparison's copies: ten times a block);
     * the outer product's partial products (16 bytes each) of the merge rows being generated
       (each record makes at least one 16-byte trace row, so no more than the traces), the host
       hash tables the kernel
-      executes (slots from `load_factor`, `table_slots` or the scratchpad share) or the dense
-      accumulator, sort scratch;
+      executes (slots from `load_factor`, `table_slots` or the scratchpad share; SMASH: a
+      scratchpad's table and its spill tables per window in flight,
+      `smash_host_tables_bytes`) or the dense accumulator, sort scratch;
     * the machine's state (threads, cache tags, DMA queues) and the trace buffers.
 
     fraction: the share of rows simulated (--sample): C, partial products and traces shrink.
@@ -236,9 +238,8 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     rf = ops.sym.row_flops
     operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
     symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
-    c_prog = ops.nnz_c
-    if knobs.get("offsets") == "atomic" and (knobs.get("accumulator") == "dense" or (
-            kernel.startswith("smash") and knobs.get("sizes") == "bound")):
+    c_prog = ops.nnz_c          # SMASH's host C holds rows at their exact places
+    if knobs.get("offsets") == "atomic" and knobs.get("accumulator") == "dense":
         c_prog = int(np.minimum(ops.sym.row_flops, n_col).sum())
     c_bytes = int((16 * c_prog + 8 * n_row + 10 * 16 * min(COMPARE_BLOCK_NNZ, ops.nnz_c)) * fraction)
     longest = int(ops.sym.row_nnz.max()) if n_row else 1
@@ -249,6 +250,8 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
         share = int(knobs.get("table_slots") or cfg.spad.size_bytes // max(threads, 1) // 16)
         slots = max(slots, 1 << max(share, 1).bit_length())
     tables = 16 * slots + 8 * n_col + 16 * longest
+    if kernel.startswith("smash"):
+        tables += smash_host_tables_bytes(knobs, rf, n_col, cfg)
     sets = cfg.cache.size_bytes // max(cfg.cache.ways * cfg.cache.line_bytes, 1)
     pipes = cfg.cores * cfg.core.pipelines
     machine = (cfg.threads * (8 * cfg.core.max_outstanding_per_thread + 512)
@@ -258,6 +261,23 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     traces = 2 * (1 << 22) * 16 + 4 * 16 * task_ops
     partials = min(int(16 * ops.flops * fraction), traces) + 8 * A.shape[1] if kernel == "outer" else 0
     return int(operands + symbolic + c_bytes + partials + tables + machine + traces)
+
+
+def smash_host_tables_bytes(knobs: Mapping[str, Any], row_flops: np.ndarray, n_col: int,
+                            cfg) -> int:
+    """SMASH's host tables: one row per window in flight (about one per core; rows grow by a
+    quarter), each a scratchpad's table (or fragment pool) and the window's spill tables. The
+    spill tables are sized by the plan (the overfull rows of a batch); counted here as one
+    longest row's hash table (the rows' bound sizes, min(flops, n_col)), SPILL_ROTATION of
+    them with fragments: exact on R-MAT, where the longest bound row is the whole width."""
+    from simulator.programs import smash
+    lf = max(1, int(knobs.get("load_factor", 2) or 1))
+    longest = int(np.minimum(row_flops, n_col).max()) if row_flops.size else 1
+    spill = 1 << max(lf * max(longest, 1) - 1, 3).bit_length()
+    if knobs.get("table") == "fragments":
+        spill *= smash.SPILL_ROTATION
+    table = max(cfg.spad.size_bytes, 1 << 22) // 16
+    return 16 * (cfg.cores + 1) * (table + spill) * 5 // 4
 
 
 def _auto_fraction(est: int, auto_ops: int) -> float | None:

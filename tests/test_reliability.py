@@ -129,6 +129,46 @@ def test_run_memory_guard_sizes_c_exactly_when_its_bounds_straddle_the_limit():
         run_kernel(kernel, spec, preset="piuma-core", memory_limit=below)
 
 
+def test_smash_host_c_is_exact_and_the_guard_counts_its_host_arrays(monkeypatch):
+    """SMASH with bound sizes and atomic offsets claims min(flops, columns) per row in the
+    simulated C, but its host copy holds each row at its exact place (C's nonzeros, not the
+    bound); its host tables (a scratchpad's table per window in flight) stay within the guard's
+    share for them, and the guard's estimate covers C, the tables and the trace arena."""
+    from simulator.machine.config import load_config
+    from simulator.programs import get_kernel, smash
+    from simulator.programs.base import Operands
+    from simulator.run import bound_operands, host_memory_bytes, smash_host_tables_bytes
+
+    seen = {"c": 0, "tables": 0}
+    take, output = smash._HostTables.take, smash.KernelOutput
+
+    def counted_take(self):
+        h = take(self)
+        seen["tables"] = max(seen["tables"], self.hk.nbytes + self.hv.nbytes
+                             + self.sk.nbytes + self.sv.nbytes)
+        return h
+
+    def counted_output(*args, **kwargs):
+        out = output(*args, **kwargs)
+        seen["c"] = out.c_idx.nbytes + out.c_val.nbytes
+        return out
+    monkeypatch.setattr(smash._HostTables, "take", counted_take)
+    monkeypatch.setattr(smash, "KernelOutput", counted_output)
+    kernel, spec, preset = "smash-v3", "rmat:scale=9,ef=16", "piuma-node"
+    kn = get_kernel(kernel).resolve_knobs({})
+    assert kn["sizes"] == "bound" and kn["offsets"] == "atomic"
+    rec = run_kernel(kernel, spec, preset=preset, overrides=["dies=2"])
+    A = matrices.load(spec)
+    exact = Operands.build(A, A)
+    _, hi = bound_operands(A, A)
+    assert rec["verified"] and hi.nnz_c > 1.2 * exact.nnz_c
+    assert seen["c"] == 12 * exact.nnz_c            # int32 column indices, float64 values
+    cfg = load_config(preset, ["dies=2"])
+    guard = host_memory_bytes(kernel, kn, exact, cfg)
+    assert 0 < seen["tables"] <= smash_host_tables_bytes(kn, exact.sym.row_flops, A.shape[1], cfg)
+    assert guard >= seen["c"] + seen["tables"] + 2 * (1 << 22) * 16
+
+
 # ---------------------------------------------------------------------------------------------
 # cheap, visible guards
 

@@ -57,7 +57,7 @@ from simulator.programs.smash_gen import (  # task kinds, table and index layout
     AD_CUR, AD_CVAL, AD_N, AD_NEXT, AD_QCUM, AD_SIZES, AD_SPILL, AD_TAB, AD_WIN, K_ALLOC, K_FREE,
     K_INIT, K_INSERT, K_ROWEND, K_SCATTER, K_SLICE, K_WB, P_ATOMIC, P_ATOMIC_OFFSETS, P_CUR_OFF,
     P_CUR_STRIDE, P_DYNWIN, P_FRAG, P_HASH, P_MAXP, P_N, P_NCOL, P_S, P_SORTED, P_SS, TK_W, W_HOST,
-    W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, smash_generate)
+    W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, W_SPILL, smash_generate)
 from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE
 
 SLICE = 256              # table slots per write-back task
@@ -441,31 +441,44 @@ def check_live_fragments(plan: FragPlan) -> None:
 
 
 class _HostTables:
-    """Host copies of the tables of the windows in flight, one row per window: a core's table
-    (or pool) and its spill tables. Rows are handed out when a window's first task is generated
-    and taken back after its last (whose write-back left the table empty)."""
+    """Host copies of the tables of the windows in flight: a core's table (or pool) per window,
+    and spill tables for the windows that have overfull rows (the others share row 0, which
+    stays empty). Rows are handed out when a window's first task is generated and taken back
+    after its last (whose write-back left the tables empty). About one window is in flight per
+    core, so the table rows start at `rows` (the cores, or the windows if fewer) and grow by a
+    quarter: each is a whole scratchpad's table (4 MiB on piuma), and doubling held up to twice
+    the windows in flight; spill rows (8 MiB each on rmat 16) grow one at a time."""
 
-    def __init__(self, slots: int, spill_slots: int) -> None:
+    def __init__(self, slots: int, spill_slots: int, rows: int = 0) -> None:
         self.slots, self.spill = max(slots, 1), max(spill_slots, 1)
         self.hk = np.full((0, self.slots), EMPTY, np.int64)
         self.hv = np.zeros((0, self.slots))
-        self.sk = np.full((0, self.spill), EMPTY, np.int64)
-        self.sv = np.zeros((0, self.spill))
+        self.sk = np.full((1, self.spill), EMPTY, np.int64)
+        self.sv = np.zeros((1, self.spill))
         self.free: list[int] = []
+        self.free_spill: list[int] = []
+        self.first = max(int(rows), 1)
 
     def take(self) -> int:
         if not self.free:
             k = self.hk.shape[0]
-            more = max(4, k)
+            more = max(4, k // 4) if k else self.first
             self.hk = np.vstack([self.hk, np.full((more, self.slots), EMPTY, np.int64)])
             self.hv = np.vstack([self.hv, np.zeros((more, self.slots))])
-            self.sk = np.vstack([self.sk, np.full((more, self.spill), EMPTY, np.int64)])
-            self.sv = np.vstack([self.sv, np.zeros((more, self.spill))])
             self.free = list(range(k + more - 1, k - 1, -1))
         return self.free.pop()
 
-    def give(self, h: int) -> None:
+    def take_spill(self) -> int:
+        if not self.free_spill:
+            self.sk = np.vstack([self.sk, np.full((1, self.spill), EMPTY, np.int64)])
+            self.sv = np.vstack([self.sv, np.zeros((1, self.spill))])
+            self.free_spill.append(self.sk.shape[0] - 1)
+        return self.free_spill.pop()
+
+    def give(self, h: int, hs: int) -> None:
         self.free.append(h)
+        if hs > 0:
+            self.free_spill.append(hs)
 
 
 def _geometry(sim: Simulation, knobs: dict, sizes: np.ndarray, lf: int, spad: bool):
@@ -644,17 +657,24 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
         size = B.nbytes(c_total, elem)
         AD[key] = sim.dram_region(name, size, access_class="output",
                                   die=B.split_at(rows, c_cum, elem, size)).base
-    c_idx = np.zeros(max(c_total, 1), np.int64)
-    c_val = np.zeros(max(c_total, 1), np.float64)
+    # the host's copy of C holds each row at its exact place (C's row pointers from the host's
+    # symbolic pass, free for the simulation): with bound sizes the simulated layout claims
+    # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold; its
+    # column indices are as narrow as the columns allow (the simulated ones stay IDX_BYTES)
+    c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
+    c_idx = np.zeros(max(ops.nnz_c, 1), np.int32 if n_col <= np.iinfo(np.int32).max else np.int64)
+    c_val = np.zeros(max(ops.nnz_c, 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
-                                               c_start, c_cur, c_end, c_idx, c_val, calloc),
+                                               c_start, c_cur, c_end, c_host, c_idx, c_val,
+                                               calloc),
                       sizes, home)
     if not atomic_offsets:
         if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
             raise AssertionError("smash: rows did not fill C as the symbolic phase said")
         return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
-    return KernelOutput(c_start[:n_row], c_idx, c_val, ct, c_end=c_end[:n_row])
+    return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
+                        c_end=c_host[:n_row] + (c_end[:n_row] - c_start[:n_row]))
 
 
 def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes,
@@ -667,7 +687,10 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
     tv = np.zeros(longest, np.float64)
     work = np.zeros(WORK_SIZE, np.int64)
     ct = np.zeros(B.CT_N, np.int64)
-    host = _HostTables(pl["S"], pl["spill_rows"])
+    host = _HostTables(pl["S"], pl["spill_rows"], min(sim.cfg.cores + 1, WIN.shape[0]))
+    # the windows that can spill: an overfull row (fragments) or an overfull window (shared)
+    over = np.concatenate([[0], np.cumsum(pl["frag_over"][:sizes.size])])
+    spills = (WIN[:, W_OVER] == 1) | (over[WIN[:, W_R1]] > over[WIN[:, W_R0]])
     last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
     last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
@@ -677,12 +700,13 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
         for w in np.unique(TK[ids, 3]):
             if WIN[w, W_HOST] < 0:
                 WIN[w, W_HOST] = host.take()
+                WIN[w, W_SPILL] = host.take_spill() if spills[w] else 0
         out = smash_generate(ids, TK, WIN, *args, host.hk, host.hv, host.sk, host.sv,
                              pl["frag_off"], pl["frag_slots"], pl["frag_over"], pl["frag_rot"],
                              pl["rowlist"], pl["att_row"], pl["att_ok"], pl["att_ptr"], pl["aops"],
                              pl["fops_ptr"], pl["fops"], tk, tv, work, P, AD, ct)
         for w in last_of[ids][last_of[ids] >= 0]:
-            host.give(int(WIN[w, W_HOST]))
+            host.give(int(WIN[w, W_HOST]), int(WIN[w, W_SPILL]))
             WIN[w, W_HOST] = -1
         return out
 

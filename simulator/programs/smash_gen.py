@@ -31,7 +31,8 @@ K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
 TK_W = 6
 GROUP = 4    # write-back scans: lines whose instructions are issued as one block
 # window table (WIN[w, :])
-W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_NEXT, W_N = range(7)   # W_NEXT: the counter claiming it
+# W_NEXT: the counter claiming it; W_HOST / W_SPILL: its host table row / spill tables row
+W_R0, W_R1, W_SIZE, W_OVER, W_HOST, W_NEXT, W_SPILL, W_N = range(8)
 # parameters
 (P_NCOL, P_HASH, P_ATOMIC, P_MAXP, P_FRAG, P_S, P_SS, P_ATOMIC_OFFSETS, P_SORTED, P_DYNWIN,
  P_CUR_STRIDE, P_CUR_OFF, P_N) = range(13)
@@ -183,6 +184,7 @@ def _task_insert(buf, n, t, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, q
     ra = TK[t, 4]
     rb = TK[t, 5]
     h = WIN[w, W_HOST]
+    hs = WIN[w, W_SPILL]
     r0 = WIN[w, W_R0]
     buf = grow(buf, n, 2)
     n = emit_compute(buf, n, I_ROW)
@@ -233,7 +235,7 @@ def _task_insert(buf, n, t, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, q
             n = emit_load(buf, n, AD[AD_BIDX] + c0 * IDX_BYTES, (c1 - c0) * IDX_BYTES, DEP)
             n = emit_load(buf, n, AD[AD_BVAL] + c0 * VAL_BYTES, (c1 - c0) * VAL_BYTES, 0)
             buf, n = _insert_chunk(buf, n, r, c0, c1, av, b_idx, b_val, P, AD, tab, size,
-                                   hoff, hk[h], hv[h], over, sbase, soff, sk[h], sv[h], ct)
+                                   hoff, hk[h], hv[h], over, sbase, soff, sk[hs], sv[hs], ct)
         f += b1 - b0
         off = 0
         q += 1
@@ -266,8 +268,21 @@ def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, ct):
     return buf, n, p
 
 
+@njit(cache=True, inline="always")
+def _host_at(r, pos, cnt, c_start, c_host):
+    """Where C's entries pos..pos+cnt of row r (simulated positions, from the row's claimed
+    start c_start[r]) are on the host: the host arrays hold each row at its exact place
+    c_host[r]..c_host[r + 1] (C's row pointers from the host's symbolic pass), not at the
+    simulated layout, whose rows may claim more room than they fill (bound sizes)."""
+    hp = c_host[r] + pos - c_start[r]
+    if hp + cnt > c_host[r + 1]:
+        raise AssertionError("smash: a row of C holds more entries than the symbolic pass said")
+    return hp
+
+
 @njit(cache=True)
-def _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD, ct):
+def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, hv, sk, sv, P,
+                  AD, ct):
     """Write-back of a slice of a row-tagged table (the shared table or a spill table): per
     entry a fetch-add on its row's cursor, the entry stored to C, the slot cleared."""
     w = TK[t, 3]
@@ -283,8 +298,8 @@ def _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD
         off = 0
     else:
         base = AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES
-        keys = sk[h]
-        vals = sv[h]
+        keys = sk[WIN[w, W_SPILL]]
+        vals = sv[WIN[w, W_SPILL]]
         off = TK[t, 5] * P[P_SS]
     per = LINE // SLOT_BYTES
     stride = P[P_CUR_STRIDE]
@@ -307,8 +322,9 @@ def _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD
             r = key // ncol
             pos = c_cur[r]
             c_cur[r] = pos + 1
-            c_idx[pos] = key - r * ncol
-            c_val[pos] = vals[off + s]
+            hp = _host_at(r, pos, 1, c_start, c_host)
+            c_idx[hp] = key - r * ncol
+            c_val[hp] = vals[off + s]
             keys[off + s] = EMPTY
             dirty = True
             ct[CT_NNZ] += 1
@@ -331,8 +347,8 @@ def _sort_cost(buf, n, cnt):
 
 
 @njit(cache=True)
-def _finish_row(buf, n, r, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv, work, reload,
-                store_end):
+def _finish_row(buf, n, r, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk, tv, work,
+                reload, store_end):
     """A row's end: c_end from its cursor, stored when `store_end` (4-array C); with sorted
     write-back the row is sorted (re-read from C first when `reload`, then stored back)."""
     c_end[r] = c_cur[r]
@@ -342,7 +358,8 @@ def _finish_row(buf, n, r, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv, w
         if reload:
             buf, n = emit_stream(buf, n, AD[AD_CIDX] + start * IDX_BYTES, cnt * IDX_BYTES, False, DEP)
             buf, n = emit_stream(buf, n, AD[AD_CVAL] + start * VAL_BYTES, cnt * VAL_BYTES, False, 0)
-        sort_pairs(c_idx, c_val, start, c_cur[r], P[P_NCOL], tk, tv, work)
+        hp = _host_at(r, start, cnt, c_start, c_host)
+        sort_pairs(c_idx, c_val, hp, hp + cnt, P[P_NCOL], tk, tv, work)
         buf, n = _sort_cost(buf, n, cnt)
         if reload:
             buf, n = emit_stream(buf, n, AD[AD_CIDX] + start * IDX_BYTES, cnt * IDX_BYTES, True, 0)
@@ -386,7 +403,8 @@ def _task_init(buf, n, t, TK, WIN, size, c_start, c_cur, c_end, calloc, P, AD, c
 
 
 @njit(cache=True)
-def _task_rowend(buf, n, t, TK, WIN, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv, work):
+def _task_rowend(buf, n, t, TK, WIN, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk, tv,
+                 work):
     w = TK[t, 3]
     ra = TK[t, 1]
     rb = TK[t, 2]
@@ -395,8 +413,8 @@ def _task_rowend(buf, n, t, TK, WIN, c_start, c_cur, c_end, c_idx, c_val, P, AD,
     buf = grow(buf, n, 1)
     n = emit_compute(buf, n, I_SCAN_ROW * (rb - ra))
     for r in range(ra, rb):             # the ends are stored below as one stream
-        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv,
-                             work, True, False)
+        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk,
+                             tv, work, True, False)
     if P[P_ATOMIC_OFFSETS] == 1:
         buf, n = emit_stream(buf, n, AD[AD_CEND] + ra * PTR_BYTES, (rb - ra) * PTR_BYTES, True, 0)
     return buf, n
@@ -463,8 +481,8 @@ def _emit_free(buf, n, r, fops_ptr, fops, ct):
 
 
 @njit(cache=True)
-def _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur, c_end, c_idx,
-             c_val, hk, hv, fops_ptr, fops, P, AD, tk, tv, work, ct):
+def _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur, c_end, c_host,
+             c_idx, c_val, hk, hv, fops_ptr, fops, P, AD, tk, tv, work, ct):
     """Fragments: small rows written back whole (scan, store the row, clear), then freed."""
     w = TK[t, 3]
     h = WIN[w, W_HOST]
@@ -475,13 +493,15 @@ def _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur, 
         n = emit_compute(buf, n, I_ROW)
         n = emit_load(buf, n, AD[AD_CUR] + (r - r0) * 16, 16, DEP)
         start = c_cur[r]
+        hp = _host_at(r, start, 0, c_start, c_host)
         buf, n, p = _gather(buf, n, AD[AD_TAB] + frag_off[r] * SLOT_BYTES, hk[h], hv[h],
-                            frag_off[r], 0, frag_slots[r], c_idx, c_val, start, ct)
-        c_cur[r] = p
-        cnt = p - start
+                            frag_off[r], 0, frag_slots[r], c_idx, c_val, hp, ct)
+        cnt = p - hp
+        _host_at(r, start, cnt, c_start, c_host)
+        c_cur[r] = start + cnt
         ct[CT_NNZ] += cnt
-        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv,
-                             work, False, True)
+        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk,
+                             tv, work, False, True)
         buf = grow(buf, n, 1)
         n = emit_compute(buf, n, I_STORE_OUT * cnt)
         buf, n = emit_stream(buf, n, AD[AD_CIDX] + start * IDX_BYTES, cnt * IDX_BYTES, True, 0)
@@ -491,7 +511,8 @@ def _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur, 
 
 
 @njit(cache=True)
-def _task_slice(buf, n, t, TK, WIN, frag_off, c_cur, c_idx, c_val, hk, hv, tk, tv, P, AD, ct):
+def _task_slice(buf, n, t, TK, WIN, frag_off, c_start, c_cur, c_host, c_idx, c_val, hk, hv, tk,
+                tv, P, AD, ct):
     """Fragments: a slice of a large row's fragment: scan, a fetch-add on the row's cursor for
     the slice's place in C, the entries stored, the slots cleared."""
     w = TK[t, 3]
@@ -506,9 +527,10 @@ def _task_slice(buf, n, t, TK, WIN, frag_off, c_cur, c_idx, c_val, hk, hv, tk, t
     if cnt > 0:
         pos = c_cur[r]
         c_cur[r] = pos + cnt
+        hp = _host_at(r, pos, cnt, c_start, c_host)
         for e in range(cnt):
-            c_idx[pos + e] = np.int64(tk[e])
-            c_val[pos + e] = tv[e]
+            c_idx[hp + e] = np.int64(tk[e])
+            c_val[hp + e] = tv[e]
         ct[CT_NNZ] += cnt
         buf = grow(buf, n, 2)
         n = emit_atomic(buf, n, AD[AD_CUR] + (r - r0) * 16 + 8, ATOMIC_ADD, DEP)
@@ -519,8 +541,8 @@ def _task_slice(buf, n, t, TK, WIN, frag_off, c_cur, c_idx, c_val, hk, hv, tk, t
 
 
 @njit(cache=True)
-def _task_free(buf, n, t, TK, WIN, rowlist, c_start, c_cur, c_end, c_idx, c_val, fops_ptr, fops,
-               P, AD, tk, tv, work, ct):
+def _task_free(buf, n, t, TK, WIN, rowlist, c_start, c_cur, c_end, c_host, c_idx, c_val, fops_ptr,
+               fops, P, AD, tk, tv, work, ct):
     """Fragments: large rows after their slices: the row's end from its cursor, free."""
     w = TK[t, 3]
     r0 = WIN[w, W_R0]
@@ -529,23 +551,24 @@ def _task_free(buf, n, t, TK, WIN, rowlist, c_start, c_cur, c_end, c_idx, c_val,
         buf = grow(buf, n, 2)
         n = emit_compute(buf, n, I_ROW)
         n = emit_load(buf, n, AD[AD_CUR] + (r - r0) * 16, 16, DEP)
-        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_idx, c_val, P, AD, tk, tv,
-                             work, True, True)
+        buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk,
+                             tv, work, True, True)
         buf, n = _emit_free(buf, n, r, fops_ptr, fops, ct)
     return buf, n
 
 
 @njit(cache=True)
 def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum, size,
-                   c_start, c_cur, c_end, c_idx, c_val, calloc, hk, hv, sk, sv, frag_off,
+                   c_start, c_cur, c_end, c_host, c_idx, c_val, calloc, hk, hv, sk, sv, frag_off,
                    frag_slots, frag_over, frag_rot, rowlist, att_row, att_ok, att_ptr, aops,
                    fops_ptr, fops, tk, tv, work, P, AD, ct):
     """Traces of SMASH tasks `ids` (see the task kinds above), executing them functionally.
 
-    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST: the host table row
-    of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
+    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
+    row and spill tables row of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
     the rows of B they select (bounds phase); size int64[n_row] rows' sizes; c_* C (start, cursor,
-    end per row; indices, values); calloc int64[dies, 2] C's allocation counters (`base.c_alloc`); hk/hv, sk/sv host
+    end per row in the simulated layout; c_host: each row's place in the host arrays, C's exact
+    row pointers; indices, values); calloc int64[dies, 2] C's allocation counters (`base.c_alloc`); hk/hv, sk/sv host
     tables [rows in flight, slots] (the core's table or pool, its spill tables); frag_* per row:
     fragment offset, slots, overfull flag, spill rotation; rowlist rows of WB/FREE tasks;
     att_* / aops allocation attempts and their operations; fops_ptr/fops each row's free
@@ -561,24 +584,26 @@ def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum,
                                   qcum, frag_off, frag_slots, frag_over, frag_rot, hk, hv,
                                   sk, sv, P, AD, ct)
         elif kind == K_SCATTER:
-            buf, n = _task_scatter(buf, n, t, TK, WIN, c_cur, c_idx, c_val, hk, hv, sk, sv, P, AD, ct)
+            buf, n = _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, hv,
+                                   sk, sv, P, AD, ct)
         elif kind == K_INIT:
             buf, n = _task_init(buf, n, t, TK, WIN, size, c_start, c_cur, c_end, calloc, P, AD, ct)
         elif kind == K_ROWEND:
-            buf, n = _task_rowend(buf, n, t, TK, WIN, c_start, c_cur, c_end, c_idx, c_val, P, AD,
-                                  tk, tv, work)
+            buf, n = _task_rowend(buf, n, t, TK, WIN, c_start, c_cur, c_end, c_host, c_idx, c_val,
+                                  P, AD, tk, tv, work)
         elif kind == K_ALLOC:
             buf, n = _task_alloc(buf, n, t, TK, WIN, size, frag_slots, c_start, c_cur, c_end,
                                  calloc, att_row, att_ok, att_ptr, aops, P, AD, ct)
         elif kind == K_WB:
             buf, n = _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur,
-                              c_end, c_idx, c_val, hk, hv, fops_ptr, fops, P, AD, tk, tv, work, ct)
+                              c_end, c_host, c_idx, c_val, hk, hv, fops_ptr, fops, P, AD, tk, tv,
+                              work, ct)
         elif kind == K_SLICE:
-            buf, n = _task_slice(buf, n, t, TK, WIN, frag_off, c_cur, c_idx, c_val, hk, hv, tk,
-                                 tv, P, AD, ct)
+            buf, n = _task_slice(buf, n, t, TK, WIN, frag_off, c_start, c_cur, c_host, c_idx,
+                                 c_val, hk, hv, tk, tv, P, AD, ct)
         else:
-            buf, n = _task_free(buf, n, t, TK, WIN, rowlist, c_start, c_cur, c_end, c_idx, c_val,
-                                fops_ptr, fops, P, AD, tk, tv, work, ct)
+            buf, n = _task_free(buf, n, t, TK, WIN, rowlist, c_start, c_cur, c_end, c_host, c_idx,
+                                c_val, fops_ptr, fops, P, AD, tk, tv, work, ct)
         ptr[i + 1] = n
     return buf[:n], ptr
 
