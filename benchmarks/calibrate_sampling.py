@@ -114,6 +114,11 @@ def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "covered": r["cycles_ci_low"] <= f["cycles"] <= r["cycles_ci_high"],
             "dram_ratio": (r["dram_transferred_bytes"] / f["dram_transferred_bytes"]
                            if f.get("dram_transferred_bytes") else float("nan")),
+            "mesh_full": f.get("mesh_busiest_link_utilization", float("nan")),
+            "mesh_mini": r.get("sample_mesh_utilization", float("nan")),
+            "mesh_queue_ratio": (r["mesh_queue_cycles"] / f["mesh_queue_cycles"]
+                                 if f.get("mesh_queue_cycles") and "mesh_queue_cycles" in r
+                                 else float("nan")),
             "valid": not r.get("sample_warning"),
             "warning": r.get("sample_warning") or "",
             "speedup": f["wall_seconds"] / r["wall_seconds"] if r.get("wall_seconds") else float("nan"),
@@ -138,6 +143,8 @@ def case_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "interval": f"{min(r['low'] for r in rs):.2f}-{max(r['high'] for r in rs):.2f}",
             "covered": f"{sum(r['covered'] for r in rs)}/{len(rs)}",
             "dram": sum(r["dram_ratio"] for r in rs) / len(rs),
+            "mesh": f"{100 * rs[0]['mesh_full']:.0f}/{100 * max(r['mesh_mini'] for r in rs):.0f}",
+            "mesh_queue": sum(r["mesh_queue_ratio"] for r in rs) / len(rs),
             "valid": "yes" if all(r["valid"] for r in rs) else "no",
             "x faster": sum(r["speedup"] for r in rs) / len(rs),
         })
@@ -167,9 +174,10 @@ def kernel_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 CASE_COLS = ["kernel", "matrix", "sample", "fraction", "seeds", "ratio_mean", "ratio_worst",
-             "interval", "covered", "dram", "valid", "x faster"]
+             "interval", "covered", "dram", "mesh", "mesh_queue", "valid", "x faster"]
 CASE_HEAD = ["kernel", "matrix", "--sample", "simulated", "seeds", "est/full mean",
-             "est/full worst", "interval / full", "covered", "DRAM est/full", "valid", "x faster"]
+             "est/full worst", "interval / full", "covered", "DRAM est/full",
+             "busiest mesh link % full/mini", "mesh queue est/full", "valid", "x faster"]
 SUM_COLS = ["kernel", "runs", "valid", "worst_error_pct", "worst_case", "within_10pct",
             "coverage_pct", "coverage_valid_pct"]
 SUM_HEAD = ["kernel", "runs", "valid", "worst error %", "worst case", "within 10 %",
@@ -205,8 +213,11 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
         f"{time.strftime('%Y-%m-%d')}). Each row: one matrix x kernel x `--sample`, over the "
         f"seeds; `est/full` is the estimated cycles over the full run's, `interval / full` the "
         f"range of [cycles_ci_low, cycles_ci_high] over the full cycles, `covered` how many "
-        f"seeds' intervals hold the full value, `valid` whether the sample met the minimum size "
-        f"(no `sample_warning`), `x faster` the full run's wall time over the sampled run's.",
+        f"seeds' intervals hold the full value, `busiest mesh link` the utilization of the busiest "
+        f"mesh link in the full run and in the busiest simulated miniature, `mesh queue` the "
+        f"estimated cycles packets queued at mesh links over the full run's, `valid` whether "
+        f"the sample met the minimum size (no `sample_warning`), `x faster` the full run's wall "
+        f"time over the sampled run's.",
         "",
         "## Summary per kernel",
         "",

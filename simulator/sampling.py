@@ -544,12 +544,16 @@ RATIOS = {"ipc", "ipc_pipeline_mean", "ipc_pipeline_max", "dram_bandwidth_utiliz
 INTENSIVE = {"thread_busy_cycles_mean"}
 #: Times: estimated like the cycles (besides `cycles` and `phase_<name>_cycles`).
 TIMES = {"thread_busy_cycles_max"}
+#: Utilizations of the busiest link: no count adds up to them; a sampled record holds the
+#: busiest simulated miniature's (its mesh is not the full die's: `sample_mesh_utilization`).
+MAXIMA = {"mesh_busiest_link_utilization", "link_busiest_utilization"}
 
 
 def _extensive(key: str) -> bool:
     """A count that adds up over the groups (bytes, instructions, stall cycles summed over
     requests...), as opposed to identities, ratios, per-thread values and times."""
     return not (key in IDENTITY or key in RATIOS or key in INTENSIVE or key in TIMES
+                or key in MAXIMA
                 or key == "cycles" or (key.startswith("phase_") and key.endswith("_cycles"))
                 or key in ("tasks", "host_seconds", "n_rows"))
 
@@ -672,6 +676,10 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
         if key in rows[0].record:
             out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False)
     out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
+    for key in MAXIMA:
+        vals = [float(r.record[key]) for rs in by_unit.values() for r in rs if key in r.record]
+        if vals:
+            out[key] = max(vals)
     return out
 
 
@@ -684,6 +692,7 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
     tpt = min(r.tasks_per_thread for r in runs)
     share = max(r.heavy_share for r in runs)
     util = max(float(r.record.get("dram_bandwidth_utilization", 0.0)) for r in runs)
+    mesh = max(float(r.record.get("mesh_busiest_link_utilization", 0.0)) for r in runs)
     return {
         "sample_confidence": CONFIDENCE,
         "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
@@ -697,6 +706,7 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
         "sample_tasks_per_thread": tpt,
         "sample_heavy_share": share,
         "sample_dram_utilization": util,
+        "sample_mesh_utilization": mesh,
         "sample_warning": plan.note or warning(plan, tpt, share, util),
     }
 
@@ -787,7 +797,7 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 
 __all__ = ["AUTO_SAMPLE_OPS", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
-           "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
            "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",

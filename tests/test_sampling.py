@@ -209,6 +209,22 @@ def test_combine_scales_counts_and_sums_phases():
     assert g.phase_cycles("rows") == 100.0 + 20.0 * 3
 
 
+def test_busiest_link_utilizations_are_the_busiest_miniatures_not_summed():
+    """A utilization is no count: summed over the groups (the old behaviour) a sampled record of
+    eight miniatures 30 % busy said 240 %."""
+    plan = sampling.Plan("rowwise-hash", 8, ((0, 0), (3, 0), (5, 0)), 1.0, 0,
+                         sampling.miniature(load_config("piuma-die"), 8),
+                         {"rows": np.zeros(1, np.int64)}, {"rows": np.ones(1)})
+    runs = [_group(0, 120.0, 1000), _group(3, 100.0, 1000), _group(5, 100.0, 1200)]
+    for r, u in zip(runs, (0.3, 0.2, 0.4)):
+        r.record.update(mesh_busiest_link_utilization=u, link_busiest_utilization=0.0,
+                        mesh_queue_cycles=10.0)
+    out = sampling.combine(runs, plan)
+    assert out["mesh_busiest_link_utilization"] == 0.4 == out["sample_mesh_utilization"]
+    assert out["link_busiest_utilization"] == 0.0
+    assert out["mesh_queue_cycles"] == 10.0 + 7 * 10.0       # a count: adds up
+
+
 def test_warning_on_small_thinned_samples():
     plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
