@@ -78,10 +78,25 @@ def distinct(kernel: str, fractions: Sequence[float], preset: str) -> list[float
 
 
 def sampled_points(mats: Sequence[str], kernels: Sequence[str], fractions: Sequence[float],
-                   seeds: Sequence[int], preset: str, max_ops: int) -> list[Point]:
+                   seeds: Sequence[int], preset: str, max_ops: int,
+                   extra: Mapping[str, Sequence[float]] | None = None) -> list[Point]:
+    """Every matrix x kernel x distinct fraction x seed; `extra`: more fractions per kernel
+    (the outer product simulates two task units, so its whole miniatures need 2 x 3/8)."""
     return [Point(matrix=m, kernel=k, preset=preset, sample=f, seed=s, max_ops=max_ops)
-            for m in mats for k in kernels for f in distinct(k, fractions, preset)
+            for m in mats for k in kernels
+            for f in distinct(k, list(fractions) + list((extra or {}).get(k, ())), preset)
             for s in seeds]
+
+
+def parse_extra(items: Sequence[str]) -> dict[str, list[float]]:
+    """{"outer": [0.75]} from ["outer=0.75"] (KERNEL=F[,F...])."""
+    out: dict[str, list[float]] = {}
+    for it in items:
+        k, _, fs = it.partition("=")
+        if not fs:
+            raise SystemExit(f"--extra-fractions: expected KERNEL=F[,F...], got {it!r}")
+        out.setdefault(k, []).extend(float(x) for x in fs.split(",") if x)
+    return out
 
 
 def interval(r: Mapping[str, Any]) -> tuple[float, float]:
@@ -142,6 +157,9 @@ def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                            if f.get("dram_transferred_bytes") else float("nan")),
             "mesh_full": f.get("mesh_busiest_link_utilization", float("nan")),
             "mesh_mini": r.get("sample_mesh_utilization", float("nan")),
+            "mesh_stall": (f["mesh_queue_cycles"] / f["thread_stall_cycles"]
+                           if f.get("thread_stall_cycles") and "mesh_queue_cycles" in f
+                           else float("nan")),
             "mesh_queue_ratio": (r["mesh_queue_cycles"] / f["mesh_queue_cycles"]
                                  if f.get("mesh_queue_cycles") and "mesh_queue_cycles" in r
                                  else float("nan")),
@@ -171,6 +189,7 @@ def case_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "dram": sum(r["dram_ratio"] for r in rs) / len(rs),
             "mesh": f"{100 * rs[0]['mesh_full']:.0f}/{100 * max(r['mesh_mini'] for r in rs):.0f}",
             "mesh_queue": sum(r["mesh_queue_ratio"] for r in rs) / len(rs),
+            "mesh_stall": 100 * rs[0]["mesh_stall"],
             "valid": "yes" if all(r["valid"] for r in rs) else "no",
             "x faster": sum(r["speedup"] for r in rs) / len(rs),
         })
@@ -200,10 +219,12 @@ def kernel_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 CASE_COLS = ["kernel", "matrix", "sample", "fraction", "seeds", "ratio_mean", "ratio_worst",
-             "interval", "covered", "dram", "mesh", "mesh_queue", "valid", "x faster"]
+             "interval", "covered", "dram", "mesh", "mesh_stall", "mesh_queue", "valid",
+             "x faster"]
 CASE_HEAD = ["kernel", "matrix", "--sample", "simulated", "seeds", "est/full mean",
              "est/full worst", "interval / full", "covered", "DRAM est/full",
-             "busiest mesh link % full/mini", "mesh queue est/full", "valid", "x faster"]
+             "busiest mesh link % full/mini", "mesh queue % of stalls (full)",
+             "mesh queue est/full", "valid", "x faster"]
 SUM_COLS = ["kernel", "runs", "valid", "worst_error_pct", "worst_case", "within_10pct",
             "coverage_pct", "coverage_valid_pct"]
 SUM_HEAD = ["kernel", "runs", "valid", "worst error %", "worst case", "within 10 %",
@@ -249,8 +270,9 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
         f"seeds; `est/full` is the estimated cycles over the full run's, `interval / full` the "
         f"range of [cycles_ci_low, cycles_ci_high] over the full cycles, `covered` how many "
         f"seeds' intervals hold the full value, `busiest mesh link` the utilization of the busiest "
-        f"mesh link in the full run and in the busiest simulated miniature, `mesh queue` the "
-        f"estimated cycles packets queued at mesh links over the full run's, `valid` whether "
+        f"mesh link in the full run and in the busiest simulated miniature, `mesh queue % of "
+        f"stalls` the cycles packets queued at mesh links in the full run over its threads' "
+        f"stall cycles, `mesh queue est/full` the estimate's over the full run's, `valid` whether "
         f"the sample met the minimum size (no `sample_warning`), `x faster` the full run's wall "
         f"time over the sampled run's.",
         "",
@@ -293,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernels", nargs="*", default=KERNELS)
     ap.add_argument("--fractions", default=",".join(map(str, FRACTIONS)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--extra-fractions", nargs="*", default=[],
+                    help="more fractions for a kernel, e.g. outer=0.75")
     ap.add_argument("--preset", default="piuma-die")
     ap.add_argument("--full-max-ops", type=float, default=FULL_MAX_OPS,
                     help="refuse full runs estimated above this many operations")
@@ -337,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     fulls = latest(full)
     ok = [(p.matrix, p.kernel) for p in full if fulls.get(p.key, {}).get("status") == "ok"]
     sampled = [p for m, k in ok
-               for p in sampled_points([m], [k], fractions, seeds, args.preset, max_ops)]
+               for p in sampled_points([m], [k], fractions, seeds, args.preset, max_ops,
+                                       parse_extra(args.extra_fractions))]
     if not args.table_only:
         run_sweep(sampled, args.out, jobs=args.jobs, resume=True, on_record=tick)
     recs = list(fulls.values()) + list(latest(sampled).values())
