@@ -40,3 +40,15 @@ def test_implied_systematic_is_what_every_valid_interval_needs():
     assert above == pytest.approx(1 / 0.8 - 1) and below == pytest.approx(1 - 1 / 1.05)
     assert cal.implied_systematic(rows, thinned=True) == (0.0, pytest.approx(1.0))
     assert all(math.isnan(v) for v in cal.implied_systematic([_row(0.9, valid=False)], False))
+
+
+def test_extra_fractions_reach_only_their_kernel():
+    """The outer product's whole miniatures need 2 x 3/8 (`--extra-fractions outer=0.75`);
+    other kernels keep the study's fractions (a plan equal to another's is run once)."""
+    assert cal.parse_extra(["outer=0.75,0.5"]) == {"outer": [0.75, 0.5]}
+    with pytest.raises(SystemExit, match="KERNEL=F"):
+        cal.parse_extra(["outer"])
+    pts = cal.sampled_points(["m"], ["outer", "inner"], [0.375], [0], "piuma-die", 1,
+                             {"outer": [0.75]})
+    assert sorted((p.kernel, p.sample) for p in pts) == [("inner", 0.375), ("outer", 0.375),
+                                                         ("outer", 0.75)]
