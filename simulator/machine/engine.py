@@ -3,7 +3,12 @@
 Time is a float64 count of cycles. There is no per-cycle loop. The engine keeps a binary heap of
 pipelines keyed by (time of their next issue, seq); the earliest pipeline issues one instruction
 from the first of its threads, in round-robin order, that can act by then, and the thread's next
-possible time is computed at once (its dependences, its outstanding-operation window). Every
+possible time is computed at once (its dependences, its outstanding-operation window). A
+pipeline may go on issuing up to the horizon (F_HORIZON cycles) past the next pipeline's time
+before it yields (fewer heap operations; requests reach servers out of order by at most that
+much, which changes their timing only), but never to take work: which task a token fetch-add
+gets depends on the order the counter serves it, so a thread in ST_NEED acts only when its
+pipeline is the earliest (`_ahead`), and the task is bound when the fetch-add is served. Every
 resource is a FCFS queueing server with a next-free time: a request arriving at t starts at
 max(t, next_free), holds the server for its occupancy, and completes after its latency. A memory
 operation asks the servers on its path in turn (the network's links along the route of its
@@ -509,9 +514,29 @@ def _heap_update(S, p):
     if m < mc or (horizon > 0.0 and m <= mc + horizon):
         hp_t[0] = m
         return
+    _yield_root(S, m, p)
+
+
+@njit(inline="always")
+def _yield_root(S, m, p):
+    """Pipeline p, at the heap's root, takes its place by time m with a fresh seq (after the
+    pipelines already waiting at m: ties go round-robin)."""
     s_new = S.sc[SC_SEQ]
     S.sc[SC_SEQ] += 1
-    _sift(hp_t, hp_i, nh, 0, m, s_new, p)
+    _sift(S.hp_t, S.hp_i, S.sc[SC_HEAP_N], 0, m, s_new, p)
+
+
+@njit(inline="always")
+def _ahead(S):
+    """True when the pipeline at the heap's root is there only by the horizon: another pipeline's
+    next event comes before its own (time, then seq)."""
+    hp_t = S.hp_t
+    hp_i = S.hp_i
+    nh = S.sc[SC_HEAP_N]
+    for c in range(1, 3 if nh > 2 else nh):
+        if _before(hp_t[c], hp_i[c, 0], hp_t[0], hp_i[0, 0]):
+            return True
+    return False
 
 
 # ================================================================================================
@@ -1227,6 +1252,12 @@ def run_engine(S):
             if bad:
                 return RET_ERROR
         else:  # ST_NEED
+            if _ahead(S):
+                # taking work is order-sensitive (which task a fetch-add gets, which queue is
+                # found dry): never served ahead of another pipeline's earlier event
+                S.pipe_rr[p] = i
+                _yield_root(S, T, p)
+                continue
             acc, m_addr, rebuild, refill = _step_need(S, tid, t)
             if refill:
                 S.pipe_rr[p] = i          # pick the same thread again after the refill
@@ -1237,6 +1268,14 @@ def run_engine(S):
         if acc != 0:
             if not _memory_op(S, tid, p, T, st, acc, m_code, m_flags, m_addr, m_size, pc):
                 return RET_ERROR
+            if st == ST_NEED:
+                # the counter's value names the task: bound now, in the order the counter serves
+                # the fetch-adds (the order they are issued in), taken up when the reply arrives
+                _, _, rebuild, refill = _step_need(S, tid, S.th_f[tid, TF_READY])
+                if refill:
+                    _thread_next(S, tid)
+                    _heap_update(S, p)
+                    return RET_REFILL
         _thread_next(S, tid)
         if rebuild:
             heap_rebuild(S)
