@@ -97,7 +97,9 @@ QI_HEAD, QI_COUNT, QI_CAP, QI_OFF, QI_EXHAUSTED, QI_TOKEN, QI_EPOCH, QI_WEND, QI
 # all generated and the next one is taken only after the core's barrier (dynamic windows)
 QT_TASK, QT_START, QT_END, QT_EPOCH, QT_MORE, QT_N = range(6)   # QT_MORE: as TI_MORE
 # ---- scalars (sc) -------------------------------------------------------------------------------
-SC_HEAP_N, SC_SEQ, SC_RET, SC_ARG, SC_ERR, SC_ERR_TID, SC_ERR_PC, SC_STAMP, SC_N = range(9)
+SC_HEAP_N, SC_SEQ, SC_RET, SC_ARG, SC_ERR, SC_ERR_TID, SC_ERR_PC, SC_STAMP, SC_BIND, SC_N = range(10)
+# SC_BIND: 1 + the thread whose fetch-add was served but whose task could not be bound for want of
+# generated tasks (RET_REFILL): bound first when the engine resumes, as if without the refill
 RET_DONE, RET_REFILL, RET_ERROR, RET_SEGMENT = 0, 1, 2, 3
 ERR_NONE, ERR_REGION, ERR_BOUNDS, ERR_OPCODE, ERR_SIZE, ERR_ENGINE = 0, 1, 2, 3, 4, 5
 # ---- counters (cnt: int64, cntf: float64, cls_cnt: per access class) ----------------------------
@@ -1232,6 +1234,10 @@ def run_engine(S):
     instruction (taking a task, waits, barriers) happen at the thread's own time.
     """
     while S.sc[SC_HEAP_N] > 0:
+        if S.sc[SC_BIND] != 0:
+            if _bind(S, S.sc[SC_BIND] - 1, S.hp_i[0, 1]):
+                return RET_REFILL
+            continue
         T = S.hp_t[0]
         if T >= INF:
             break
@@ -1271,11 +1277,9 @@ def run_engine(S):
             if st == ST_NEED:
                 # the counter's value names the task: bound now, in the order the counter serves
                 # the fetch-adds (the order they are issued in), taken up when the reply arrives
-                _, _, rebuild, refill = _step_need(S, tid, S.th_f[tid, TF_READY])
-                if refill:
-                    _thread_next(S, tid)
-                    _heap_update(S, p)
+                if _bind(S, tid, p):
                     return RET_REFILL
+                continue
         _thread_next(S, tid)
         if rebuild:
             heap_rebuild(S)
@@ -1283,6 +1287,24 @@ def run_engine(S):
         _heap_update(S, p)
     S.sc[SC_RET] = RET_DONE
     return RET_DONE
+
+
+@njit(inline="always")
+def _bind(S, tid, p):
+    """Thread tid of pipeline p (the heap's root), whose token fetch-add was just served, takes
+    the task the counter's value names, at the reply's time; then p's heap entry is updated.
+    True when the queue must be refilled first (sc[SC_BIND] set: retried on resuming)."""
+    _, _, rebuild, refill = _step_need(S, tid, S.th_f[tid, TF_READY])
+    if refill:
+        S.sc[SC_BIND] = tid + 1
+        return True
+    S.sc[SC_BIND] = 0
+    _thread_next(S, tid)
+    if rebuild:
+        heap_rebuild(S)
+    else:
+        _heap_update(S, p)
+    return False
 
 
 # ================================================================================================
