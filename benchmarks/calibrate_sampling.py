@@ -30,6 +30,7 @@ import matrices
 from simulator.cli._common import format_table
 from simulator.machine import load_config
 from simulator.programs import get_kernel
+from simulator import sampling
 from simulator.sampling import shape
 from simulator.reproduce import KERNELS
 from simulator.sweep import Point, _warm_up, read_records, run_sweep
@@ -77,10 +78,50 @@ def distinct(kernel: str, fractions: Sequence[float], preset: str) -> list[float
 
 
 def sampled_points(mats: Sequence[str], kernels: Sequence[str], fractions: Sequence[float],
-                   seeds: Sequence[int], preset: str, max_ops: int) -> list[Point]:
+                   seeds: Sequence[int], preset: str, max_ops: int,
+                   extra: Mapping[str, Sequence[float]] | None = None) -> list[Point]:
+    """Every matrix x kernel x distinct fraction x seed; `extra`: more fractions per kernel
+    (the outer product simulates two task units, so its whole miniatures need 2 x 3/8)."""
     return [Point(matrix=m, kernel=k, preset=preset, sample=f, seed=s, max_ops=max_ops)
-            for m in mats for k in kernels for f in distinct(k, fractions, preset)
+            for m in mats for k in kernels
+            for f in distinct(k, list(fractions) + list((extra or {}).get(k, ())), preset)
             for s in seeds]
+
+
+def parse_extra(items: Sequence[str]) -> dict[str, list[float]]:
+    """{"outer": [0.75]} from ["outer=0.75"] (KERNEL=F[,F...])."""
+    out: dict[str, list[float]] = {}
+    for it in items:
+        k, _, fs = it.partition("=")
+        if not fs:
+            raise SystemExit(f"--extra-fractions: expected KERNEL=F[,F...], got {it!r}")
+        out.setdefault(k, []).extend(float(x) for x in fs.split(",") if x)
+    return out
+
+
+def interval(r: Mapping[str, Any]) -> tuple[float, float]:
+    """A sampled record's interval as today's `sampling.SYSTEMATIC` makes it: on a machine cut
+    into miniatures (sample_groups > 1) nothing pulls the estimate down, so the interval is
+    cycles x (1 - below) to cycles + hypot(sampling error, above x cycles), and records written
+    before the systematic error was re-derived are re-judged with the new one (the miniatures'
+    cycles do not depend on it). Replicates of a machine that cannot be cut: as recorded."""
+    if (r.get("sample_groups") or 1) <= 1 or "sample_sampling_error" not in r:
+        return float(r["cycles_ci_low"]), float(r["cycles_ci_high"])
+    c = float(r["cycles"])
+    below, above = (sampling.SYSTEMATIC if (r.get("sample_thin") or 1.0) >= 1
+                    else sampling.SYSTEMATIC_THINNED)
+    return max(0.0, c * (1 - below)), c + math.hypot(r["sample_sampling_error"] * c, above * c)
+
+
+def implied_systematic(rows: Sequence[Mapping[str, Any]], thinned: bool) -> tuple[float, float]:
+    """(below, above): the smallest systematic error that makes every valid miniature's interval
+    (whole, or thinned) hold its full run: the full run is at most 1 / min(estimate / full) - 1
+    above the estimate and 1 - 1 / max(estimate / full) below it (nan: no such row)."""
+    rs = [r["ratio"] for r in rows if r["valid"] and ((r["thin"] or 1.0) < 1) == thinned
+          and (r["groups"] or 1) > 1]
+    if not rs:
+        return float("nan"), float("nan")
+    return max(0.0, 1 - 1 / max(rs)), max(0.0, 1 / min(rs) - 1)
 
 
 def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -104,16 +145,24 @@ def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if f is None:
             continue
         ratio = r["cycles"] / f["cycles"]
+        lo, hi = interval(r)
         rows.append({
             "matrix": r["matrix"], "kernel": r["kernel"], "preset": r["preset"],
             "requested": r.get("requested_sample"), "seed": r["seed"],
             "fraction": r["sample_fraction"], "groups": r.get("sample_groups"),
             "thin": r.get("sample_thin"), "full_cycles": f["cycles"],
-            "ratio": ratio, "low": r["cycles_ci_low"] / f["cycles"],
-            "high": r["cycles_ci_high"] / f["cycles"],
-            "covered": r["cycles_ci_low"] <= f["cycles"] <= r["cycles_ci_high"],
+            "ratio": ratio, "low": lo / f["cycles"], "high": hi / f["cycles"],
+            "covered": lo <= f["cycles"] <= hi,
             "dram_ratio": (r["dram_transferred_bytes"] / f["dram_transferred_bytes"]
                            if f.get("dram_transferred_bytes") else float("nan")),
+            "mesh_full": f.get("mesh_busiest_link_utilization", float("nan")),
+            "mesh_mini": r.get("sample_mesh_utilization", float("nan")),
+            "mesh_stall": (f["mesh_queue_cycles"] / f["thread_stall_cycles"]
+                           if f.get("thread_stall_cycles") and "mesh_queue_cycles" in f
+                           else float("nan")),
+            "mesh_queue_ratio": (r["mesh_queue_cycles"] / f["mesh_queue_cycles"]
+                                 if f.get("mesh_queue_cycles") and "mesh_queue_cycles" in r
+                                 else float("nan")),
             "valid": not r.get("sample_warning"),
             "warning": r.get("sample_warning") or "",
             "speedup": f["wall_seconds"] / r["wall_seconds"] if r.get("wall_seconds") else float("nan"),
@@ -138,6 +187,9 @@ def case_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "interval": f"{min(r['low'] for r in rs):.2f}-{max(r['high'] for r in rs):.2f}",
             "covered": f"{sum(r['covered'] for r in rs)}/{len(rs)}",
             "dram": sum(r["dram_ratio"] for r in rs) / len(rs),
+            "mesh": f"{100 * rs[0]['mesh_full']:.0f}/{100 * max(r['mesh_mini'] for r in rs):.0f}",
+            "mesh_queue": sum(r["mesh_queue_ratio"] for r in rs) / len(rs),
+            "mesh_stall": 100 * rs[0]["mesh_stall"],
             "valid": "yes" if all(r["valid"] for r in rs) else "no",
             "x faster": sum(r["speedup"] for r in rs) / len(rs),
         })
@@ -167,13 +219,20 @@ def kernel_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 CASE_COLS = ["kernel", "matrix", "sample", "fraction", "seeds", "ratio_mean", "ratio_worst",
-             "interval", "covered", "dram", "valid", "x faster"]
+             "interval", "covered", "dram", "mesh", "mesh_stall", "mesh_queue", "valid",
+             "x faster"]
 CASE_HEAD = ["kernel", "matrix", "--sample", "simulated", "seeds", "est/full mean",
-             "est/full worst", "interval / full", "covered", "DRAM est/full", "valid", "x faster"]
+             "est/full worst", "interval / full", "covered", "DRAM est/full",
+             "busiest mesh link % full/mini", "mesh queue % of stalls (full)",
+             "mesh queue est/full", "valid", "x faster"]
 SUM_COLS = ["kernel", "runs", "valid", "worst_error_pct", "worst_case", "within_10pct",
             "coverage_pct", "coverage_valid_pct"]
 SUM_HEAD = ["kernel", "runs", "valid", "worst error %", "worst case", "within 10 %",
             "covered %", "covered % (valid)"]
+
+
+def _pair(p: tuple[float, float]) -> str:
+    return "-" if any(math.isnan(v) for v in p) else f"{100 * p[0]:.1f} % / {100 * p[1]:.1f} %"
 
 
 def markdown(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], head: Sequence[str]) -> str:
@@ -191,8 +250,13 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
     rows = rows_of(records)
     cases = case_rows(rows)
     summ = kernel_summary(rows)
+    implied = (f"Systematic error implied by the valid samples (below, above the estimate): "
+               f"whole miniatures {_pair(implied_systematic(rows, False))}, thinned "
+               f"{_pair(implied_systematic(rows, True))}; intervals use SYSTEMATIC "
+               f"{_pair(sampling.SYSTEMATIC)}, SYSTEMATIC_THINNED "
+               f"{_pair(sampling.SYSTEMATIC_THINNED)}.")
     text = "\n".join([format_table(cases, CASE_COLS, CASE_HEAD), "",
-                      format_table(summ, SUM_COLS, SUM_HEAD)])
+                      format_table(summ, SUM_COLS, SUM_HEAD), "", implied])
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=Path(__file__).parent).stdout.strip()
@@ -205,12 +269,18 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
         f"{time.strftime('%Y-%m-%d')}). Each row: one matrix x kernel x `--sample`, over the "
         f"seeds; `est/full` is the estimated cycles over the full run's, `interval / full` the "
         f"range of [cycles_ci_low, cycles_ci_high] over the full cycles, `covered` how many "
-        f"seeds' intervals hold the full value, `valid` whether the sample met the minimum size "
-        f"(no `sample_warning`), `x faster` the full run's wall time over the sampled run's.",
+        f"seeds' intervals hold the full value, `busiest mesh link` the utilization of the busiest "
+        f"mesh link in the full run and in the busiest simulated miniature, `mesh queue % of "
+        f"stalls` the cycles packets queued at mesh links in the full run over its threads' "
+        f"stall cycles, `mesh queue est/full` the estimate's over the full run's, `valid` whether "
+        f"the sample met the minimum size (no `sample_warning`), `x faster` the full run's wall "
+        f"time over the sampled run's.",
         "",
         "## Summary per kernel",
         "",
         markdown(summ, SUM_COLS, SUM_HEAD),
+        "",
+        implied,
         "",
         "## Every case",
         "",
@@ -245,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernels", nargs="*", default=KERNELS)
     ap.add_argument("--fractions", default=",".join(map(str, FRACTIONS)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--extra-fractions", nargs="*", default=[],
+                    help="more fractions for a kernel, e.g. outer=0.75")
     ap.add_argument("--preset", default="piuma-die")
     ap.add_argument("--full-max-ops", type=float, default=FULL_MAX_OPS,
                     help="refuse full runs estimated above this many operations")
@@ -289,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     fulls = latest(full)
     ok = [(p.matrix, p.kernel) for p in full if fulls.get(p.key, {}).get("status") == "ok"]
     sampled = [p for m, k in ok
-               for p in sampled_points([m], [k], fractions, seeds, args.preset, max_ops)]
+               for p in sampled_points([m], [k], fractions, seeds, args.preset, max_ops,
+                                       parse_extra(args.extra_fractions))]
     if not args.table_only:
         run_sweep(sampled, args.out, jobs=args.jobs, resume=True, on_record=tick)
     recs = list(fulls.values()) + list(latest(sampled).values())

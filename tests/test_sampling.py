@@ -209,6 +209,47 @@ def test_combine_scales_counts_and_sums_phases():
     assert g.phase_cycles("rows") == 100.0 + 20.0 * 3
 
 
+def test_busiest_link_utilizations_are_the_busiest_miniatures_not_summed():
+    """A utilization is no count: summed over the groups (the old behaviour) a sampled record of
+    eight miniatures 30 % busy said 240 %."""
+    plan = sampling.Plan("rowwise-hash", 8, ((0, 0), (3, 0), (5, 0)), 1.0, 0,
+                         sampling.miniature(load_config("piuma-die"), 8),
+                         {"rows": np.zeros(1, np.int64)}, {"rows": np.ones(1)})
+    runs = [_group(0, 120.0, 1000), _group(3, 100.0, 1000), _group(5, 100.0, 1200)]
+    for r, u in zip(runs, (0.3, 0.2, 0.4)):
+        r.record.update(mesh_busiest_link_utilization=u, link_busiest_utilization=0.0,
+                        mesh_queue_cycles=10.0)
+    out = sampling.combine(runs, plan)
+    assert out["mesh_busiest_link_utilization"] == 0.4 == out["sample_mesh_utilization"]
+    assert out["link_busiest_utilization"] == 0.0
+    assert out["mesh_queue_cycles"] == 10.0 + 7 * 10.0       # a count: adds up
+
+
+def test_long_chains_that_meet_on_a_pipeline_are_flagged():
+    """The birthday problem: 8 long tasks on 48 pipelines meet with probability 0.46; a
+    miniature holds one of them. The imbalanced matrix (8 rows of 1024 nonzeros) is flagged for
+    the inner product, an R-MAT matrix (one hub row costlier than the rest) is not."""
+    assert sampling.meet_probability(1, 48) == 0.0
+    assert sampling.meet_probability(2, 48) == pytest.approx(1 / 48)
+    assert sampling.meet_probability(8, 48) == pytest.approx(0.46, abs=0.01)
+    assert sampling.meet_probability(49, 48) == 1.0
+    die = load_config("piuma-die")
+    kn = get_kernel("inner").resolve_knobs({})
+    for spec, flagged in (("imbalanced:n=4096,nnz_per_row=8,n_long=8,long_len=1024", True),
+                          ("rmat:scale=10,ef=16", False)):
+        A = matrices.load(spec)
+        plan = sampling.make_plan("inner", die, bound_operands(A, A)[0], 0.375, knobs=kn)
+        w = sampling.warning(plan, 8.0, 0.1)
+        assert ("meet on a pipeline" in w) == flagged, (spec, plan.chains, w)
+    assert plan.chains[1] < sampling.MAX_CHAIN_MEET
+    # equal light tasks are no chains, however many
+    assert sampling.long_chains({"rows": np.ones(1000)}, 528, 48) == (0, 0.0)
+    # a machine that cannot be cut: replicates of the whole run, not flagged
+    one = sampling.Plan("inner", 1, ((0, 0), (0, 1)), 0.5, 0, sampling.Miniature(1, (), 8, 0.0),
+                        {}, {}, chains=(16, 0.93))
+    assert "meet" not in sampling.warning(one, 20.0, 0.1)
+
+
 def test_warning_on_small_thinned_samples():
     plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
