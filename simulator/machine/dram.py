@@ -128,7 +128,7 @@ CI_HK = CI_N                 # column command kinds: rank << 8 | bank group << 1
 CI_WB0 = CI_HK + HIST_COL    # the write buffer: (bank, row) pairs
 # counters
 (DC_READS, DC_WRITES, DC_HITS, DC_MISSES, DC_CONFLICTS, DC_ACTS, DC_N) = range(7)
-DCF_QUEUE, DCF_N = range(2)
+DCF_QUEUE, DCF_ACCEPT, DCF_N = range(3)   # DCF_ACCEPT: when the last access was accepted
 # fault injection (DI_FAULT bits, set only by tests): one DRAM path broken at a time
 FAULT_NO_TRCD, FAULT_NO_FAW, FAULT_NO_BUS = 1, 2, 4
 FAULT_NO_MA_OCC = 8     # the engine's memory-side atomic unit: same-address operations do not wait
@@ -558,6 +558,7 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     h = D.ch_i[ch, CI_TQ]
     if qt > 0 and D.ch_f[ch, CF_TQ + h] > t:
         t = D.ch_f[ch, CF_TQ + h]
+    D.cntf[DCF_ACCEPT] = t - fp[DF_CTRL]         # accepted (in the requester's time)
     qb = ip[DI_QB]
     hb = D.bk_i[gb, BI_BQ]
     if qb > 0 and bk_f[gb, BK_N + hb] > t:
@@ -672,6 +673,7 @@ def dram_access(D, ch, bank, row, wr, t, nbytes):
     D.ch_f[ch, wq + 2 * n] = t
     D.ch_f[ch, wq + 2 * n + 1] = dur
     D.ch_i[ch, CI_WB] = n + 1
+    D.cntf[DCF_ACCEPT] = t
     if n + 1 >= D.ip[DI_WB]:
         dram_drain(D, ch, t)
     return t + D.fp[DF_CTRL]
@@ -701,26 +703,32 @@ P_SEQ, P_RANDOM, P_MIXED, P_RMW, P_CHAIN_RANDOM, P_CHAIN_SEQ = range(6)
 def _micro_run(D, pattern, n, window, access, blocks, seed, lat, ring):
     """Offer n requests of `pattern` (access bytes each, over `blocks` aligned blocks) to die 0's
     DRAM controllers: `window` requests in flight (closed loop: the next is offered when one
-    returns) or, window 0, as fast as the controllers accept them (all offered at time 0, their
-    admission into the controllers' queues decides). rmw: a read and a write of the same
-    address, offered together (the write is posted; the window counts reads). mixed: with probability 1/2 the same channel, rank, bank and
+    returns) or, window 0, as fast as the controllers accept them (in order: each is offered
+    when the one before it was accepted, a read into the transaction queue, a write into the
+    write buffer). rmw: a read, then a write of the same address (the write is posted; the
+    window counts reads). mixed: with probability 1/2 the same channel, rank, bank and
     row as the previous request (another column), else uniform. Fills lat[k] with request k's
     read latency; returns when the last request completed (cycles). ring: window zeros."""
     np.random.seed(seed)
     head = 0
     last = 0.0
+    acc = 0.0
     ch = 0
     bank = 0
     row = 0
     wr = 0
     for k in range(2 * n if pattern == P_RMW else n):
+        if window == 0:
+            t = acc
         if wr == 0:
-            t = ring[head] if window > 0 else 0.0
+            if window > 0:
+                t = ring[head]
             if pattern == P_SEQ or pattern == P_CHAIN_SEQ:
                 ch, bank, row = dram_map(D, (k % blocks) * access, 0)
             elif not (pattern == P_MIXED and k > 0 and np.random.random() < 0.5):
                 ch, bank, row = dram_map(D, np.random.randint(0, blocks) * access, 0)
         done = dram_access(D, ch, bank, row, wr, t, access)
+        acc = D.cntf[DCF_ACCEPT]      # an in-order source offers the next when this one is in
         if done > last:
             last = done
         if wr == 0:
