@@ -697,7 +697,7 @@ def _take_ready_write(D, ch, k, n):
 
 @njit(cache=True, _nrt=False)
 def dram_drain(D, ch, t):
-    """Write mode: channel ch issues every write buffered, from t on, ready-first across banks
+    """Drain channel ch's write buffer: every write buffered, from t on, ready-first across banks
     (each time the buffered write whose bank can take it earliest, the oldest on ties), each at
     the earliest time the constraints allow. Returns when the last one ends."""
     n = D.ch_i[ch, CI_WB]
