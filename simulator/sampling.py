@@ -212,6 +212,7 @@ def miniature(cfg, groups: int) -> Miniature:
     cores = cfg.cores_per_die // groups
     rows, cols = _mesh(cores)
     ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
+          f"dram.mapping_fold={cfg.dram.mapping_fold * groups}",
           f"network.mesh_rows={rows}", f"network.mesh_cols={cols}"]
     if cfg.dies > 1:        # a die's links carry 1/S of the traffic: 1/S of the bandwidth
         ov.append(f"network.link_bandwidth_gb_per_s="
