@@ -332,7 +332,7 @@ def test_warning_on_small_thinned_samples():
         plan = sampling.make_plan(kernel, die, lo, 0.375, knobs=kn)
         assert (plan.core_stages, plan.shared_table) == (stages, shared), kernel
         # smash-v1/v2 (a table per window shared by the core's threads): flagged on any
-        # miniature, however busy its DRAM (not validated: 0.98-1.48x of the full run)
+        # miniature, however busy its DRAM (not validated: 0.97-1.50x of the full run)
         assert ("smash-v1/v2" in sampling.warning(plan, 8.0, 5.0, 0.1)) == shared, kernel
     assert sampling.warning(whole, 8.0, 5.0) == ""
     assert "a wave or two" in sampling.warning(whole, 1.0, 0.1)
