@@ -164,6 +164,9 @@ class DramConfig:
     page_policy: str = "open"
     mapping: str = "ro,ra,ba,co,bg,ch"
     channel_hash: bool = True
+    # a miniature (docs/sampling.md): the address mapping of mapping_fold x channels_per_die
+    # channels, folded onto these (dram._fold); 1: the machine's own mapping
+    mapping_fold: int = field(default=1, metadata=_pos())
     queue_depth: int = field(default=32, metadata=_min(0))
     bank_queue_depth: int = field(default=8, metadata=_min(0))
     write_buffer: int = field(default=32, metadata=_min(0))

@@ -93,9 +93,11 @@ F_CH, F_RA, F_BG, F_BA, F_RO, F_CO = range(6)
 # ---- parameters (ip: int64, fp: float64 in core cycles) ----------------------------------------
 (DI_RANKS, DI_BGS, DI_BPG, DI_NBANKS, DI_BURST_SHIFT, DI_CLOSE, DI_HASH, DI_QT, DI_QB, DI_WB,
  DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_RANK_SHIFT,
- DI_BPG_SHIFT, DI_BGS_MASK, DI_WLOW, DI_N) = range(22)
+ DI_BPG_SHIFT, DI_BGS_MASK, DI_WLOW, DI_FOLD, DI_MNCH, DI_MCHPD, DI_MCHPD_MASK, DI_MNCH_MASK,
+ DI_MCHPD_SHIFT, DI_MNCH_SHIFT, DI_N) = range(29)
 # DI_RANK_SHIFT, DI_BPG_SHIFT, DI_BGS_MASK: bank -> rank, bank group without a division
-# (nbutil.div_ / mod_; -1 when not a power of two)
+# (nbutil.div_ / mod_; -1 when not a power of two). DI_FOLD: the mapping's channels per die over
+# the machine's (dram.mapping_fold); DI_M*: the mapping's channel counts
 (DF_CTRL, DF_CL, DF_CWL, DF_RCD, DF_RP, DF_RAS, DF_RC, DF_RTP, DF_WR_PRE, DF_WR_PRE_D, DF_FAW,
  DF_RFC, DF_REFI, DF_CPB, DF_BURST, DF_SPAN_LONG, DF_RRD_L, DF_RRD_S, DF_SPAN_SHORT,
  DF_INV_REFI) = range(20)
@@ -227,6 +229,10 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ip[DI_NCH], ip[DI_CHPD] = nch, d.channels_per_die
     ip[DI_CHPD_MASK], ip[DI_NCH_MASK] = pow2_mask(d.channels_per_die), pow2_mask(nch)
     ip[DI_CHPD_SHIFT], ip[DI_NCH_SHIFT] = pow2_shift(d.channels_per_die), pow2_shift(nch)
+    mchpd, mnch = d.channels_per_die * d.mapping_fold, nch * d.mapping_fold
+    ip[DI_FOLD], ip[DI_MNCH], ip[DI_MCHPD] = d.mapping_fold, mnch, mchpd
+    ip[DI_MCHPD_MASK], ip[DI_MNCH_MASK] = pow2_mask(mchpd), pow2_mask(mnch)
+    ip[DI_MCHPD_SHIFT], ip[DI_MNCH_SHIFT] = pow2_shift(mchpd), pow2_shift(mnch)
     ip[DI_FAULT] = fault
     ip[DI_RANK_SHIFT] = pow2_shift(d.bank_groups * d.banks_per_group)
     ip[DI_BPG_SHIFT], ip[DI_BGS_MASK] = pow2_shift(d.banks_per_group), pow2_mask(d.bank_groups)
@@ -288,6 +294,28 @@ def new_state(cfg, fault: int = 0) -> DramState:
 # Address mapping
 
 @njit(inline="always")
+def _fold(ip, ch, ra, ba, ro):
+    """Channel ch of a mapping with `fold` times the machine's channels per die, folded onto
+    them (a miniature of a larger machine: docs/sampling.md). Channel die x M + e x C + l of
+    the mapping (M = fold x C, C the machine's channels per die) goes to channel die x C + l;
+    its bank keeps its bank group, and its rank and bank j = ra x BPG + ba become
+    (j + e) mod R (R = ranks x BPG); the row becomes (ro, e div R, j). A bijection: each bank
+    group takes the share of the accesses it takes on the larger machine, the neighbouring
+    bursts that go to channels e = 0, 1, ... there go to different banks here, and a bank's
+    row holds as many bursts as before."""
+    c = ip[DI_CHPD]
+    m = ip[DI_MCHPD]
+    die = ch // m
+    e = (ch - die * m) // c
+    rb = ip[DI_RANKS] * ip[DI_BPG]
+    j = ra * ip[DI_BPG] + ba
+    k = (j + e) % rb
+    wraps = (ip[DI_FOLD] + rb - 1) // rb
+    ro = (ro * wraps + e // rb) * rb + j
+    return die * c + (ch - die * m) % c, k // ip[DI_BPG], k % ip[DI_BPG], ro
+
+
+@njit(inline="always")
 def dram_map(D, phys, tdie):
     """(global channel, bank within the channel, row) of physical address phys in a region
     interleaved over all channels (tdie < 0) or over die tdie's."""
@@ -301,13 +329,13 @@ def dram_map(D, phys, tdie):
     ro = 0
     upper = 0
     if tdie < 0:
-        nch = ip[DI_NCH]
-        nmask = ip[DI_NCH_MASK]
-        nshift = ip[DI_NCH_SHIFT]
+        nch = ip[DI_MNCH]
+        nmask = ip[DI_MNCH_MASK]
+        nshift = ip[DI_MNCH_SHIFT]
     else:
-        nch = ip[DI_CHPD]
-        nmask = ip[DI_CHPD_MASK]
-        nshift = ip[DI_CHPD_SHIFT]
+        nch = ip[DI_MCHPD]
+        nmask = ip[DI_MCHPD_MASK]
+        nshift = ip[DI_MCHPD_SHIFT]
     for i in range(mp.shape[0]):
         f = mp[i, MP_FIELD]
         if f == F_CH:
@@ -327,6 +355,8 @@ def dram_map(D, phys, tdie):
             ro = v
     if ip[DI_HASH] == 1:
         ch = mod_(ch + (upper ^ (upper >> 8) ^ (upper >> 16)), nch, nmask)
+    if ip[DI_FOLD] > 1:
+        ch, ra, ba, ro = _fold(ip, ch, ra, ba, ro)
     if tdie >= 0:
         ch += tdie * ip[DI_CHPD]
     bank = (ra * ip[DI_BGS] + bg) * ip[DI_BPG] + ba
