@@ -614,7 +614,17 @@ def _plan(sim: Simulation, knobs: dict, AD: np.ndarray, sizes, fptr, chunk: int,
         out["spill_rows"] = out["SS"]
     AD[AD_SPILL] = sim.dram_region("spill", out["spill_rows"] * SLOT_BYTES, per="core",
                                    access_class="random").base
+    out["TK"] = _narrow(out["TK"])
     return out
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """`a` as int32 when its values fit (the task table: a few int64 a multiply-add chunk on
+    rmat 16, otherwise the largest array of the plan), else as it is."""
+    i32 = np.iinfo(np.int32)
+    if a.size and i32.min <= a.min() and a.max() <= i32.max:
+        return a.astype(np.int32)
+    return a
 
 
 def _params(knobs: dict, n_col: int, pl: dict) -> np.ndarray:
@@ -741,7 +751,7 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
     rows = min(sim.cfg.cores + 1, WIN.shape[0])
     host = _HostTables(pl["S"], pl["spill_rows"], rows, min(rows, int(spills.sum())),
                        n_col if P[P_FRAG] else n_row * n_col, n_row * n_col)
-    last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
+    last_of = np.full(TK.shape[0], -1, np.int32)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
     last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
 

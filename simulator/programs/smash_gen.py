@@ -566,7 +566,7 @@ def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum,
                    fops_ptr, fops, tk, tv, work, P, AD, ct):
     """Traces of SMASH tasks `ids` (see the task kinds above), executing them functionally.
 
-    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
+    TK int32 or int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
     row and spill tables row of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
     the rows of B they select (bounds phase); size int64[n_row] rows' sizes; c_* C (start, cursor,
     end per row in the simulated layout; c_host: each row's place in the host arrays, C's exact
