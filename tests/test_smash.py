@@ -235,3 +235,19 @@ def test_home_slot_is_spgemms_hash_on_power_of_two_tables():
             for key in range(0, 5000, 7):
                 assert home_slot(key, size, hid) == hash_slot(key, np.uint64(size - 1), hid)
     assert all(0 <= home_slot(k, 1000, 0) < 1000 for k in range(0, 10**6, 997))
+
+
+def test_wide_spill_keys_beside_narrow_fragment_keys(monkeypatch):
+    """rows x columns above 2^31: the fragments' keys (columns) stay int32 while the shared-key
+    spill tables' (row x n_col + column) need int64; both kinds run in one generator."""
+    seen = {}
+    init = S._HostTables.__init__
+
+    def record(self, *args):
+        init(self, *args)
+        seen["keys"] = (self.tab.k.dtype, self.spill.k.dtype)
+    monkeypatch.setattr(S._HostTables, "__init__", record)
+    n = 50_000
+    A = sp.random(n, n, density=4 / n, format="csr", random_state=np.random.default_rng(3))
+    r = _run("smash-v3", A, preset="piuma-die")
+    assert r["verified"] and seen["keys"] == (np.int32, np.int64)

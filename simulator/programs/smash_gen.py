@@ -288,21 +288,20 @@ def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, 
     """Write-back of a slice of a row-tagged table (the shared table or a spill table): per
     entry a fetch-add on its row's cursor, the entry stored to C, the slot cleared."""
     w = TK[t, 3]
-    s0 = TK[t, 1]
-    s1 = TK[t, 2]
-    h = WIN[w, W_HOST]
-    r0 = WIN[w, W_R0]
-    ncol = P[P_NCOL]
     if TK[t, 4] == 0:
-        base = AD[AD_TAB]
-        keys = hk[h]
-        vals = hv[h]
-        off = 0
-    else:
-        base = AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES
-        keys = sk[WIN[w, W_SPILL]]
-        vals = sv[WIN[w, W_SPILL]]
-        off = TK[t, 5] * P[P_SS]
+        return _scatter(buf, n, TK[t, 1], TK[t, 2], WIN[w, W_R0], AD[AD_TAB], hk[WIN[w, W_HOST]],
+                        hv[WIN[w, W_HOST]], 0, c_start, c_cur, c_host, c_idx, c_val, P, AD, ct)
+    sh = WIN[w, W_SPILL]      # the spill tables' keys may be wider than the table's: a call each
+    return _scatter(buf, n, TK[t, 1], TK[t, 2], WIN[w, W_R0],
+                    AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES, sk[sh], sv[sh],
+                    TK[t, 5] * P[P_SS], c_start, c_cur, c_host, c_idx, c_val, P, AD, ct)
+
+
+@njit(cache=True)
+def _scatter(buf, n, s0, s1, r0, base, keys, vals, off, c_start, c_cur, c_host, c_idx, c_val,
+             P, AD, ct):
+    """`_task_scatter` of slots s0..s1 of the table keys/vals[off:] at address `base`."""
+    ncol = P[P_NCOL]
     per = LINE // SLOT_BYTES
     stride = P[P_CUR_STRIDE]
     for ls in range(s0, s1, per):
