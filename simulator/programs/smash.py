@@ -466,8 +466,8 @@ def _release(a: np.ndarray, h: int) -> None:
 class _TableRows:
     """Rows of host tables (keys + 1, 0 empty, and values), each a whole table, handed out lowest
     first and taken back empty (released: a row is resident only while its window is in flight,
-    and only where written). `rows` are reserved (address space only); all out, it grows by a
-    quarter (a copy of the rows, then in flight)."""
+    and only where written). `rows` are reserved (address space only); when all are out it grows
+    by a quarter, copying the rows (all in flight, so resident whole for a moment)."""
 
     def __init__(self, slots: int, rows: int, key_dtype, first: int = 0) -> None:
         self.slots, self.key_dtype = max(int(slots), 1), key_dtype
