@@ -1,14 +1,16 @@
 """Peak host memory and wall time of one simulation against the matrix size (R-MAT scales).
 
     .venv/bin/python benchmarks/memory_scaling.py [--kernel smash-v3] [--scales 12-16]
-        [--presets piuma-die,piuma-node] [--timeout 7200] [--jsonl out.jsonl]
+        [--presets piuma-die,piuma-node] [--timeout 7200] [--jsonl out.jsonl] [--census]
 
 Each point is `smash run -k KERNEL -m rmat:scale=S,ef=16 --preset P --max-ops 1e12 --json` in a
 fresh process, so the numbers are that process's own: its peak resident set (the kernel's
 ru_maxrss for the child, which includes the Python runtime, numba and scipy, ~0.2 GB), its wall
 time, and from its record the simulated operations and cycles. Points run one at a time (each
 is a heavy job); a point that runs out of time or memory is reported as such and the sweep goes
-on. The table in docs/engine-api.md ("Memory") comes from this script.
+on. --census samples the child's /proc/PID/smaps every 5 s and keeps, at its largest resident
+set, the mappings holding more than 20 MB (their size and resident MB: the arrays they hold are
+found by size). The table in docs/engine-api.md ("Memory") comes from this script.
 """
 from __future__ import annotations
 
@@ -33,8 +35,43 @@ def parse_scales(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
 
-def run_point(kernel: str, scale: int, preset: str, timeout: float) -> dict:
-    """One simulation in a child process: its record's key numbers, its peak RSS and wall time."""
+def smaps_census(pid: int, min_kb: int = 20 * 1024) -> tuple[int, list[list]]:
+    """(resident kB, [[mapping, size MB, resident MB], ...] of those above min_kb resident)."""
+    maps, total, cur = [], 0, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head, _, rest = line.partition(" ")
+            if not head.endswith(":"):                       # a mapping's first line
+                parts = rest.split()
+                cur = [f"{head} {parts[4] if len(parts) > 4 else ''}".strip(), 0, 0]
+            elif head == "Size:":
+                cur[1] = int(rest.split()[0])
+            elif head == "Rss:":
+                cur[2] = int(rest.split()[0])
+                total += cur[2]
+                if cur[2] > min_kb:
+                    maps.append([cur[0], cur[1] >> 10, cur[2] >> 10])
+    return total, maps
+
+
+def watch(pid: int, out: dict, every: float = 5.0) -> None:
+    """Keep in `out` the census at the child's largest resident set, until it exits."""
+    best = 0
+    while True:
+        try:
+            total, maps = smaps_census(pid)
+        except (OSError, ValueError, TypeError):
+            return
+        if total > best:
+            best = total
+            out.update(census_rss_mb=total >> 10, census_maps=maps)
+        time.sleep(every)
+
+
+def run_point(kernel: str, scale: int, preset: str, timeout: float,
+              census: bool = False) -> dict:
+    """One simulation in a child process: its record's key numbers, its peak RSS and wall time
+    (and with `census`, its largest mappings at its largest sampled resident set)."""
     spec = f"rmat:scale={scale},ef=16"
     cmd = [sys.executable, "-c", "from simulator.cli import main; main()", "run", "-k", kernel,
            "-m", spec, "--preset", preset, "--max-ops", str(10**12), "--json", "--out", ""]
@@ -44,13 +81,16 @@ def run_point(kernel: str, scale: int, preset: str, timeout: float) -> dict:
     # wait4 gets its resource usage
     timer = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL))
     timer.start()
+    seen: dict = {}
+    if census:
+        threading.Thread(target=watch, args=(proc.pid, seen), daemon=True).start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)          # this child's own resource usage
     timer.cancel()
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     row = {"kernel": kernel, "matrix": spec, "preset": preset, "wall_seconds": round(wall, 1),
-           "peak_rss_mb": round(usage.ru_maxrss / 1024)}           # ru_maxrss: kB on Linux
+           "peak_rss_mb": round(usage.ru_maxrss / 1024), **seen}   # ru_maxrss: kB on Linux
     if code != 0:
         row["status"] = ("timeout" if wall >= timeout else
                          f"killed by signal {-code}" if code < 0 else f"exit {code}")
@@ -68,11 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default="piuma-die,piuma-node")
     ap.add_argument("--timeout", type=float, default=7200.0, help="seconds per point")
     ap.add_argument("--jsonl", default=None, help="append each point's row to this file")
+    ap.add_argument("--census", action="store_true",
+                    help="keep the child's largest mappings at its largest resident set")
     args = ap.parse_args(argv)
     rows = []
     for preset in args.presets.split(","):
         for scale in parse_scales(args.scales):
-            row = run_point(args.kernel, scale, preset, args.timeout)
+            row = run_point(args.kernel, scale, preset, args.timeout, args.census)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
             if args.jsonl:

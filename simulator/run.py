@@ -269,15 +269,19 @@ def smash_host_tables_bytes(knobs: Mapping[str, Any], row_flops: np.ndarray, n_c
     quarter), each a scratchpad's table (or fragment pool) and the window's spill tables. The
     spill tables are sized by the plan (the overfull rows of a batch); counted here as one
     longest row's hash table (the rows' bound sizes, min(flops, n_col)), SPILL_ROTATION of
-    them with fragments: exact on R-MAT, where the longest bound row is the whole width."""
+    them with fragments: exact on R-MAT, where the longest bound row is the whole width. A
+    table's keys are 4 bytes where they fit (`smash.key_dtype`), its values 8; the rows are
+    reserved address space, resident only where written (a bound on the resident part)."""
     from simulator.programs import smash
     lf = max(1, int(knobs.get("load_factor", 2) or 1))
     longest = int(np.minimum(row_flops, n_col).max()) if row_flops.size else 1
     spill = 1 << max(lf * max(longest, 1) - 1, 3).bit_length()
-    if knobs.get("table") == "fragments":
+    frag = knobs.get("table") == "fragments"
+    if frag:
         spill *= smash.SPILL_ROTATION
     table = max(cfg.spad.size_bytes, 1 << 22) // 16
-    return 16 * (cfg.cores + 1) * (table + spill) * 5 // 4
+    keys = np.dtype(smash.key_dtype(n_col if frag else row_flops.size * n_col)).itemsize
+    return (cfg.cores + 1) * ((keys + 8) * table + 16 * spill) * 5 // 4
 
 
 def _auto_fraction(est: int, auto_ops: int) -> float | None:

@@ -138,12 +138,23 @@ def test_windows_in_flight_must_not_share_a_table(monkeypatch):
 
 
 def _take_one(host):
-    if host.hk.shape[0] == 0:
-        host.hk = np.full((1, host.slots), -1, np.int64)
-        host.hv = np.zeros((1, host.slots))
-        host.sk = np.full((1, host.spill), -1, np.int64)
-        host.sv = np.zeros((1, host.spill))
     return 0
+
+
+def test_host_table_rows_are_released_empty_and_kept_when_they_grow():
+    """A host table row given back reads as empty (zeros) and its pages are released; when all
+    rows are out the rows grow and the rows in flight keep their entries; keys are int32 only
+    where they fit."""
+    rows = S._TableRows(3000, 2, S.key_dtype(2**31 - 2), first=1)
+    assert rows.k.dtype == np.int32 and S.key_dtype(2**31 - 1) == np.int64
+    assert rows.k.shape[1] >= 3000 and rows.k.strides[0] % 4096 == 0     # whole pages a row
+    h = rows.take()
+    assert h == 1                                    # row 0 stays out (the shared empty row)
+    rows.k[h, :3000], rows.v[h, :3000] = 7, 2.5
+    g = rows.take()                                  # all out: grows, keeps row h
+    assert rows.k.shape[0] > 2 and g != h and rows.k[h, :3000].min() == 7
+    rows.give(h)
+    assert not rows.k[h].any() and not rows.v[h].any() and rows.take() == h
 
 
 # ---- every knob, on every family ----------------------------------------------------------
@@ -224,3 +235,19 @@ def test_home_slot_is_spgemms_hash_on_power_of_two_tables():
             for key in range(0, 5000, 7):
                 assert home_slot(key, size, hid) == hash_slot(key, np.uint64(size - 1), hid)
     assert all(0 <= home_slot(k, 1000, 0) < 1000 for k in range(0, 10**6, 997))
+
+
+def test_wide_spill_keys_beside_narrow_fragment_keys(monkeypatch):
+    """rows x columns above 2^31: the fragments' keys (columns) stay int32 while the shared-key
+    spill tables' (row x n_col + column) need int64; both kinds run in one generator."""
+    seen = {}
+    init = S._HostTables.__init__
+
+    def record(self, *args):
+        init(self, *args)
+        seen["keys"] = (self.tab.k.dtype, self.spill.k.dtype)
+    monkeypatch.setattr(S._HostTables, "__init__", record)
+    n = 50_000
+    A = sp.random(n, n, density=4 / n, format="csr", random_state=np.random.default_rng(3))
+    r = _run("smash-v3", A, preset="piuma-die")
+    assert r["verified"] and seen["keys"] == (np.int32, np.int64)

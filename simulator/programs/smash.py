@@ -45,6 +45,8 @@ the machine.
 """
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from simulator.machine import Phase, Simulation, Windows
@@ -58,7 +60,7 @@ from simulator.programs.smash_gen import (  # task kinds, table and index layout
     K_INIT, K_INSERT, K_ROWEND, K_SCATTER, K_SLICE, K_WB, P_ATOMIC, P_ATOMIC_OFFSETS, P_CUR_OFF,
     P_CUR_STRIDE, P_DYNWIN, P_FRAG, P_HASH, P_MAXP, P_N, P_NCOL, P_S, P_SORTED, P_SS, TK_W, W_HOST,
     W_N, W_NEXT, W_OVER, W_R0, W_R1, W_SIZE, W_SPILL, smash_generate)
-from spgemm.accumulators import EMPTY, HASH_FUNCTIONS, WORK_SIZE
+from spgemm.accumulators import HASH_FUNCTIONS, WORK_SIZE
 
 SLICE = 256              # table slots per write-back task
 ROWS_PER_TASK = 256      # rows per row-end / free task
@@ -440,45 +442,90 @@ def check_live_fragments(plan: FragPlan) -> None:
             raise AssertionError("fragment allocator: live fragments overlap")
 
 
-class _HostTables:
-    """Host copies of the tables of the windows in flight: a core's table (or pool) per window,
-    and spill tables for the windows that have overfull rows (the others share row 0, which
-    stays empty). Rows are handed out when a window's first task is generated and taken back
-    after its last (whose write-back left the tables empty). About one window is in flight per
-    core, so the table rows start at `rows` (the cores, or the windows if fewer) and grow by a
-    quarter: each is a whole scratchpad's table (4 MiB on piuma), and doubling held up to twice
-    the windows in flight; spill rows (8 MiB each on rmat 16) grow one at a time."""
+def _zeroed(rows: int, cols: int, dtype) -> np.ndarray:
+    """A [rows, cols'] array of zeros (cols' >= cols: each row whole pages) in anonymous memory
+    of small pages, resident only where written (numpy asks the kernel for huge pages for large
+    arrays, which would make a sparsely written table resident 2 MiB at a time)."""
+    item = np.dtype(dtype).itemsize
+    per = max(mmap.PAGESIZE // item, 1)
+    cols = -(-max(int(cols), 1) // per) * per
+    return np.frombuffer(mmap.mmap(-1, max(rows * cols * item, 1),
+                                   flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype,
+                         count=rows * cols).reshape(rows, cols)
 
-    def __init__(self, slots: int, spill_slots: int, rows: int = 0) -> None:
-        self.slots, self.spill = max(slots, 1), max(spill_slots, 1)
-        self.hk = np.full((0, self.slots), EMPTY, np.int64)
-        self.hv = np.zeros((0, self.slots))
-        self.sk = np.full((1, self.spill), EMPTY, np.int64)
-        self.sv = np.zeros((1, self.spill))
+
+def _release(a: np.ndarray, h: int) -> None:
+    """Give row h of a `_zeroed` array back to the kernel: it reads as zeros again."""
+    m = a
+    while isinstance(m, np.ndarray):
+        m = m.base
+    m = m.obj if isinstance(m, memoryview) else m
+    m.madvise(mmap.MADV_DONTNEED, h * a.strides[0], a.strides[0])
+
+
+class _TableRows:
+    """Rows of host tables (keys + 1, 0 empty, and values), each a whole table, handed out lowest
+    first and taken back empty (released: a row is resident only while its window is in flight,
+    and only where written). `rows` are reserved (address space only); when all are out it grows
+    by a quarter, copying the rows (all in flight, so resident whole for a moment)."""
+
+    def __init__(self, slots: int, rows: int, key_dtype, first: int = 0) -> None:
+        self.slots, self.key_dtype = max(int(slots), 1), key_dtype
+        self.k = self.v = None
         self.free: list[int] = []
-        self.free_spill: list[int] = []
-        self.first = max(int(rows), 1)
+        self._grow(max(int(rows), 1), first)
+
+    def _grow(self, more: int, first: int = 0) -> None:
+        n = 0 if self.k is None else self.k.shape[0]
+        k, v = _zeroed(n + more, self.slots, self.key_dtype), _zeroed(n + more, self.slots, np.float64)
+        if n:
+            k[:n], v[:n] = self.k, self.v
+        self.k, self.v = k, v
+        self.free = list(range(n + more - 1, n + first - 1, -1))
 
     def take(self) -> int:
         if not self.free:
-            k = self.hk.shape[0]
-            more = max(4, k // 4) if k else self.first
-            self.hk = np.vstack([self.hk, np.full((more, self.slots), EMPTY, np.int64)])
-            self.hv = np.vstack([self.hv, np.zeros((more, self.slots))])
-            self.free = list(range(k + more - 1, k - 1, -1))
+            self._grow(max(4, self.k.shape[0] // 4))
         return self.free.pop()
 
+    def give(self, h: int) -> None:
+        _release(self.k, h)
+        _release(self.v, h)
+        self.free.append(h)
+
+
+def key_dtype(top: int):
+    """int32 for keys (stored + 1) up to `top`, else int64."""
+    return np.int32 if top + 1 <= np.iinfo(np.int32).max else np.int64
+
+
+class _HostTables:
+    """Host copies of the tables of the windows in flight: a core's table (or pool) per window,
+    and spill tables for the windows that have overfull rows (the others share spill row 0,
+    which stays empty). Rows are handed out when a window's first task is generated and taken
+    back after its last (whose write-back left the tables empty). About one window is in flight
+    per core: `rows` table rows and `spill_rows` spill rows are reserved (address space). Keys
+    are int32 where they fit (`key_dtype`): a fragment's are columns, the shared and spill
+    tables' row x n_col + column."""
+
+    def __init__(self, slots: int, spill_slots: int, rows: int, spill_rows: int,
+                 keys_top: int, spill_keys_top: int) -> None:
+        self.tab = _TableRows(slots, rows, key_dtype(keys_top))
+        self.spill = _TableRows(spill_slots, spill_rows + 1, key_dtype(spill_keys_top), first=1)
+
+    def take(self) -> int:
+        return self.tab.take()
+
     def take_spill(self) -> int:
-        if not self.free_spill:
-            self.sk = np.vstack([self.sk, np.full((1, self.spill), EMPTY, np.int64)])
-            self.sv = np.vstack([self.sv, np.zeros((1, self.spill))])
-            self.free_spill.append(self.sk.shape[0] - 1)
-        return self.free_spill.pop()
+        return self.spill.take()
 
     def give(self, h: int, hs: int) -> None:
-        self.free.append(h)
+        self.tab.give(h)
         if hs > 0:
-            self.free_spill.append(hs)
+            self.spill.give(hs)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.tab.k, self.tab.v, self.spill.k, self.spill.v
 
 
 def _geometry(sim: Simulation, knobs: dict, sizes: np.ndarray, lf: int, spad: bool):
@@ -567,7 +614,17 @@ def _plan(sim: Simulation, knobs: dict, AD: np.ndarray, sizes, fptr, chunk: int,
         out["spill_rows"] = out["SS"]
     AD[AD_SPILL] = sim.dram_region("spill", out["spill_rows"] * SLOT_BYTES, per="core",
                                    access_class="random").base
+    out["TK"] = _narrow(out["TK"])
     return out
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """`a` as int32 when its values fit (the task table: a few int64 a multiply-add chunk on
+    rmat 16, otherwise the largest array of the plan), else as it is."""
+    i32 = np.iinfo(np.int32)
+    if a.size and i32.min <= a.min() and a.max() <= i32.max:
+        return a.astype(np.int32)
+    return a
 
 
 def _params(knobs: dict, n_col: int, pl: dict) -> np.ndarray:
@@ -687,11 +744,14 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
     tv = np.zeros(longest, np.float64)
     work = np.zeros(WORK_SIZE, np.int64)
     ct = np.zeros(B.CT_N, np.int64)
-    host = _HostTables(pl["S"], pl["spill_rows"], min(sim.cfg.cores + 1, WIN.shape[0]))
     # the windows that can spill: an overfull row (fragments) or an overfull window (shared)
     over = np.concatenate([[0], np.cumsum(pl["frag_over"][:sizes.size])])
     spills = (WIN[:, W_OVER] == 1) | (over[WIN[:, W_R1]] > over[WIN[:, W_R0]])
-    last_of = np.full(TK.shape[0], -1, np.int64)      # the window a task is the last task of
+    n_row, n_col = sizes.size, int(P[P_NCOL])
+    rows = min(sim.cfg.cores + 1, WIN.shape[0])
+    host = _HostTables(pl["S"], pl["spill_rows"], rows, min(rows, int(spills.sum())),
+                       n_col if P[P_FRAG] else n_row * n_col, n_row * n_col)
+    last_of = np.full(TK.shape[0], -1, np.int32)      # the window a task is the last task of
     nonempty = bounds[1:] > bounds[:-1]
     last_of[(bounds[1:] - 1)[nonempty]] = np.nonzero(nonempty)[0]
 
@@ -701,7 +761,7 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
             if WIN[w, W_HOST] < 0:
                 WIN[w, W_HOST] = host.take()
                 WIN[w, W_SPILL] = host.take_spill() if spills[w] else 0
-        out = smash_generate(ids, TK, WIN, *args, host.hk, host.hv, host.sk, host.sv,
+        out = smash_generate(ids, TK, WIN, *args, *host.arrays(),
                              pl["frag_off"], pl["frag_slots"], pl["frag_over"], pl["frag_rot"],
                              pl["rowlist"], pl["att_row"], pl["att_ok"], pl["att_ptr"], pl["aops"],
                              pl["fops_ptr"], pl["fops"], tk, tv, work, P, AD, ct)

@@ -16,7 +16,7 @@ from simulator.programs.base import (CHUNK, claim_c, CT_CAS_RETRIES, CT_COLLISIO
                                      I_MAC, I_NNZ_A, I_PROBE, I_ROW, I_SCAN, I_SCAN_ROW, I_SORT,
                                      I_STORE_OUT, I_WB, IDX_BYTES, LINE, PTR_BYTES, SLOT_BYTES,
                                      VAL_BYTES, emit_stream, grow)
-from spgemm.accumulators import EMPTY, sort_pairs
+from spgemm.accumulators import sort_pairs
 
 # task kinds (TK[:, 0]) and their arguments (TK[:, 1:6])
 K_INIT, K_INSERT, K_SCATTER, K_ROWEND, K_ALLOC, K_WB, K_SLICE, K_FREE = range(8)
@@ -57,14 +57,16 @@ def home_slot(key, size, hash_id):
 @njit(cache=True)
 def _find(hk, off, size, key, home, maxp):
     """Linear probing from `home` in hk[off:off + size]: (slot, probes, state); state 0 found,
-    1 claimed (the key written), 2 none within maxp probes."""
+    1 claimed (the key written), 2 none within maxp probes. Host tables hold key + 1 (0: an
+    empty slot, so that a table is zeroed memory, resident only where written; `_HostTables`)."""
     s = home
+    stored = key + 1
     for t in range(maxp):
         k = hk[off + s]
-        if k == key:
+        if k == stored:
             return s, t + 1, 0
-        if k == EMPTY:
-            hk[off + s] = key
+        if k == 0:
+            hk[off + s] = stored
             return s, t + 1, 1
         s += 1
         if s == size:
@@ -256,11 +258,11 @@ def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, ct):
         dirty = False
         for s in range(ls, le):
             key = hk[hoff + s]
-            if key != EMPTY:
-                out_idx[p] = key
+            if key != 0:
+                out_idx[p] = key - 1
                 out_val[p] = hv[hoff + s]
                 p += 1
-                hk[hoff + s] = EMPTY
+                hk[hoff + s] = 0
                 dirty = True
         if dirty:
             n = emit_store(buf, n, base + ls * SLOT_BYTES, (le - ls) * SLOT_BYTES, 0)
@@ -286,21 +288,20 @@ def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, 
     """Write-back of a slice of a row-tagged table (the shared table or a spill table): per
     entry a fetch-add on its row's cursor, the entry stored to C, the slot cleared."""
     w = TK[t, 3]
-    s0 = TK[t, 1]
-    s1 = TK[t, 2]
-    h = WIN[w, W_HOST]
-    r0 = WIN[w, W_R0]
-    ncol = P[P_NCOL]
     if TK[t, 4] == 0:
-        base = AD[AD_TAB]
-        keys = hk[h]
-        vals = hv[h]
-        off = 0
-    else:
-        base = AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES
-        keys = sk[WIN[w, W_SPILL]]
-        vals = sv[WIN[w, W_SPILL]]
-        off = TK[t, 5] * P[P_SS]
+        return _scatter(buf, n, TK[t, 1], TK[t, 2], WIN[w, W_R0], AD[AD_TAB], hk[WIN[w, W_HOST]],
+                        hv[WIN[w, W_HOST]], 0, c_start, c_cur, c_host, c_idx, c_val, P, AD, ct)
+    sh = WIN[w, W_SPILL]      # the spill tables' keys may be wider than the table's: a call each
+    return _scatter(buf, n, TK[t, 1], TK[t, 2], WIN[w, W_R0],
+                    AD[AD_SPILL] + TK[t, 5] * P[P_SS] * SLOT_BYTES, sk[sh], sv[sh],
+                    TK[t, 5] * P[P_SS], c_start, c_cur, c_host, c_idx, c_val, P, AD, ct)
+
+
+@njit(cache=True)
+def _scatter(buf, n, s0, s1, r0, base, keys, vals, off, c_start, c_cur, c_host, c_idx, c_val,
+             P, AD, ct):
+    """`_task_scatter` of slots s0..s1 of the table keys/vals[off:] at address `base`."""
+    ncol = P[P_NCOL]
     per = LINE // SLOT_BYTES
     stride = P[P_CUR_STRIDE]
     for ls in range(s0, s1, per):
@@ -310,14 +311,14 @@ def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, 
             ge = min(ls + GROUP * per, s1)
             occupied = 0
             for s in range(ls, ge):
-                if keys[off + s] != EMPTY:
+                if keys[off + s] != 0:
                     occupied += 1
             n = emit_compute(buf, n, I_SCAN * (ge - ls) + I_WB * occupied)
         n = emit_load(buf, n, base + ls * SLOT_BYTES, (le - ls) * SLOT_BYTES, 0)
         dirty = False
         for s in range(ls, le):
-            key = keys[off + s]
-            if key == EMPTY:
+            key = keys[off + s] - 1
+            if key < 0:
                 continue
             r = key // ncol
             pos = c_cur[r]
@@ -325,7 +326,7 @@ def _task_scatter(buf, n, t, TK, WIN, c_start, c_cur, c_host, c_idx, c_val, hk, 
             hp = _host_at(r, pos, 1, c_start, c_host)
             c_idx[hp] = key - r * ncol
             c_val[hp] = vals[off + s]
-            keys[off + s] = EMPTY
+            keys[off + s] = 0
             dirty = True
             ct[CT_NNZ] += 1
             n = emit_atomic(buf, n, AD[AD_CUR] + (r - r0) * stride + P[P_CUR_OFF], ATOMIC_ADD, DEP)
@@ -564,12 +565,13 @@ def smash_generate(ids, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, qcum,
                    fops_ptr, fops, tk, tv, work, P, AD, ct):
     """Traces of SMASH tasks `ids` (see the task kinds above), executing them functionally.
 
-    TK int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
+    TK int32 or int64[n_tasks, 6] tasks; WIN int64[n_windows, W_N] windows (W_HOST, W_SPILL: the host table
     row and spill tables row of each window in flight); qcum int64[nnz(A) + 1] prefix over A's nonzeros of the lengths of
     the rows of B they select (bounds phase); size int64[n_row] rows' sizes; c_* C (start, cursor,
     end per row in the simulated layout; c_host: each row's place in the host arrays, C's exact
     row pointers; indices, values); calloc int64[dies, 2] C's allocation counters (`base.c_alloc`); hk/hv, sk/sv host
-    tables [rows in flight, slots] (the core's table or pool, its spill tables); frag_* per row:
+    tables [rows, slots] (the core's table or pool, its spill tables; keys stored + 1, 0 empty,
+    int32 or int64); frag_* per row:
     fragment offset, slots, overfull flag, spill rotation; rowlist rows of WB/FREE tasks;
     att_* / aops allocation attempts and their operations; fops_ptr/fops each row's free
     operations; tk/tv/work sort scratch; ct counters (accumulated)."""
