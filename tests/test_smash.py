@@ -141,10 +141,14 @@ def _take_one(host):
     return 0
 
 
-def test_host_table_rows_are_released_empty_and_kept_when_they_grow():
+@pytest.mark.parametrize("small_pages", [True, False])
+def test_host_table_rows_are_released_empty_and_kept_when_they_grow(small_pages, monkeypatch):
     """A host table row given back reads as empty (zeros) and its pages are released; when all
     rows are out the rows grow and the rows in flight keep their entries; keys are int32 only
-    where they fit."""
+    where they fit. Off Linux (small_pages False) the rows are numpy arrays zeroed in place."""
+    if small_pages and not S._SMALL_PAGES:
+        pytest.skip("anonymous small-page tables are Linux only")
+    monkeypatch.setattr(S, "_SMALL_PAGES", small_pages)
     rows = S._TableRows(3000, 2, S.key_dtype(2**31 - 2), first=1)
     assert rows.k.dtype == np.int32 and S.key_dtype(2**31 - 1) == np.int64
     assert rows.k.shape[1] >= 3000 and rows.k.strides[0] % 4096 == 0     # whole pages a row

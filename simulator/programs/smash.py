@@ -46,6 +46,7 @@ the machine.
 from __future__ import annotations
 
 import mmap
+import sys
 
 import numpy as np
 
@@ -442,6 +443,11 @@ def check_live_fragments(plan: FragPlan) -> None:
             raise AssertionError("fragment allocator: live fragments overlap")
 
 
+# anonymous small-page memory given back per row: Linux only (Windows has no MAP_PRIVATE; macOS
+# does not promise zeros after MADV_DONTNEED); elsewhere plain numpy arrays zeroed on release
+_SMALL_PAGES = sys.platform.startswith("linux") and hasattr(mmap, "MADV_DONTNEED")
+
+
 def _zeroed(rows: int, cols: int, dtype) -> np.ndarray:
     """A [rows, cols'] array of zeros (cols' >= cols: each row whole pages) in anonymous memory
     of small pages, resident only where written (numpy asks the kernel for huge pages for large
@@ -449,13 +455,20 @@ def _zeroed(rows: int, cols: int, dtype) -> np.ndarray:
     item = np.dtype(dtype).itemsize
     per = max(mmap.PAGESIZE // item, 1)
     cols = -(-max(int(cols), 1) // per) * per
+    if not _SMALL_PAGES:
+        return np.zeros((rows, cols), dtype)
     return np.frombuffer(mmap.mmap(-1, max(rows * cols * item, 1),
                                    flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype,
                          count=rows * cols).reshape(rows, cols)
 
 
 def _release(a: np.ndarray, h: int) -> None:
-    """Give row h of a `_zeroed` array back to the kernel: it reads as zeros again."""
+    """Give row h of a `_zeroed` array back to the kernel: it reads as zeros again (Linux
+    guarantees the zero fill of private anonymous pages after MADV_DONTNEED; elsewhere the row
+    is zeroed in place)."""
+    if not _SMALL_PAGES:
+        a[h] = 0
+        return
     m = a
     while isinstance(m, np.ndarray):
         m = m.base
