@@ -507,9 +507,14 @@ class _TableRows:
         self.free.append(h)
 
 
+def index_dtype(top: int):
+    """int32 for non-negative values up to `top`, else int64."""
+    return np.int32 if top <= np.iinfo(np.int32).max else np.int64
+
+
 def key_dtype(top: int):
     """int32 for keys (stored + 1) up to `top`, else int64."""
-    return np.int32 if top + 1 <= np.iinfo(np.int32).max else np.int64
+    return index_dtype(top + 1)
 
 
 class _HostTables:
@@ -732,7 +737,7 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold; its
     # column indices are as narrow as the columns allow (the simulated ones stay IDX_BYTES)
     c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
-    c_idx = np.zeros(max(ops.nnz_c, 1), np.int32 if n_col <= np.iinfo(np.int32).max else np.int64)
+    c_idx = np.zeros(max(ops.nnz_c, 1), index_dtype(n_col))
     c_val = np.zeros(max(ops.nnz_c, 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
