@@ -255,3 +255,25 @@ def test_wide_spill_keys_beside_narrow_fragment_keys(monkeypatch):
     A = sp.random(n, n, density=4 / n, format="csr", random_state=np.random.default_rng(3))
     r = _run("smash-v3", A, preset="piuma-die")
     assert r["verified"] and seen["keys"] == (np.int32, np.int64)
+
+
+def test_a_write_back_past_its_rows_place_in_c_raises_before_writing():
+    """`_gather` moves a table's entries into C's host arrays: an entry beyond the row's place
+    (a table holding more than the symbolic pass said) is an error raised before it lands in the
+    next row's place (or past the array's end: numba does not check bounds)."""
+    from simulator.programs.base import CT_N
+    from simulator.programs.smash_gen import _gather
+    hk = np.zeros(16, np.uint64)
+    hv = np.zeros(16)
+    hk[[1, 5, 9]] = [3, 7, 11]              # keys stored + 1
+    hv[[1, 5, 9]] = [1.0, 2.0, 3.0]
+    out_k = np.full(6, -1, np.int64)
+    out_v = np.zeros(6)
+    buf = np.zeros((64, 2), np.int64)
+    ct = np.zeros(CT_N, np.int64)
+    _, _, p = _gather(buf, 0, 0, hk.copy(), hv, 0, 0, 16, out_k, out_v, 1, 4, ct)
+    assert p == 4 and list(out_k) == [-1, 2, 6, 10, -1, -1]
+    out_k[:] = -1
+    with pytest.raises(AssertionError, match="more entries than their place"):
+        _gather(buf, 0, 0, hk.copy(), hv, 0, 0, 16, out_k, out_v, 1, 3, ct)
+    assert list(out_k) == [-1, 2, 6, -1, -1, -1]    # nothing written at or past p_end

@@ -245,9 +245,10 @@ def _task_insert(buf, n, t, TK, WIN, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, q
 
 
 @njit(cache=True)
-def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, ct):
-    """Scan slots s0..s1 of a table (line by line), move its entries to out_* from p, clear the
-    slots; emits the line loads and the clearing stores. Returns (buf, n, p)."""
+def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, p_end, ct):
+    """Scan slots s0..s1 of a table (line by line), move its entries to out_* from p (up to
+    p_end: an entry past it is an error, raised before it is written), clear the slots; emits
+    the line loads and the clearing stores. Returns (buf, n, p)."""
     per = LINE // SLOT_BYTES
     for ls in range(s0, s1, per):
         le = min(ls + per, s1)
@@ -259,6 +260,9 @@ def _gather(buf, n, base, hk, hv, hoff, s0, s1, out_idx, out_val, p, ct):
         for s in range(ls, le):
             key = hk[hoff + s]
             if key != 0:
+                if p >= p_end:
+                    raise AssertionError("smash: a table holds more entries than their place "
+                                         "in C (the symbolic pass's row size)")
                 out_idx[p] = key - 1
                 out_val[p] = hv[hoff + s]
                 p += 1
@@ -496,9 +500,8 @@ def _task_wb(buf, n, t, TK, WIN, rowlist, frag_off, frag_slots, c_start, c_cur, 
         start = c_cur[r]
         hp = _host_at(r, start, 0, c_start, c_host)
         buf, n, p = _gather(buf, n, AD[AD_TAB] + frag_off[r] * SLOT_BYTES, hk[h], hv[h],
-                            frag_off[r], 0, frag_slots[r], c_idx, c_val, hp, ct)
+                            frag_off[r], 0, frag_slots[r], c_idx, c_val, hp, c_host[r + 1], ct)
         cnt = p - hp
-        _host_at(r, start, cnt, c_start, c_host)
         c_cur[r] = start + cnt
         ct[CT_NNZ] += cnt
         buf, n = _finish_row(buf, n, r, c_start, c_cur, c_end, c_host, c_idx, c_val, P, AD, tk,
@@ -524,7 +527,7 @@ def _task_slice(buf, n, t, TK, WIN, frag_off, c_start, c_cur, c_host, c_idx, c_v
     n = emit_compute(buf, n, I_ROW)
     n = emit_load(buf, n, AD[AD_CUR] + (r - r0) * 16, 16, DEP)
     buf, n, cnt = _gather(buf, n, AD[AD_TAB] + frag_off[r] * SLOT_BYTES, hk[h], hv[h],
-                          frag_off[r], TK[t, 1], TK[t, 2], tk, tv, 0, ct)
+                          frag_off[r], TK[t, 1], TK[t, 2], tk, tv, 0, tk.size, ct)
     if cnt > 0:
         pos = c_cur[r]
         c_cur[r] = pos + cnt
