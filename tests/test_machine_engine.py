@@ -360,3 +360,26 @@ def test_phase_record_busy_time_adds_up_over_phases():
     assert a.busy_cycles + b.busy_cycles == pytest.approx(busy.sum())
     assert 0 < a.busy_cycles_mean <= a.work_end_cycles - a.start_cycles
     assert 0 < b.busy_cycles_mean <= b.work_end_cycles - b.start_cycles
+
+
+def flush_of_one_core(overrides=()):
+    """One thread of core 7 of piuma-die stores 64 cached lines spread over every channel; they
+    stay dirty in its pipeline's cache until the phase's flush. Returns (flush + drain + barrier
+    cycles, network bytes)."""
+    sim = Simulation(load_config("piuma-die", list(overrides)))
+    out = sim.dram_region("out", 1 << 20, access_class="output")
+    trace = TraceBuilder().store(out.addr(np.arange(64) * 4096 + 128), 8).build()
+    gen = lambda ids: concat([trace for _ in ids])
+    rec = sim.run_phase(Phase("w", 1, gen, StaticLists([[0]]),
+                              threads=sim.thread_ids(1, cores=[7])))
+    return rec.end_cycles - rec.work_end_cycles, sim.result().network_bytes
+
+
+def test_the_flushs_write_backs_cross_the_mesh():
+    """The end-of-phase flush sends a core's dirty lines to their channels as write packets over
+    the mesh and waits for the acknowledgements: slower hops make it slower, and its bytes are
+    network bytes."""
+    base, net = flush_of_one_core()
+    slow, net_slow = flush_of_one_core(["network.hop_latency_cycles=40"])
+    assert net_slow == net and net >= 64 * 8
+    assert slow > base + 2 * 38      # at least one hop each way, 38 cycles slower per hop

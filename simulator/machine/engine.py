@@ -1414,23 +1414,32 @@ def compact_arena(ops, th_i, q_i, q_task):
 @njit(cache=True, _nrt=False)
 def flush_caches(S, t):
     """Write back every dirty cache line and every value the memory-side atomic units hold (the
-    software flush that publishes a phase's results on a non-coherent machine), posted to the
-    DRAM write buffers at t; returns when the last is accepted (run_phase then drains the
-    buffers)."""
+    software flush that publishes a phase's results on a non-coherent machine), posted at t: a
+    cache's lines travel as write packets from its core's router to their channels' routers
+    (the network's links, as any write) and the core waits for their acknowledgements; an atomic
+    unit's values are at their controller. Returns when the last is acknowledged (run_phase
+    then drains the DRAM write buffers)."""
+    pi = S.pi
     ctag = S.ctag
-    line = S.pi[P_LINE]
+    line = pi[P_LINE]
     done = t
-    if S.pi[P_HAS_CACHE]:
+    if pi[P_HAS_CACHE]:
         for row in range(ctag.shape[0]):
+            core = row // pi[P_SETS] // pi[P_PPC]
+            die = core // pi[P_CPD]
+            src = die * pi[P_RPD] + core - die * pi[P_CPD]
             for w in range(ctag.shape[1]):
                 if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
                     dirty = ctag[row, w, CW_DIRTY]
                     if dirty > line:
                         dirty = line
-                    lo = ctag[row, w, CW_TAG] << S.pi[P_LSHIFT]
-                    x = _posted_write(S, ctag[row, w, CW_CH], ctag[row, w, CW_BANK],
-                                      ctag[row, w, CW_DROW], ctag[row, w, CW_RID], dirty,
-                                      _granules(S.pi, lo, lo + line), t)
+                    lo = ctag[row, w, CW_TAG] << pi[P_LSHIFT]
+                    ch = ctag[row, w, CW_CH]
+                    arr = _net(S, src, S.chan_router[ch], t, _request_bytes(pi, True, dirty))
+                    x = _posted_write(S, ch, ctag[row, w, CW_BANK], ctag[row, w, CW_DROW],
+                                      ctag[row, w, CW_RID], dirty, _granules(pi, lo, lo + line),
+                                      arr)
+                    x = _net(S, S.chan_router[ch], src, x, pi[P_HDR])    # acknowledged
                     if x > done:
                         done = x
                     S.cnt[C_WRITEBACKS] += 1
