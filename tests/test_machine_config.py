@@ -100,3 +100,10 @@ def test_partial_file_takes_defaults_and_is_frozen(tmp_path):
 def test_direct_construction_validates():
     with pytest.raises(ValueError, match="mesh cannot hold"):
         MachineConfig(cores_per_die=16)
+
+
+@pytest.mark.parametrize("value", ["[8]", "[0, 0]", "[]", "[-1]"])
+def test_interface_routers_must_be_distinct_routers_of_the_mesh(value):
+    with pytest.raises(ValueError, match="interface_routers"):
+        load_config("piuma-node", [f"network.interface_routers={value}"])
+    assert load_config("piuma-node", ["network.interface_routers=[7, 1]"]).network.port_router(3) == 1

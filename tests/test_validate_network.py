@@ -30,10 +30,17 @@ def test_closed_forms_from_the_parameters():
     # 2 x 4 mesh, uniform traffic: the middle cut, 2 links each way, carries 32 of 56 pairs
     assert V.mesh_bisection_bound(cfg) == pytest.approx(2 * 2 * bw / (32 / 56))
     assert V.mesh_distance(cfg, 7, 0) == 4
+    one = load_config("piuma-node", ["network.interface_routers=[0]"])
+    # every link of a die at router 0 of a 2 x 4 mesh: X first, so the traffic for cores 1-3 and
+    # 5-7 leaves it eastward, 6 / 8 of the die's incoming traffic (1 / 16 of all of it)
+    assert V.interface_bound(one) == pytest.approx(16 * bw / 0.75)
+    assert V.hyperx_all_to_all_bound(one) == pytest.approx(16 * bw / 0.75)
+    # the links spread over the four corners: the meshes carry more than the HyperX's
+    # bisection (a 4 x 4 HyperX cut in halves: 2 x 2 x 4 = 16 of its 60 link pairs ... binds)
     node = load_config("piuma-node")
-    # router 0 of a 2 x 4 mesh: X first, so the traffic for cores 1-3 and 5-7 leaves it eastward,
-    # 6 / 8 of the die's incoming traffic
-    assert V.interface_bound(node) == pytest.approx(bw / 0.75)
+    link = V.hyperx_bytes_per_cycle(node)
+    assert V.interface_bound(node) > 1.5 * V.interface_bound(one)
+    assert V.hyperx_all_to_all_bound(node) == pytest.approx(2 * 16 * link / (2 * 8 * 8 / (16 * 15)))
 
 
 def test_routes_are_dimension_ordered():
@@ -46,11 +53,18 @@ def test_routes_are_dimension_ordered():
         return [net.name[x] for x in net.rt_link[net.rt_ptr[k]:net.rt_ptr[k + 1]]]
     assert route(7, 0) == ["d0 r7 inject", "d0 r7->r6", "d0 r6->r5", "d0 r5->r4", "d0 r4->r0",
                            "d0 r0 eject"]
-    # die 0 core 1 to die 5 (coordinates (1, 1)) core 4: to the interface at router 0, dimension 0
-    # then 1, then from router 0 down to router 4
-    assert route(1, 5 * R + 4) == ["d0 r1 inject", "d0 r1->r0", "d0->d4", "d4->d5",
-                                   "d5 r0->r4", "d5 r4 eject"]
+    # die 0 core 1 to die 5 (coordinates (1, 1)) core 4: to router 0 (die 0's link 0, to
+    # coordinate 1 of dimension 0, leaves there), dimension 0 then 1; die 4's link 0 (back) is
+    # at its router 0 and its link 3 (dimension 1, to coordinate 1) at router 7, so the packet
+    # crosses die 4's mesh; it arrives at die 5's router 7 (its link 3, back to coordinate 0)
+    assert route(1, 5 * R + 4) == ["d0 r1 inject", "d0 r1->r0", "d0->d4", "d4 r0->r1",
+                                   "d4 r1->r2", "d4 r2->r3", "d4 r3->r7", "d4->d5",
+                                   "d5 r7->r6", "d5 r6->r5", "d5 r5->r4", "d5 r4 eject"]
     assert route(3, 3) == []
+    one = network_tables(load_config("piuma-node", ["network.interface_routers=[0]"]))
+    k = 1 * one.routers + 5 * R + 4
+    assert [one.name[x] for x in one.rt_link[one.rt_ptr[k]:one.rt_ptr[k + 1]]] == [
+        "d0 r1 inject", "d0 r1->r0", "d0->d4", "d4->d5", "d5 r0->r4", "d5 r4 eject"]
 
 
 @pytest.mark.parametrize("preset, fault, caught", [
@@ -75,7 +89,7 @@ def test_validate_fails_on_a_network_fault(monkeypatch):
 
 
 def test_records_count_mesh_and_link_traffic():
-    cfg = load_config("piuma-node")
+    cfg = load_config("piuma-node", ["network.interface_routers=[0]"])   # every link at router 0
     sim = Simulation(cfg)
 
     region = sim.spad_region("far", 4096, core=cfg.cores_per_die)     # core 0 of die 1

@@ -283,7 +283,7 @@ class NetworkConfig:
     hop_latency_cycles: float = field(default=2.0, metadata=_min(0))
     mesh_link_bytes_per_cycle: float = field(default=64.0, metadata=_min(1e-9))
     header_bytes: int = field(default=8, metadata=_min(0))
-    interface_router: int = field(default=0, metadata=_min(0))
+    interface_routers: tuple[int, ...] = (0,)
     die_shape: tuple[int, ...] = (1,)
     link_bandwidth_gb_per_s: float = field(default=32.0, metadata=_min(1e-9))
     link_latency_cycles: float = field(default=200.0, metadata=_min(0))
@@ -292,14 +292,22 @@ class NetworkConfig:
         _check_fields(self)
         if not self.die_shape or any(d < 1 for d in self.die_shape):
             raise ValueError(f"die_shape: must be a non-empty list of positive sizes, got {list(self.die_shape)}")
-        if self.interface_router >= self.mesh_rows * self.mesh_cols:
-            raise ValueError(f"interface_router: {self.interface_router} is not a router of the "
-                             f"{self.mesh_rows}x{self.mesh_cols} mesh")
+        ifr = list(self.interface_routers)
+        if not ifr or any(r < 0 or r >= self.mesh_rows * self.mesh_cols for r in ifr) \
+                or len(set(ifr)) < len(ifr):
+            raise ValueError(f"interface_routers: {ifr} must be distinct routers of the "
+                             f"{self.mesh_rows}x{self.mesh_cols} mesh (0..{self.mesh_rows * self.mesh_cols - 1})")
 
     @property
     def links_per_die(self) -> int:
         """Die-to-die links leaving a die: all-to-all within each HyperX dimension."""
         return sum(d - 1 for d in self.die_shape)
+
+    def port_router(self, j: int) -> int:
+        """The router at which a die's HyperX out-link j (its links in order: dimension 0's to
+        the coordinates 0, 1, ... but its own, then dimension 1's, ...) attaches: the interface
+        routers in turn. A link arrives on the other die at the router of that die's link back."""
+        return self.interface_routers[j % len(self.interface_routers)]
 
 
 @dataclass(frozen=True)

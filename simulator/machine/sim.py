@@ -1096,9 +1096,11 @@ class NetworkTables:
     sum(d_i - 1) out-links, all-to-all within each dimension. Routers are numbered die * R +
     router (R = mesh_rows * mesh_cols; core k of a die sits at router k, row-major). The route
     from router a to router b is rt_link[rt_ptr[a * routers + b]:rt_ptr[a * routers + b + 1]]:
-    empty when a == b; else a's injection port, the mesh links X then Y (to the die's network
-    interface, then dimension-order HyperX links, then from the interface on the destination
-    die, when the dies differ), b's ejection port."""
+    empty when a == b; else a's injection port, the mesh links X then Y (when the dies differ:
+    to the router where the first HyperX link leaves, the dimension-order HyperX links with the
+    mesh of each die passed through between the router a link arrives at and the one the next
+    leaves from, then from the last link's router on the destination die), b's ejection port.
+    A die's links leave from `network.interface_routers` in turn (`port_router`)."""
     routers: int
     kind: np.ndarray          # int64 per link: LINK_MESH / LINK_PORT / LINK_HYPERX
     cpb: np.ndarray           # float64 per link: core cycles per byte
@@ -1180,17 +1182,27 @@ def network_tables(cfg: MachineConfig, fault: int = 0) -> NetworkTables:
                     lat[k] = net.link_latency_cycles
                     names[k] = f"d{die}->d{dst}"
 
-    def hyperx(a: int, b: int) -> list[int]:
-        """Die a to die b: one hop per differing coordinate, dimension 0 first."""
-        out = []
-        cur = list(coords[a])
-        for dim in range(len(shape)):
-            if cur[dim] != coords[b][dim]:
-                out.append(hx_link(index[tuple(cur)], dim, coords[b][dim]))
-                cur[dim] = coords[b][dim]
-        return out
+    def port(k: int) -> int:
+        """The router of its die at which HyperX link k leaves (`NetworkConfig.port_router`)."""
+        return net.port_router((k - o_hx) % nout)
 
-    ni = net.interface_router
+    def hyperx(a: int, ra: int, b: int, rb: int) -> list[int]:
+        """Router ra of die a to router rb of die b: one HyperX hop per differing coordinate,
+        dimension 0 first; on each die (the source, those passed through, the destination)
+        the mesh from where the packet is to where it leaves or ends (the link's router)."""
+        out = []
+        die, r = a, ra
+        for dim in range(len(shape)):
+            c = list(coords[die])
+            if c[dim] != coords[b][dim]:
+                k = hx_link(die, dim, coords[b][dim])
+                out += xy(die, r, port(k)) + [k]
+                c[dim] = coords[b][dim]
+                nxt = index[tuple(c)]
+                r = port(hx_link(nxt, dim, coords[die][dim]))   # arrives where the link back leaves
+                die = nxt
+        return out + xy(die, r, rb)
+
     n_r = dies * R
     ptr = np.zeros(n_r * n_r + 1, dtype=np.int64)
     links: list[int] = []
@@ -1203,7 +1215,7 @@ def network_tables(cfg: MachineConfig, fault: int = 0) -> NetworkTables:
                 if da == db:
                     route += xy(da, ra, rb)
                 else:
-                    route += xy(da, ra, ni) + hyperx(da, db) + xy(db, ni, rb)
+                    route += hyperx(da, ra, db, rb)
                 route.append(ej(db, rb))
                 links += route
             ptr[a * n_r + b + 1] = len(links)

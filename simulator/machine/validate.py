@@ -534,15 +534,15 @@ def check_die_pair_bandwidth(cfg: MachineConfig, per_thread: int = 40,
                              _fault: int = 0) -> Record | None:
     """Every core of die 0 stores to every core of die 1 (one HyperX hop): all requests cross
     the one link from die 0 to die 1, so request bytes per cycle = its bandwidth (when the
-    meshes around the dies' interfaces carry more: checked here from their links)."""
+    meshes around the link's routers carry more: checked here from their links, _mesh_bound)."""
     net = cfg.network
     if cfg.dies < 2 or cfg.spad.size_bytes < 1 << 15:
         return None
     link = hyperx_bytes_per_cycle(cfg)
-    feed = interface_bound(cfg)
+    cpd = cfg.cores_per_die
+    feed = _mesh_bound(cfg, [(0, a, 1, b, 1.0 / cpd ** 2) for a in range(cpd) for b in range(cpd)])
     if feed <= link * 1.2:
         return None                   # the mesh, not the link, would be the bottleneck
-    cpd = cfg.cores_per_die
     pairs = [(a, cpd + b) for a in range(cpd) for b in range(cpd)]
     total = _store_run(cfg, pairs, per_thread, 7, _fault)
     request_share = (NET_STORE_BYTES + net.header_bytes) / (NET_STORE_BYTES + 2 * net.header_bytes)
@@ -550,41 +550,90 @@ def check_die_pair_bandwidth(cfg: MachineConfig, per_thread: int = 40,
                    mesh_feed_bytes_per_cycle=feed)
 
 
+def _xy_path(cfg: MachineConfig, a: int, b: int) -> list[tuple[int, int]]:
+    """The directed mesh links (from router, to router) from router a to router b of a die:
+    along the row (X), then the column (Y)."""
+    cols = cfg.network.mesh_cols
+    (r, c), (rb, cb) = divmod(a, cols), divmod(b, cols)
+    out = []
+    while c != cb:
+        step = 1 if cb > c else -1
+        out.append((r * cols + c, r * cols + c + step))
+        c += step
+    while r != rb:
+        step = 1 if rb > r else -1
+        out.append((r * cols + c, (r + step) * cols + c))
+        r += step
+    return out
+
+
+def _port(cfg: MachineConfig, die: int, dim: int, value: int) -> int:
+    """The router of `die` where its HyperX link along `dim` to coordinate `value` attaches: the
+    die's links are numbered dimension by dimension, coordinates ascending but its own, and
+    attach at the interface routers in turn (`network.interface_routers`)."""
+    shape = cfg.network.die_shape
+    own = die_coords(cfg, die)[dim]
+    j = sum(d - 1 for d in shape[:dim]) + (value if value < own else value - 1)
+    return cfg.network.port_router(j)
+
+
+def die_route(cfg: MachineConfig, a: int, ra: int, b: int, rb: int
+              ) -> list[tuple[int, list[tuple[int, int]]]]:
+    """The mesh part of the route from router ra of die a to router rb of die b, per die it
+    crosses: [(die, its mesh links)], the HyperX hops in dimension order between them (a link
+    arrives at the router from which the link back leaves)."""
+    shape = cfg.network.die_shape
+    out = []
+    die, r = a, ra
+    for dim in range(len(shape)):
+        c, cb = list(die_coords(cfg, die)), die_coords(cfg, b)
+        if c[dim] != cb[dim]:
+            out.append((die, _xy_path(cfg, r, _port(cfg, die, dim, cb[dim]))))
+            back = c[dim]
+            c[dim] = cb[dim]
+            die = int(np.ravel_multi_index(tuple(c), shape))
+            r = _port(cfg, die, dim, back)
+    out.append((die, _xy_path(cfg, r, rb)))
+    return out
+
+
+def _mesh_bound(cfg: MachineConfig, flows) -> float:
+    """Bytes per cycle of traffic split into `flows` (die a, router ra, die b, router rb,
+    weight: its share) that no mesh link or core port exceeds its bandwidth under: each flow
+    enters at ra's injection port, takes its route's mesh links (`die_route`) and leaves at rb's
+    ejection port; the busiest link or port, with share s, bounds the total at bandwidth / s."""
+    load: dict[tuple, float] = {}
+    for a, ra, b, rb, w in flows:
+        for key in [("inject", a, ra), ("eject", b, rb)] + [
+                (die, x, y) for die, links in die_route(cfg, a, ra, b, rb) for x, y in links]:
+            load[key] = load.get(key, 0.0) + w
+    return cfg.network.mesh_link_bytes_per_cycle / max(load.values())
+
+
 def interface_bound(cfg: MachineConfig) -> float:
-    """Packet bytes per cycle a die exchanges with the others when all its cores send and
-    receive alike: X-then-Y routing brings the traffic of core (r, c) into the interface's
-    router (ri, ci) along its column if r != ri (from the south or north), else along its row,
-    and takes the traffic for (r, c) out along row ri if c != ci, else along the column; the
-    core at the interface uses its router's ports. Each link carries the share of the die's
-    traffic of the cores routed over it, so the die's total is at most link bandwidth /
-    the largest share, each way."""
-    net = cfg.network
-    ri, ci = divmod(net.interface_router, net.mesh_cols)
-    n = cfg.cores_per_die
-    into: dict[str, int] = {}
-    out: dict[str, int] = {}
-    for core in range(n):
-        r, c = mesh_position(cfg, core)
-        if (r, c) == (ri, ci):
-            side_in = side_out = "port"
-        else:
-            side_in = ("S" if r > ri else "N") if r != ri else ("E" if c > ci else "W")
-            side_out = ("E" if c > ci else "W") if c != ci else ("S" if r > ri else "N")
-        into[side_in] = into.get(side_in, 0) + 1
-        out[side_out] = out.get(side_out, 0) + 1
-    worst = max(max(into.values()), max(out.values())) / n
-    return net.mesh_link_bytes_per_cycle / worst
+    """Packet bytes per cycle all the dies together send each other under uniform traffic
+    between the cores of different dies (every ordered pair of cores on different dies alike),
+    as the meshes and core ports allow: each packet crosses its source die's mesh to the router
+    of its first HyperX link, the mesh of every die it passes through between the router a link
+    arrives at and the one the next leaves from, and its destination die's mesh
+    (`die_route`); the busiest mesh link or port bounds the total."""
+    n, D = cfg.cores_per_die, cfg.dies
+    w = 1.0 / (D * (D - 1) * n * n)
+    flows = [(a, ra, b, rb, w) for a in range(D) for b in range(D) if a != b
+             for ra in range(n) for rb in range(n)]
+    return _mesh_bound(cfg, flows)
 
 
 def hyperx_all_to_all_bound(cfg: MachineConfig) -> float:
     """Packet bytes per cycle under uniform traffic between all dies (each core to cores of the
     other dies): the HyperX bisection (a dimension of size d cut in halves h, d - h is crossed
     by h (d - h) x dies / d links each way, and carries the share 2 m (D - m) / (D (D - 1))
-    of the traffic, m = dies on one side), and each die's interface (interface_bound)."""
+    of the traffic, m = dies on one side), and the meshes around the dies' interfaces
+    (interface_bound)."""
     shape = cfg.network.die_shape
     D = cfg.dies
     link = hyperx_bytes_per_cycle(cfg)
-    bound = D * interface_bound(cfg)
+    bound = interface_bound(cfg)
     for d in shape:
         if d < 2:
             continue
@@ -596,7 +645,7 @@ def hyperx_all_to_all_bound(cfg: MachineConfig) -> float:
     return bound
 
 
-def check_hyperx_all_to_all(cfg: MachineConfig, per_thread: int = 12,
+def check_hyperx_all_to_all(cfg: MachineConfig, per_thread: int = 30,
                             _fault: int = 0) -> Record | None:
     """Every thread of every die stores to uniformly random cores of the other dies: packet
     bytes per cycle reach the bound of hyperx_all_to_all_bound (a bound check)."""
@@ -612,19 +661,28 @@ def check_hyperx_all_to_all(cfg: MachineConfig, per_thread: int = 12,
 
 def check_die_latency(cfg: MachineConfig, die_hops: int, loads: int = 50,
                       _fault: int = 0) -> Record | None:
-    """A thread of the core at die 0's interface chases 8-byte loads in the scratchpad of the
-    core at the interface of a die die_hops HyperX hops away (coordinates differing in that many
-    dimensions): per load, die_hops x link latency each way + serialization + the scratchpad."""
+    """A thread of die 0's core at the router of its first HyperX link towards a die die_hops
+    hops away (coordinates differing in that many dimensions) chases 8-byte loads in the
+    scratchpad of that die's core where the last link arrives: per load, die_hops x link
+    latency each way, the mesh hops of the two routes (`die_route`: through the dies passed and
+    back to the source), serialization and the scratchpad."""
     shape = cfg.network.die_shape
+    cpd = cfg.cores_per_die
     far = [k for k in range(cfg.dies)
            if sum(a != b for a, b in zip(die_coords(cfg, k), die_coords(cfg, 0))) == die_hops]
-    core0 = cfg.network.interface_router
-    if not far or core0 >= cfg.cores_per_die or cfg.spad.size_bytes < 4096 or len(shape) < die_hops:
+    if not far or cfg.spad.size_bytes < 4096 or len(shape) < die_hops:
         return None
-    target = far[0] * cfg.cores_per_die + core0
-    model = _spad_chase(cfg, core0, target, loads, _fault)
-    return _record(f"hyperx_latency_{die_hops}_hops", model, remote_load_latency(cfg, 0, die_hops),
-                   "cycles/load", cfg, target_die=far[0])
+    dim = next(d for d in range(len(shape)) if die_coords(cfg, far[0])[d] != 0)
+    src = _port(cfg, 0, dim, die_coords(cfg, far[0])[dim])
+    there = die_route(cfg, 0, src, far[0], 0)
+    dst = there[-1][1][0][0] if there[-1][1] else 0     # where the last link arrives
+    hops = sum(len(links) for _, links in there[:-1] + die_route(cfg, far[0], dst, 0, src))
+    if max(src, dst) >= cpd:
+        return None
+    model = _spad_chase(cfg, src, far[0] * cpd + dst, loads, _fault)
+    return _record(f"hyperx_latency_{die_hops}_hops", model,
+                   remote_load_latency(cfg, hops / 2, die_hops), "cycles/load", cfg,
+                   target_die=far[0], mesh_hops=hops)
 
 
 def network_checks(cfg: MachineConfig, _fault: int = 0) -> list[Callable[[], Record | None]]:
