@@ -201,7 +201,9 @@ def _mesh(cores: int) -> tuple[int, int]:
 def miniature(cfg, groups: int) -> Miniature:
     """The miniature of `cfg` for S = `groups`: cores per die and DRAM channels per die divided
     by S, the mesh reshaped to the remaining cores, the dies and their links kept (at 1/S of
-    the link bandwidth: a die's links carry 1/S of the traffic), per-core resources unchanged. A smaller mesh shortens the mean distance from a core to a DRAM channel: the
+    the link bandwidth: a die's links carry 1/S of the traffic; they attach at the interface
+    routers modulo the smaller mesh), per-core resources unchanged. A smaller mesh shortens the
+    mean distance from a core to a DRAM channel: the
     difference (round trip, at the mesh's hop latency) is added to the DRAM latency, so a
     thread's memory latency matches the full machine's on average (`hop_tables`)."""
     if groups not in miniature_sizes(cfg):
@@ -216,6 +218,8 @@ def miniature(cfg, groups: int) -> Miniature:
     ov = [f"cores_per_die={cores}", f"dram.channels_per_die={cfg.dram.channels_per_die // groups}",
           f"dram.mapping_fold={cfg.dram.mapping_fold * groups}",
           f"network.mesh_rows={rows}", f"network.mesh_cols={cols}"]
+    ports = sorted({r % (rows * cols) for r in cfg.network.interface_routers})
+    ov.append(f"network.interface_routers=[{','.join(map(str, ports))}]")
     if cfg.dies > 1:        # a die's links carry 1/S of the traffic: 1/S of the bandwidth
         ov.append(f"network.link_bandwidth_gb_per_s="
                   f"{cfg.network.link_bandwidth_gb_per_s / groups:.6g}")
