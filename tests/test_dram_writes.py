@@ -89,3 +89,18 @@ def test_a_saturated_stream_offers_each_request_when_the_one_before_is_accepted(
     assert long < 1.3 * short
     # and it is a loaded latency: above the unloaded random chain's
     assert short > M.micro(cfg, "chain-random", requests=200)["latency_ns_mean"]
+
+
+def test_the_queue_counter_includes_the_wait_behind_the_banks_earlier_request():
+    """dram_queue_cycles: a request's wait from reaching the controller to its column command,
+    beyond its unloaded timing, including the wait behind an earlier request to the same bank
+    (it started counting only after that wait). Two reads at time 0 to one bank, other rows:
+    the second is a row conflict that must wait for the first's ACT to reach tRAS."""
+    D = M.new_state(_cfg())
+    fp = D.fp
+    _read(D, 0, 1, 0.0)
+    first = D.cntf[M.DCF_QUEUE]
+    tc = _read(D, 0, 2, 0.0) - fp[M.DF_CL] - fp[M.DF_BURST]      # its column command
+    unloaded = fp[M.DF_CTRL] + fp[M.DF_RP] + fp[M.DF_RCD]        # arrival, PRE, ACT, column
+    assert D.cntf[M.DCF_QUEUE] - first == pytest.approx(tc - unloaded)
+    assert tc - unloaded >= fp[M.DF_RAS] - 1e-9                  # the first's ACT to its PRE

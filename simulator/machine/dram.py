@@ -589,6 +589,7 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     bg = mod_(div_(bank, ip[DI_BPG], ip[DI_BPG_SHIFT]), ip[DI_BGS], ip[DI_BGS_MASK])
     rk = ch * ip[DI_RANKS] + rank
     t += fp[DF_CTRL]
+    t_arr = t                                    # at the controller: queueing counts from here
     # admission: a read enters the transaction queue (when the read QT before it has moved on
     # to its bank queue; writes come from the write buffer), then its bank queue (when the
     # bank's request QB before it has issued)
@@ -614,17 +615,17 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     if open_row == row:
         D.cnt[DC_HITS] += 1
         tc = t if t > bk_f[gb, BK_COL] else bk_f[gb, BK_COL]
-        ideal = t
+        ideal = t_arr
     else:
         ta = t
         if open_row >= 0:
             D.cnt[DC_CONFLICTS] += 1
             tp = t if t > bk_f[gb, BK_PRE] else bk_f[gb, BK_PRE]
             ta = tp + fp[DF_RP]
-            ideal = t + fp[DF_RP] + rcd
+            ideal = t_arr + fp[DF_RP] + rcd
         else:
             D.cnt[DC_MISSES] += 1
-            ideal = t + rcd
+            ideal = t_arr + rcd
         if bk_f[gb, BK_ACT] > ta:
             ta = bk_f[gb, BK_ACT]
         for _ in range(8):
