@@ -24,8 +24,12 @@ The model (all times in core cycles; the config gives DRAM timings in memory-clo
   moved to its bank queue). Recent commands are kept per channel (column commands) and per
   rank (activations); a command is never placed before the oldest one forgotten.
 - **Writes** are posted: accepted into the channel's write buffer (their requester sees them
-  complete then), and scheduled as a batch when `write_buffer` of them have gathered (or the
-  phase ends), so read/write turnarounds are paid per batch.
+  complete then). The buffer drains (DRAMsim3's policy) when `write_buffer` writes have
+  gathered, or when no read waits in the transaction queue and at least `write_low` have (or
+  the phase ends): its writes are scheduled ready-first across banks (each time the one whose
+  bank can take it earliest), each at the earliest time the constraints allow, so requests to
+  one bank keep their order (a write follows its read) and reads already scheduled keep their
+  place.
 - **Open or closed page.** Open: the row stays open after its access. Closed: every column
   command auto-precharges (the next access to the bank needs only ACT).
 - **Refresh.** Every tREFI each rank is refreshed for tRFC (ranks staggered): no command issues
@@ -89,8 +93,8 @@ F_CH, F_RA, F_BG, F_BA, F_RO, F_CO = range(6)
 # ---- parameters (ip: int64, fp: float64 in core cycles) ----------------------------------------
 (DI_RANKS, DI_BGS, DI_BPG, DI_NBANKS, DI_BURST_SHIFT, DI_CLOSE, DI_HASH, DI_QT, DI_QB, DI_WB,
  DI_NCH, DI_CHPD, DI_CHPD_MASK, DI_NCH_MASK, DI_CHPD_SHIFT, DI_NCH_SHIFT, DI_FAULT, DI_RANK_SHIFT,
- DI_BPG_SHIFT, DI_BGS_MASK, DI_FOLD, DI_MNCH, DI_MCHPD, DI_MCHPD_MASK, DI_MNCH_MASK,
- DI_MCHPD_SHIFT, DI_MNCH_SHIFT, DI_N) = range(28)
+ DI_BPG_SHIFT, DI_BGS_MASK, DI_WLOW, DI_FOLD, DI_MNCH, DI_MCHPD, DI_MCHPD_MASK, DI_MNCH_MASK,
+ DI_MCHPD_SHIFT, DI_MNCH_SHIFT, DI_N) = range(29)
 # DI_RANK_SHIFT, DI_BPG_SHIFT, DI_BGS_MASK: bank -> rank, bank group without a division
 # (nbutil.div_ / mod_; -1 when not a power of two). DI_FOLD: the mapping's channels per die over
 # the machine's (dram.mapping_fold); DI_M*: the mapping's channel counts
@@ -122,7 +126,9 @@ RF_FLOOR = 0
 # command before it; then the remembered commands' times (sorted) and bursts, the transaction
 # queue, the buffered writes' (arrival, burst))
 CI_TQ, CI_WB, CI_HC, CI_N = range(4)
-CF_FLOOR, CF_LAST_WR, CF_N = range(3)      # CF_LAST_WR: the latest write command remembered
+CF_FLOOR, CF_LAST_WR, CF_TQ_LAST, CF_N = range(4)
+# CF_LAST_WR: the latest write command remembered; CF_TQ_LAST: when the latest read left the
+# transaction queue for its bank queue
 CF_HT = CF_N                 # column command times
 CF_HD = CF_HT + HIST_COL     # their bursts
 CF_TQ = CF_HD + HIST_COL     # the transaction queue (QT entries), then the write buffer
@@ -130,7 +136,7 @@ CI_HK = CI_N                 # column command kinds: rank << 8 | bank group << 1
 CI_WB0 = CI_HK + HIST_COL    # the write buffer: (bank, row) pairs
 # counters
 (DC_READS, DC_WRITES, DC_HITS, DC_MISSES, DC_CONFLICTS, DC_ACTS, DC_N) = range(7)
-DCF_QUEUE, DCF_N = range(2)
+DCF_QUEUE, DCF_ACCEPT, DCF_N = range(3)   # DCF_ACCEPT: when the last access was accepted
 # fault injection (DI_FAULT bits, set only by tests): one DRAM path broken at a time
 FAULT_NO_TRCD, FAULT_NO_FAW, FAULT_NO_BUS = 1, 2, 4
 FAULT_NO_MA_OCC = 8     # the engine's memory-side atomic unit: same-address operations do not wait
@@ -219,6 +225,7 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ip[DI_CLOSE] = 1 if d.page_policy == "close" else 0
     ip[DI_HASH] = 1 if d.channel_hash else 0
     ip[DI_QT], ip[DI_QB], ip[DI_WB] = d.queue_depth, d.bank_queue_depth, d.write_buffer
+    ip[DI_WLOW] = d.write_low
     ip[DI_NCH], ip[DI_CHPD] = nch, d.channels_per_die
     ip[DI_CHPD_MASK], ip[DI_NCH_MASK] = pow2_mask(d.channels_per_die), pow2_mask(nch)
     ip[DI_CHPD_SHIFT], ip[DI_NCH_SHIFT] = pow2_shift(d.channels_per_die), pow2_shift(nch)
@@ -275,6 +282,7 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ch_f = np.zeros((nch, CF_TQ + qt + 2 * wb))
     ch_f[:, CF_FLOOR] = EMPTY
     ch_f[:, CF_LAST_WR] = EMPTY
+    ch_f[:, CF_TQ_LAST] = EMPTY
     return DramState(
         ip=ip, fp=fp, mp=mp, bk_i=bk_i, bk_f=np.zeros((nb, BK_N + max(1, d.bank_queue_depth))),
         rk_i=np.zeros((nr, RI_N + HIST_ACT), dtype=np.int64), rk_f=rk_f,
@@ -581,6 +589,7 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     bg = mod_(div_(bank, ip[DI_BPG], ip[DI_BPG_SHIFT]), ip[DI_BGS], ip[DI_BGS_MASK])
     rk = ch * ip[DI_RANKS] + rank
     t += fp[DF_CTRL]
+    t_arr = t                                    # at the controller: queueing counts from here
     # admission: a read enters the transaction queue (when the read QT before it has moved on
     # to its bank queue; writes come from the write buffer), then its bank queue (when the
     # bank's request QB before it has issued)
@@ -588,6 +597,7 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     h = D.ch_i[ch, CI_TQ]
     if qt > 0 and D.ch_f[ch, CF_TQ + h] > t:
         t = D.ch_f[ch, CF_TQ + h]
+    D.cntf[DCF_ACCEPT] = t - fp[DF_CTRL]         # accepted (in the requester's time)
     qb = ip[DI_QB]
     hb = D.bk_i[gb, BI_BQ]
     if qb > 0 and bk_f[gb, BK_N + hb] > t:
@@ -605,17 +615,17 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     if open_row == row:
         D.cnt[DC_HITS] += 1
         tc = t if t > bk_f[gb, BK_COL] else bk_f[gb, BK_COL]
-        ideal = t
+        ideal = t_arr
     else:
         ta = t
         if open_row >= 0:
             D.cnt[DC_CONFLICTS] += 1
             tp = t if t > bk_f[gb, BK_PRE] else bk_f[gb, BK_PRE]
             ta = tp + fp[DF_RP]
-            ideal = t + fp[DF_RP] + rcd
+            ideal = t_arr + fp[DF_RP] + rcd
         else:
             D.cnt[DC_MISSES] += 1
-            ideal = t + rcd
+            ideal = t_arr + rcd
         if bk_f[gb, BK_ACT] > ta:
             ta = bk_f[gb, BK_ACT]
         for _ in range(8):
@@ -642,6 +652,8 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     if qt > 0:
         D.ch_f[ch, CF_TQ + h] = t_in
         D.ch_i[ch, CI_TQ] = h + 1 if h + 1 < qt else 0
+        if t_in > D.ch_f[ch, CF_TQ_LAST]:
+            D.ch_f[ch, CF_TQ_LAST] = t_in
     if qb > 0:
         bk_f[gb, BK_N + hb] = tc
         D.bk_i[gb, BI_BQ] = hb + 1 if hb + 1 < qb else 0
@@ -670,14 +682,60 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     return end
 
 
+@njit(inline="always")
+def _write_ready(D, ch, bank, row):
+    """When bank `bank` of channel ch could take a write to `row`: its next column command after
+    the ACT (and PRE) the write needs, and after its last request."""
+    gb = ch * D.ip[DI_NBANKS] + bank
+    bk_f = D.bk_f
+    open_row = D.bk_i[gb, BI_ROW]
+    if open_row == row:
+        r = bk_f[gb, BK_COL]
+    elif open_row < 0:
+        r = bk_f[gb, BK_ACT] + D.fp[DF_RCD]
+    else:
+        r = max(bk_f[gb, BK_PRE] + D.fp[DF_RP], bk_f[gb, BK_ACT]) + D.fp[DF_RCD]
+    return r if r > bk_f[gb, BK_LAST] else bk_f[gb, BK_LAST]
+
+
+@njit(inline="always")
+def _take_ready_write(D, ch, k, n):
+    """Move the buffered write (k..n) whose bank can take it earliest (the oldest on ties) to
+    place k, the others keeping their order."""
+    ci = CI_WB0
+    wq = CF_TQ + max(1, D.ip[DI_QT])
+    best = k
+    bkey = INF
+    for j in range(k, n):
+        key = _write_ready(D, ch, D.ch_i[ch, ci + 2 * j], D.ch_i[ch, ci + 2 * j + 1])
+        if key < bkey:
+            best = j
+            bkey = key
+    bank = D.ch_i[ch, ci + 2 * best]
+    row = D.ch_i[ch, ci + 2 * best + 1]
+    a = D.ch_f[ch, wq + 2 * best]
+    dur = D.ch_f[ch, wq + 2 * best + 1]
+    for j in range(best, k, -1):
+        D.ch_i[ch, ci + 2 * j] = D.ch_i[ch, ci + 2 * j - 2]
+        D.ch_i[ch, ci + 2 * j + 1] = D.ch_i[ch, ci + 2 * j - 1]
+        D.ch_f[ch, wq + 2 * j] = D.ch_f[ch, wq + 2 * j - 2]
+        D.ch_f[ch, wq + 2 * j + 1] = D.ch_f[ch, wq + 2 * j - 1]
+    D.ch_i[ch, ci + 2 * k] = bank
+    D.ch_i[ch, ci + 2 * k + 1] = row
+    D.ch_f[ch, wq + 2 * k] = a
+    D.ch_f[ch, wq + 2 * k + 1] = dur
+
+
 @njit(cache=True, _nrt=False)
 def dram_drain(D, ch, t):
-    """Schedule every write buffered at channel ch, as a batch from t on. Returns when the last
-    one ends."""
+    """Drain channel ch's write buffer: every write buffered, from t on, ready-first across banks
+    (each time the buffered write whose bank can take it earliest, the oldest on ties), each at
+    the earliest time the constraints allow. Returns when the last one ends."""
     n = D.ch_i[ch, CI_WB]
     wq = CF_TQ + max(1, D.ip[DI_QT])
     done = t
     for k in range(n):
+        _take_ready_write(D, ch, k, n)
         a = D.ch_f[ch, wq + 2 * k]
         end = dram_schedule(D, ch, D.ch_i[ch, CI_WB0 + 2 * k], D.ch_i[ch, CI_WB0 + 2 * k + 1], 1,
                             a if a > t else t, D.ch_f[ch, wq + 2 * k + 1])
@@ -690,8 +748,8 @@ def dram_drain(D, ch, t):
 @njit(inline="always")
 def dram_access(D, ch, bank, row, wr, t, nbytes):
     """An access of nbytes (one column command) reaching channel ch's controller at t. A read
-    returns when its data has arrived; a write when the write buffer has accepted it (buffered
-    writes are scheduled as a batch when the buffer is full)."""
+    returns when its data has arrived; a write when the write buffer has accepted it (the
+    buffer drains when full, or when no read waits and at least write_low are buffered)."""
     dur = nbytes * D.fp[DF_CPB]
     if wr == 0 or D.ip[DI_WB] == 0:
         return dram_schedule(D, ch, bank, row, wr, t, dur)
@@ -702,7 +760,10 @@ def dram_access(D, ch, bank, row, wr, t, nbytes):
     D.ch_f[ch, wq + 2 * n] = t
     D.ch_f[ch, wq + 2 * n + 1] = dur
     D.ch_i[ch, CI_WB] = n + 1
-    if n + 1 >= D.ip[DI_WB]:
+    D.cntf[DCF_ACCEPT] = t
+    # drain when full, or when no read waits in the transaction queue and enough are buffered
+    if n + 1 >= D.ip[DI_WB] or (0 < D.ip[DI_WLOW] <= n + 1
+                                and D.ch_f[ch, CF_TQ_LAST] <= t + D.fp[DF_CTRL]):
         dram_drain(D, ch, t)
     return t + D.fp[DF_CTRL]
 
@@ -731,26 +792,32 @@ P_SEQ, P_RANDOM, P_MIXED, P_RMW, P_CHAIN_RANDOM, P_CHAIN_SEQ = range(6)
 def _micro_run(D, pattern, n, window, access, blocks, seed, lat, ring):
     """Offer n requests of `pattern` (access bytes each, over `blocks` aligned blocks) to die 0's
     DRAM controllers: `window` requests in flight (closed loop: the next is offered when one
-    returns) or, window 0, as fast as the controllers accept them (all offered at time 0, their
-    admission into the controllers' queues decides). rmw: a read and a write of the same
-    address, offered together (the write is posted; the window counts reads). mixed: with probability 1/2 the same channel, rank, bank and
+    returns) or, window 0, as fast as the controllers accept them (in order: each is offered
+    when the one before it was accepted, a read into the transaction queue, a write into the
+    write buffer). rmw: a read, then a write of the same address (the write is posted; the
+    window counts reads). mixed: with probability 1/2 the same channel, rank, bank and
     row as the previous request (another column), else uniform. Fills lat[k] with request k's
     read latency; returns when the last request completed (cycles). ring: window zeros."""
     np.random.seed(seed)
     head = 0
     last = 0.0
+    acc = 0.0
     ch = 0
     bank = 0
     row = 0
     wr = 0
     for k in range(2 * n if pattern == P_RMW else n):
+        if window == 0:
+            t = acc
         if wr == 0:
-            t = ring[head] if window > 0 else 0.0
+            if window > 0:
+                t = ring[head]
             if pattern == P_SEQ or pattern == P_CHAIN_SEQ:
                 ch, bank, row = dram_map(D, (k % blocks) * access, 0)
             elif not (pattern == P_MIXED and k > 0 and np.random.random() < 0.5):
                 ch, bank, row = dram_map(D, np.random.randint(0, blocks) * access, 0)
         done = dram_access(D, ch, bank, row, wr, t, access)
+        acc = D.cntf[DCF_ACCEPT]      # an in-order source offers the next when this one is in
         if done > last:
             last = done
         if wr == 0:
