@@ -500,6 +500,9 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
         else:
             note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
                     f"cut into miniatures; simulate it whole")
+    elif th < 1 and S == 1 and by_windows(knobs or {}):
+        note = ("sample unreliable: SMASH's windows thinned on a machine that cannot be cut "
+                "into miniatures (replicates of the whole) are not validated; simulate it whole")
     return S, k, th, note
 
 
@@ -507,8 +510,9 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
               knobs: Mapping[str, Any] | None = None) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
-    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups
+    (full operands) on machine `cfg` (a static schedule is never thinned, `unthinnable`: it
+    simulates whole miniatures, more than `fraction` if need be; SMASH is thinned by whole
+    windows, `by_windows`): S groups
     per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
     cut: k replicates of the whole, thinned with different seeds)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
