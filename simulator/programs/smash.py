@@ -664,8 +664,7 @@ def _params(knobs: dict, n_col: int, pl: dict) -> np.ndarray:
 def window_rows(pl: dict, n_row: int) -> np.ndarray:
     """Row boundaries of the planned windows (int64[n_windows + 1], 0 to n_row): windows are
     contiguous runs of rows covering them all."""
-    WIN = pl["WIN"]
-    return np.append(WIN[:, W_R0], n_row).astype(np.int64) if WIN.shape[0] else np.array([0, n_row])
+    return np.append(pl["WIN"][:, W_R0], n_row).astype(np.int64)
 
 
 def keep_windows(pl: dict, keep: np.ndarray) -> dict:
