@@ -913,20 +913,16 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
                 f"miniature's channels than on the full machine's; simulate it whole")
     if plan.thin >= 1:
         return ""
-    if plan.windows:
-        if windows_per_core < MIN_WINDOWS_PER_CORE:
-            return (f"sample too small: {windows_per_core:.2g} windows kept per core of the "
-                    f"miniature (< {MIN_WINDOWS_PER_CORE}); raise --sample or the budget")
-        if heavy_share > MAX_HEAVY_SHARE:
-            return (f"sample too small: the costliest window is {heavy_share:.2g} of a core's "
-                    f"kept work (> {MAX_HEAVY_SHARE}); raise --sample or the budget")
-        return ""
-    if tasks_per_thread < MIN_TASKS_PER_THREAD:
-        return (f"sample too small: {tasks_per_thread:.1f} tasks per thread of the miniature "
-                f"(< {MIN_TASKS_PER_THREAD}); raise --sample or the budget")
+    count, least, per, task, work = (
+        (windows_per_core, MIN_WINDOWS_PER_CORE, "windows kept per core", "window",
+         "a core's kept") if plan.windows else
+        (tasks_per_thread, MIN_TASKS_PER_THREAD, "tasks per thread", "task", "a thread's sampled"))
+    if count < least:
+        return (f"sample too small: {count:.3g} {per} of the miniature (< {least}); raise "
+                f"--sample or the budget")
     if heavy_share > MAX_HEAVY_SHARE:
-        return (f"sample too small: the costliest task is {heavy_share:.2g} of a thread's "
-                f"sampled work (> {MAX_HEAVY_SHARE}); raise --sample or the budget")
+        return (f"sample too small: the costliest {task} is {heavy_share:.2g} of {work} work "
+                f"(> {MAX_HEAVY_SHARE}); raise --sample or the budget")
     return ""
 
 
