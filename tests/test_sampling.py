@@ -450,14 +450,16 @@ def test_smash_sampled_below_three_eighths_by_whole_windows_matches_the_full_run
     """SMASH was sampled by whole one-core miniatures only (3/8 of the run on piuma-die):
     thinning its rows re-cut its windows (0.53-0.93x). Thinned by whole windows, a sample of
     0.15 keeps about 10 windows per core (a 1 MB scratchpad: 4x the windows of the 4 MB one,
-    as on larger matrices) and must land within 10 % of the full run, inside its interval."""
+    as on larger matrices) and must land within 10 % of the full run, inside its interval.
+    It is large enough, and flagged only as not validated within 10 % at larger scales
+    (`WINDOWS_UNVALIDATED`: R-MAT 15 ran 1.12-1.14x, as its whole miniatures)."""
     ov = ["spad.size_bytes=1048576"]
     m = "rmat:scale=12,ef=16"
     full = run_kernel("smash-v3", m, preset="piuma-die", overrides=ov)
     s = run_kernel("smash-v3", m, preset="piuma-die", overrides=ov, sample=0.15)
     assert s["sample_method"] == "miniature+windows" and s["sample_fraction"] < 0.2
     assert s["sample_windows_per_core"] >= sampling.MIN_WINDOWS_PER_CORE
-    assert not s["sample_warning"] and s["verified"]
+    assert s["sample_warning"] == sampling.WINDOWS_UNVALIDATED and s["verified"]
     assert s["cycles"] == pytest.approx(full["cycles"], rel=0.10)
     assert s["cycles_ci_low"] <= full["cycles"] <= s["cycles_ci_high"]
     assert s["muladds"] == pytest.approx(full["muladds"], rel=0.05)
