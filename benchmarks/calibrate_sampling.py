@@ -109,16 +109,24 @@ def interval(r: Mapping[str, Any]) -> tuple[float, float]:
         return float(r["cycles_ci_low"]), float(r["cycles_ci_high"])
     c = float(r["cycles"])
     below, above = (sampling.SYSTEMATIC if (r.get("sample_thin") or 1.0) >= 1
+                    else sampling.SYSTEMATIC_WINDOWS if _by_windows(r)
                     else sampling.SYSTEMATIC_THINNED)
     return max(0.0, c * (1 - below)), c + math.hypot(r["sample_sampling_error"] * c, above * c)
 
 
-def implied_systematic(rows: Sequence[Mapping[str, Any]], thinned: bool) -> tuple[float, float]:
+def _by_windows(r: Mapping[str, Any]) -> bool:
+    """A sample thinned by whole windows (SMASH), not by rows."""
+    return str(r.get("sample_method") or "").endswith("+windows")
+
+
+def implied_systematic(rows: Sequence[Mapping[str, Any]], thinned: bool,
+                       windows: bool = False) -> tuple[float, float]:
     """(below, above): the smallest systematic error that makes every valid miniature's interval
-    (whole, or thinned) hold its full run: the full run is at most 1 / min(estimate / full) - 1
-    above the estimate and 1 - 1 / max(estimate / full) below it (nan: no such row)."""
+    (whole, or thinned: by rows, or by windows) hold its full run: the full run is at most
+    1 / min(estimate / full) - 1 above the estimate and 1 - 1 / max(estimate / full) below it
+    (nan: no such row)."""
     rs = [r["ratio"] for r in rows if r["valid"] and ((r["thin"] or 1.0) < 1) == thinned
-          and (r["groups"] or 1) > 1]
+          and (not thinned or bool(r.get("windows")) == windows) and (r["groups"] or 1) > 1]
     if not rs:
         return float("nan"), float("nan")
     return max(0.0, 1 - 1 / max(rs)), max(0.0, 1 / min(rs) - 1)
@@ -150,7 +158,7 @@ def rows_of(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "matrix": r["matrix"], "kernel": r["kernel"], "preset": r["preset"],
             "requested": r.get("requested_sample"), "seed": r["seed"],
             "fraction": r["sample_fraction"], "groups": r.get("sample_groups"),
-            "thin": r.get("sample_thin"), "full_cycles": f["cycles"],
+            "thin": r.get("sample_thin"), "windows": _by_windows(r), "full_cycles": f["cycles"],
             "ratio": ratio, "low": lo / f["cycles"], "high": hi / f["cycles"],
             "covered": lo <= f["cycles"] <= hi,
             "dram_ratio": (r["dram_transferred_bytes"] / f["dram_transferred_bytes"]
@@ -251,10 +259,12 @@ def report(records: Sequence[Mapping[str, Any]], preset: str, command: str) -> t
     cases = case_rows(rows)
     summ = kernel_summary(rows)
     implied = (f"Systematic error implied by the valid samples (below, above the estimate): "
-               f"whole miniatures {_pair(implied_systematic(rows, False))}, thinned "
-               f"{_pair(implied_systematic(rows, True))}; intervals use SYSTEMATIC "
-               f"{_pair(sampling.SYSTEMATIC)}, SYSTEMATIC_THINNED "
-               f"{_pair(sampling.SYSTEMATIC_THINNED)}.")
+               f"whole miniatures {_pair(implied_systematic(rows, False))}, thinned by rows "
+               f"{_pair(implied_systematic(rows, True))}, thinned by windows "
+               f"{_pair(implied_systematic(rows, True, windows=True))}; intervals use "
+               f"SYSTEMATIC {_pair(sampling.SYSTEMATIC)}, SYSTEMATIC_THINNED "
+               f"{_pair(sampling.SYSTEMATIC_THINNED)}, SYSTEMATIC_WINDOWS "
+               f"{_pair(sampling.SYSTEMATIC_WINDOWS)}.")
     text = "\n".join([format_table(cases, CASE_COLS, CASE_HEAD), "",
                       format_table(summ, SUM_COLS, SUM_HEAD), "", implied])
     try:

@@ -433,10 +433,13 @@ def compulsory_bytes(ops: Operands, nnz_c: int | None = None) -> int:
 
 
 def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
-              label: str = "") -> tuple[dict[str, Any], list]:
+              label: str = "", windows: "sampling.WindowSample | None" = None
+              ) -> tuple[dict[str, Any], list]:
     """Run the program, verify C, and return its record and, per phase, its `PhaseRecord`
     and the machine's counters at its end (`SimResult.to_row()` with the DRAM structure keys:
-    a sampled run takes each phase's counts from the groups cut by that phase's task unit)."""
+    a sampled run takes each phase's counts from the groups cut by that phase's task unit).
+    windows: a SMASH program's sample of windows; C is then verified on their rows (the
+    others stay empty)."""
     sim = Simulation(cfg)
     sim.progress = lambda phase, done, total: report(f"{label}simulating phase {phase}",
                                                      done, total)
@@ -449,7 +452,12 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
         phases.append((rec, {**res.to_row(), **dram_group_keys(res)}))
         return rec
     sim.run_phase = run_phase_counted
-    out = k.run(sim, ops, kn)
+    out = k.run(sim, ops, kn) if windows is None else k.run(sim, ops, kn, windows=windows)
+    flops, nnz_c = ops.flops, ops.nnz_c
+    if windows is not None:                     # the kept windows' rows of A·B
+        A = _rows_only(A, windows.live)
+        flops = int(ops.sym.row_flops[windows.live].sum())
+        nnz_c = int(ops.sym.row_nnz[windows.live].sum())
     report(f"{label}verifying C against scipy")
     if out.c_end is None:
         ok = spgemm.compare_csr(out.c_ptr, out.c_idx, out.c_val, A, Bm)    # by blocks of rows
@@ -464,10 +472,10 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     if not ok:
         raise VerificationError(f"{k.name}: simulated C differs from scipy's A @ B")
     cnt = out.counter_dict()
-    if cnt["muladds"] != ops.flops or cnt["nnz_written"] != ops.nnz_c:
+    if cnt["muladds"] != flops or cnt["nnz_written"] != nnz_c:
         raise VerificationError(f"{k.name}: counted {cnt['muladds']} multiply-adds and "
                                 f"{cnt['nnz_written']} entries, the symbolic pass says "
-                                f"{ops.flops} and {ops.nnz_c}")
+                                f"{flops} and {nnz_c}")
     res = sim.result()
     row = res.to_row()
     row.update(dram_group_keys(res))
@@ -479,6 +487,14 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     row["verified"] = True
     _derive(row)
     return row, phases
+
+
+def _rows_only(A: sp.csr_array, live: np.ndarray) -> sp.csr_array:
+    """A with the rows not `live` emptied (same shape)."""
+    lens = np.diff(A.indptr) * np.asarray(live, dtype=bool)
+    ptr = np.concatenate([[0], np.cumsum(lens)]).astype(A.indptr.dtype)
+    take = np.repeat(live, np.diff(A.indptr))
+    return sp.csr_array((A.data[take], A.indices[take], ptr), shape=A.shape)
 
 
 def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, report: Progress,
@@ -493,9 +509,11 @@ def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, re
         ids = sampling.group_tasks(plan, unit, g, rep)
         Ag, Bg = sampling.group_operands(ops.A, ops.B, unit, ids)
         gops = Operands.build(Ag, Bg)
+        ws = sampling.window_sample(plan, unit, g, rep)
         row, phases = _simulate(k, kn, gops, gops.A, gops.B, mcfg, report,
-                                label=f"sample {i} of {len(todo)}: ")
-        runs.append(sampling.group_run(plan, unit, g, ids, row, phases, mcfg.threads, rep))
+                                label=f"sample {i} of {len(todo)}: ", windows=ws)
+        runs.append(sampling.group_run(plan, unit, g, ids, row, phases, mcfg.threads, rep,
+                                       windows=ws, cores=mcfg.cores))
     rec = sampling.combine(runs, plan)
     rec["config_hash"] = config_hash(cfg)
     rec["config_name"] = cfg.name

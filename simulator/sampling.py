@@ -40,7 +40,11 @@ that, each simulated group keeps a stratified random share `thin` of its tasks (
 costliest always), and a phase's cycles are extrapolated by its *busy time* only: cycles =
 sampled cycles + mean busy cycles of its threads x (cost ratio - 1). The tail (the last tasks,
 barriers, flushes) is counted once, as in the full run, not multiplied. A static schedule is
-never thinned, nor are SMASH's windows (`unthinnable`). A machine that cannot be cut is sampled by thinned replicates of the whole.
+never thinned (`unthinnable`). SMASH is thinned by whole windows (`by_windows`): the program
+gets all the group's rows, runs its prep phases on them and cuts them into windows as it
+would, and simulates a stratified share of the windows (`WindowSample`), each whole; its
+windows' phase is scaled by the group's window cost over the kept windows'. A machine that
+cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -80,6 +84,9 @@ MIN_TASKS_WHOLE = 4
 MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
+#: Thinned by windows (SMASH), a sample is flagged when a core of the miniature keeps fewer
+#: windows than this (or its costliest window is above MAX_HEAVY_SHARE of its kept work).
+MIN_WINDOWS_PER_CORE = 8
 
 #: A miniature (fewer DRAM channels than the full machine) of a kernel whose cores run stages
 #: between core barriers (SMASH's windows: scratchpad inserts, then a DRAM write-back by all the
@@ -139,12 +146,30 @@ CONFIDENCE = 0.95
 #: (thinned samples then ran up to 0.85x): assumed, not validated.
 SYSTEMATIC = (0.05, 0.10)
 SYSTEMATIC_THINNED = (0.15, 0.35)
+#: Thinned by whole windows (SMASH, `by_windows`): measured on smash-v3 (v1/v2 are flagged on
+#: any miniature) where a core kept at least MIN_WINDOWS_PER_CORE windows: R-MAT 14 at 0.1
+#: (13-14 windows kept per core) ran 1.050-1.072x the full run, R-MAT 15 at 0.1 and 0.05
+#: 1.119-1.139x, R-MAT 13 with a 1 MB scratchpad per core (`--set spad.size_bytes=1048576`,
+#: 4x the windows) 1.02-1.04x at 0.1, against 1.07-1.08x, 1.14-1.16x and 1.08x for their
+#: whole miniatures (3/8): keeping a share of the windows adds little to the miniature's own
+#: error, which grows with the matrix. 1 - 1 / 1.139 = 12.2 % below, rounded up to 15 %;
+#: above, the whole miniatures' 10 % (flagged samples of fewer windows ran down to 0.97x).
+SYSTEMATIC_WINDOWS = (0.15, 0.10)
+#: Why a sample thinned by windows is flagged even when large enough (empty: validated).
+#: smash-v3 with at least MIN_WINDOWS_PER_CORE windows kept per core ran 1.050-1.073x the
+#: full run at R-MAT 14 but 1.119-1.139x at R-MAT 15 (0.1 and 0.05), tracking its whole
+#: miniatures (1.07-1.08x, 1.14-1.16x), whose error grows with the matrix: not within 10 %.
+WINDOWS_UNVALIDATED = ("sample unreliable: SMASH thinned by whole windows tracks its one-core "
+                       "miniatures, which ran up to 1.16x the full run (smash-v3, R-MAT 15; "
+                       "docs/sampling.md): not validated within 10 %")
 
 
 def systematic(plan: "Plan") -> tuple[float, float]:
     """The relative systematic error (below, above) of a plan's estimate (SYSTEMATIC, or
     SYSTEMATIC_THINNED when its groups are thinned)."""
-    return SYSTEMATIC if plan.thin >= 1 else SYSTEMATIC_THINNED
+    if plan.thin >= 1:
+        return SYSTEMATIC
+    return SYSTEMATIC_WINDOWS if plan.windows else SYSTEMATIC_THINNED
 
 
 def parse_budget(text: str | float) -> float:
@@ -388,6 +413,7 @@ class Plan:
     core_stages: bool = False            # a core's threads run stages between core barriers
     shared_table: bool = False           # ... and share one table per window (smash-v1/v2)
     chains: tuple[int, float] = (0, 0.0)  # long chains near the costliest, their meet probability
+    windows: bool = False                # thinned by whole windows (SMASH), not by rows
 
     @property
     def fraction(self) -> float:
@@ -451,16 +477,23 @@ def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
 def unthinnable(knobs: Mapping[str, Any]) -> str:
     """Why a kernel's groups cannot be thinned (empty: they can). A static window is a thread's
     whole work: thinned, it is no longer one (smash-v1 on rmat scale 12 came out at 0.26-0.48
-    of its cycles). SMASH's windows of rows (knob `windows`, static or dynamic) are a core's
-    unit of work: its threads share the window's table and meet at its barriers, and thinning
-    the rows re-cuts the windows (fewer, smaller, more rows per table), whose barrier waits and
-    table scans the busy-time extrapolation does not add back (thinned smash-v2 / v3 on small
-    power-law, imbalanced and R-MAT matrices: 0.53-0.93 of the full run)."""
-    if "windows" in knobs:
-        return "SMASH's windows of rows (a core's unit of work)"
+    of its cycles). SMASH's windows (knob `windows`) are thinned whole instead
+    (`by_windows`)."""
     if knobs.get("distribution") == "static":
         return "a static schedule (distribution=static)"
     return ""
+
+
+def by_windows(knobs: Mapping[str, Any]) -> bool:
+    """Whether a kernel is thinned by whole windows (SMASH, knob `windows`), not by rows.
+
+    A window is a core's unit of work: its threads share the window's table and meet at its
+    barriers. Thinning its rows re-cut the windows (fewer, smaller, more rows per table), whose
+    barrier waits and table scans the busy-time extrapolation did not add back (thinned
+    smash-v2 / v3 on small power-law, imbalanced and R-MAT matrices: 0.53-0.93 of the full run).
+    So the program cuts the group's rows into windows as it would (all of them), and simulates
+    a stratified share of them whole (`WindowSample`)."""
+    return "windows" in knobs
 
 
 def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
@@ -479,6 +512,9 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
         else:
             note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
                     f"cut into miniatures; simulate it whole")
+    elif th < 1 and S == 1 and by_windows(knobs or {}):
+        note = ("sample unreliable: SMASH's windows thinned on a machine that cannot be cut "
+                "into miniatures (replicates of the whole) are not validated; simulate it whole")
     return S, k, th, note
 
 
@@ -486,8 +522,9 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
               knobs: Mapping[str, Any] | None = None) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
-    (full operands) on machine `cfg` (a static schedule and SMASH's windows are never thinned,
-    `unthinnable`: they simulate whole miniatures, more than `fraction` if need be): S groups
+    (full operands) on machine `cfg` (a static schedule is never thinned, `unthinnable`: it
+    simulates whole miniatures, more than `fraction` if need be; SMASH is thinned by whole
+    windows, `by_windows`): S groups
     per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
     cut: k replicates of the whole, thinned with different seeds)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
@@ -507,14 +544,58 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
                 note, core_stages="windows" in (knobs or {}),
                 shared_table="windows" in (knobs or {}) and (knobs or {}).get("table") == "shared",
-                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines))
+                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
+                windows=th < 1 and by_windows(knobs or {}))
+
+
+def _seed(plan: Plan, unit: str, group: int, replicate: int) -> int:
+    return plan.seed * 1_000_003 + group * 31 + replicate * 7 + len(unit)
 
 
 def group_tasks(plan: Plan, unit: str, group: int, replicate: int = 0) -> np.ndarray:
-    """The tasks (sorted ids) of `group` cut by `unit` that are simulated (after thinning)."""
+    """The tasks (sorted ids) of `group` cut by `unit` that are simulated (after thinning; a
+    plan thinned by windows hands the program all of them, and `window_sample` picks)."""
     ids = np.flatnonzero(plan.units[unit] == group)
-    return thin(ids, plan.costs[unit], plan.thin,
-                plan.seed * 1_000_003 + group * 31 + replicate * 7 + len(unit))
+    if plan.windows:
+        return ids
+    return thin(ids, plan.costs[unit], plan.thin, _seed(plan, unit, group, replicate))
+
+
+class WindowSample:
+    """Which of a group's windows the program simulates (`simulator.programs.smash.run_smash`,
+    argument `windows`): called with each planned window's cost and row boundaries, it keeps a
+    stratified random share of them (`thin` over windows: by cost, the costliest always) and
+    remembers what it kept: `live` (the rows of the kept windows), the windows' costs."""
+
+    def __init__(self, share: float, seed: int) -> None:
+        self.share, self.seed = float(share), int(seed)
+        self.cost = np.zeros(0)
+        self.keep = np.zeros(0, dtype=bool)
+        self.live = np.zeros(0, dtype=bool)
+
+    def __call__(self, cost: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        cost = np.asarray(cost, dtype=np.float64)
+        keep = np.zeros(cost.size, dtype=bool)
+        keep[thin(np.arange(cost.size), cost, self.share, self.seed)] = True
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.shape != (cost.size + 1,) or np.any(np.diff(rows) < 0):
+            raise AssertionError("window sample: windows are not runs of rows covering them")
+        self.cost, self.keep = cost, keep
+        self.live = np.repeat(keep, np.diff(rows))
+        return keep
+
+    @property
+    def scale(self) -> float:
+        """The group's window cost over the kept windows' (>= 1)."""
+        kept = float(self.cost[self.keep].sum())
+        return float(self.cost.sum()) / kept if kept > 0 else 1.0
+
+
+def window_sample(plan: Plan, unit: str, group: int, replicate: int = 0) -> WindowSample | None:
+    """The program's window sample for a simulated group (None: not thinned by windows)."""
+    if not plan.windows or unit != "rows":
+        return None
+    return WindowSample(plan.thin, _seed(plan, unit, group, replicate))
 
 
 def group_operands(A: sp.csr_array, B: sp.csr_array, unit: str, ids: np.ndarray):
@@ -543,25 +624,49 @@ class GroupRun:
     tasks_per_thread: float = 0.0
     heavy_share: float = 0.0                  # costliest task / a thread's simulated cost
     replicate: int = 0
+    #: thinned by windows: the phase run on windows, its elapsed cycles' scale (group window
+    #: cost / kept window cost), and the windows kept per core (0: not thinned by windows)
+    window_phase: str = ""
+    window_scale: float = 1.0
+    windows_per_core: float = 0.0
+
+    def phase_weight(self, name: str) -> float:
+        """What the phase's counts are multiplied by: the group's cost over the simulated
+        tasks' (thinned by windows, the other phases ran on all the group's rows: 1)."""
+        return self.weight if not self.window_phase or name == self.window_phase else 1.0
 
     def phase_cycles(self, name: str) -> float:
-        """The phase's cycles with the thinned-away work added back as busy time."""
+        """The phase's cycles with the thinned-away work added back: as busy time (thinned by
+        rows), or, for the phase run on windows, as its elapsed time up to its last operation
+        per window cost (the kept windows run one after another on the miniature's core: the
+        group's windows would take that much longer), the flush and barrier after it once."""
         p = self.phases.get(name)
         if p is None:
             return 0.0
-        return p["cycles"] + p["busy_mean"] * (self.weight - 1.0)
+        if name == self.window_phase:      # the flush and the closing barrier once
+            tail = p.get("tail", 0.0)
+            return tail + (p["cycles"] - tail) * self.window_scale
+        return p["cycles"] + p["busy_mean"] * (self.phase_weight(name) - 1.0)
 
     @property
     def cycles(self) -> float:
         return sum(self.phase_cycles(n) for n in self.phases)
 
 
+#: The phase a SMASH program runs on its windows (`simulator.programs.smash`).
+WINDOW_PHASE = "numeric"
+
+
 def group_run(plan: Plan, unit: str, group: int, ids: np.ndarray, record: Mapping[str, Any],
               phases: Sequence[tuple[Any, Mapping[str, Any]]], threads: int,
-              replicate: int = 0) -> GroupRun:
+              replicate: int = 0, windows: WindowSample | None = None,
+              cores: int = 1) -> GroupRun:
     """A simulated group's GroupRun from its record and, per phase run, its `PhaseRecord` and
-    the machine's counters at the phase's end; `ids`: the tasks simulated, `threads`: the
-    miniature's."""
+    the machine's counters at the phase's end; `ids`: the tasks handed to the program,
+    `threads` / `cores`: the miniature's; `windows`: the program's window sample, if any (its
+    kept rows are the tasks simulated)."""
+    if windows is not None:
+        ids = ids[windows.live]
     cost = plan.costs[unit]
     mine = cost[plan.units[unit] == group]
     sim = cost[ids]
@@ -571,8 +676,9 @@ def group_run(plan: Plan, unit: str, group: int, ids: np.ndarray, record: Mappin
     counts: dict[str, dict[str, float]] = {}
     before: Mapping[str, Any] = {}
     for p, after in phases:
-        d = ph.setdefault(p.name, {"cycles": 0.0, "busy_mean": 0.0, "tasks": 0.0})
+        d = ph.setdefault(p.name, {"cycles": 0.0, "busy_mean": 0.0, "tasks": 0.0, "tail": 0.0})
         d["cycles"] += p.cycles
+        d["tail"] += p.end_cycles - p.work_end_cycles
         d["busy_mean"] += p.busy_cycles_mean
         d["tasks"] += p.tasks
         c = counts.setdefault(p.name, {})
@@ -580,10 +686,17 @@ def group_run(plan: Plan, unit: str, group: int, ids: np.ndarray, record: Mappin
             if _is_number(v) and _extensive(key):
                 c[key] = c.get(key, 0.0) + float(v) - float(before.get(key, 0.0))
         before = after
+    heavy = float(sim.max()) / per_thread if sim.size and per_thread else 0.0
+    if windows is None:
+        return GroupRun(group, unit, dict(record), ph, counts, weight,
+                        tasks_per_thread=ids.size / max(threads, 1), heavy_share=heavy,
+                        replicate=replicate)
+    kept = windows.cost[windows.keep]
     return GroupRun(group, unit, dict(record), ph, counts, weight,
                     tasks_per_thread=ids.size / max(threads, 1),
-                    heavy_share=float(sim.max()) / per_thread if sim.size and per_thread else 0.0,
-                    replicate=replicate)
+                    heavy_share=float(kept.max() / kept.sum()) * max(cores, 1) if kept.size else 0.0,
+                    replicate=replicate, window_phase=WINDOW_PHASE,
+                    window_scale=windows.scale, windows_per_core=kept.size / max(cores, 1))
 
 
 #: Record fields that are not counts: left as the full run's (identities), recomputed from
@@ -715,14 +828,14 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
         if not (_is_number(v) and _extensive(key)):
             continue
         if rows[0].counts and all(key in c for c in rows[0].counts.values()):
-            val = sum(total([r.counts.get(n, {}).get(key, 0.0) * r.weight for r in rs], rs)
+            val = sum(total([r.counts.get(n, {}).get(key, 0.0) * r.phase_weight(n) for r in rs], rs)
                       for n in names for rs in [by_unit[plan.phase_unit(n)]])
         else:
             val = total([r.record.get(key, 0) * r.weight for r in rows], rows)
         out[key] = int(round(val)) if isinstance(v, (int, np.integer)) else val
     out["nnz_c_estimate"] = int(round(total([r.record.get("nnz_c", 0) * r.weight for r in rows],
                                             rows)))
-    out["tasks"] = int(round(sum(total([r.phases.get(n, {}).get("tasks", 0) * r.weight
+    out["tasks"] = int(round(sum(total([r.phases.get(n, {}).get("tasks", 0) * r.phase_weight(n)
                                         for r in rs], rs)
                                  for n in names for rs in [by_unit[plan.phase_unit(n)]])))
     for key in INTENSIVE:
@@ -744,11 +857,13 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
                          if (r.group, r.replicate) == gr), 0.0) for n in names)
     tpt = min(r.tasks_per_thread for r in runs)
     share = max(r.heavy_share for r in runs)
+    wpc = min((r.windows_per_core for r in runs if r.window_phase), default=0.0)
     util = max(float(r.record.get("dram_bandwidth_utilization", 0.0)) for r in runs)
     mesh = max(float(r.record.get("mesh_busiest_link_utilization", 0.0)) for r in runs)
     return {
         "sample_confidence": CONFIDENCE,
-        "sample_method": SAMPLE_METHOD + ("+thinned" if plan.thin < 1 else ""),
+        "sample_method": SAMPLE_METHOD + ("+windows" if plan.windows else
+                                          "+thinned" if plan.thin < 1 else ""),
         "sample_fraction": plan.fraction,
         "sample_groups": plan.groups,
         "sample_groups_simulated": len(plan.simulated),
@@ -760,7 +875,8 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
         "sample_heavy_share": share,
         "sample_dram_utilization": util,
         "sample_mesh_utilization": mesh,
-        "sample_warning": plan.note or warning(plan, tpt, share, util),
+        "sample_windows_per_core": wpc,
+        "sample_warning": plan.note or warning(plan, tpt, share, util, wpc),
     }
 
 
@@ -776,7 +892,7 @@ def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, 
 
 
 def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
-            dram_utilization: float = 0.0) -> str:
+            dram_utilization: float = 0.0, windows_per_core: float = 0.0) -> str:
     """Empty, or one line saying why the estimate may be off: a run whose threads get fewer
     than MIN_TASKS_WHOLE tasks (its makespan is one or two waves of tasks, which a miniature
     does not reproduce: simulate it whole, it is small); a miniature whose DRAM is busier than
@@ -785,8 +901,9 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     cores'); a run ending with long chains that meet on a pipeline of the full machine with
     probability MAX_CHAIN_MEET or more (`long_chains`); a thinned sample whose threads get fewer
     than MIN_TASKS_PER_THREAD tasks, or whose costliest task is more than MAX_HEAVY_SHARE of a
-    thread's work."""
-    if tasks_per_thread < MIN_TASKS_WHOLE:
+    thread's work; thinned by windows, fewer than MIN_WINDOWS_PER_CORE windows kept per core, or
+    a costliest window above MAX_HEAVY_SHARE of a core's kept work."""
+    if tasks_per_thread < MIN_TASKS_WHOLE and not plan.windows:
         what = "simulate it whole" if plan.thin >= 1 else "raise --sample or the budget"
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "
                 f"(< {MIN_TASKS_WHOLE}): the run is a wave or two of tasks; {what}")
@@ -808,13 +925,17 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
                 f"miniature's channels than on the full machine's; simulate it whole")
     if plan.thin >= 1:
         return ""
-    if tasks_per_thread < MIN_TASKS_PER_THREAD:
-        return (f"sample too small: {tasks_per_thread:.1f} tasks per thread of the miniature "
-                f"(< {MIN_TASKS_PER_THREAD}); raise --sample or the budget")
+    count, least, per, task, work = (
+        (windows_per_core, MIN_WINDOWS_PER_CORE, "windows kept per core", "window",
+         "a core's kept") if plan.windows else
+        (tasks_per_thread, MIN_TASKS_PER_THREAD, "tasks per thread", "task", "a thread's sampled"))
+    if count < least:
+        return (f"sample too small: {count:.3g} {per} of the miniature (< {least}); raise "
+                f"--sample or the budget")
     if heavy_share > MAX_HEAVY_SHARE:
-        return (f"sample too small: the costliest task is {heavy_share:.2g} of a thread's "
-                f"sampled work (> {MAX_HEAVY_SHARE}); raise --sample or the budget")
-    return ""
+        return (f"sample too small: the costliest {task} is {heavy_share:.2g} of {work} work "
+                f"(> {MAX_HEAVY_SHARE}); raise --sample or the budget")
+    return WINDOWS_UNVALIDATED if plan.windows else ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -857,10 +978,10 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 
 
 __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
-           "MAX_CHAIN_MEET", "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "Miniature",
+           "MAX_CHAIN_MEET", "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "MIN_WINDOWS_PER_CORE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
-           "SYSTEMATIC_THINNED", "blocks", "budget_ops", "choose", "combine", "cycles_interval",
+           "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOWS_UNVALIDATED", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
            "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
-           "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning"]
+           "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning", "window_sample"]

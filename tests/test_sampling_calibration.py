@@ -40,6 +40,14 @@ def test_implied_systematic_is_what_every_valid_interval_needs():
     assert above == pytest.approx(1 / 0.8 - 1) and below == pytest.approx(1 - 1 / 1.05)
     assert cal.implied_systematic(rows, thinned=True) == (0.0, pytest.approx(1.0))
     assert all(math.isnan(v) for v in cal.implied_systematic([_row(0.9, valid=False)], False))
+    # SMASH thinned by whole windows is judged apart from rows thinned
+    win = rows + [{**_row(1.07, thin=0.25), "windows": True}]
+    assert cal.implied_systematic(win, thinned=True) == (0.0, pytest.approx(1.0))
+    assert cal.implied_systematic(win, thinned=True, windows=True) == (
+        pytest.approx(1 - 1 / 1.07), 0.0)
+    below_w, above_w = sampling.SYSTEMATIC_WINDOWS
+    rec = _rec(100.0, thin=0.25, sample_method="miniature+windows")
+    assert cal.interval(rec) == (pytest.approx(100 * (1 - below_w)), pytest.approx(100 * (1 + above_w)))
 
 
 def test_extra_fractions_reach_only_their_kernel():

@@ -661,7 +661,34 @@ def _params(knobs: dict, n_col: int, pl: dict) -> np.ndarray:
     return P
 
 
-def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
+def window_rows(pl: dict, n_row: int) -> np.ndarray:
+    """Row boundaries of the planned windows (int64[n_windows + 1], 0 to n_row): windows are
+    contiguous runs of rows covering them all."""
+    return np.append(pl["WIN"][:, W_R0], n_row).astype(np.int64)
+
+
+def keep_windows(pl: dict, keep: np.ndarray) -> dict:
+    """The plan restricted to the windows `keep` (bool per window), each whole: its tasks,
+    stages and cost unchanged, renumbered (a sample of windows, `simulator.sampling`)."""
+    keep = np.asarray(keep, dtype=bool)
+    if keep.shape != (pl["WIN"].shape[0],):
+        raise ValueError(f"smash: {keep.size} window flags for {pl['WIN'].shape[0]} windows")
+    per = np.diff(pl["bounds"])
+    tasks = np.repeat(keep, per)
+    TK = pl["TK"][tasks].copy()
+    if TK.size and np.any(np.repeat(np.arange(keep.size), per)[tasks] != TK[:, 3]):
+        raise AssertionError("smash: a task outside its window's range")
+    TK[:, 3] = (np.cumsum(keep) - 1)[TK[:, 3]]
+    out = dict(pl, TK=TK, stage=pl["stage"][tasks], WIN=pl["WIN"][keep].copy(),
+               cost=pl["cost"][keep], bounds=np.concatenate([[0], np.cumsum(per[keep])]))
+    return out
+
+
+def run_smash(sim: Simulation, ops: B.Operands, knobs: dict, windows=None) -> KernelOutput:
+    """SMASH on `sim` (the module docstring). windows: None (all), or a sample of windows:
+    called as windows(cost, rows) with each planned window's cost and row boundaries
+    (`window_rows`), it returns which windows to simulate, each whole (the others' rows of C
+    stay empty; `simulator.sampling.WindowSample`)."""
     cfg = sim.cfg
     n_row, n_col = ops.sym.shape
     a = B.csr_arrays(ops.A)
@@ -701,6 +728,12 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     chunk = max(1, min(int(knobs["chunk"]),
                        max(MIN_CHUNK, int(fptr[-1]) // (TASKS_PER_THREAD * cfg.threads))))
     pl = _plan(sim, knobs, AD, sizes, fptr, chunk, S, fmax)
+    live = None                               # rows of the windows simulated (all: None)
+    if windows is not None:
+        cuts = window_rows(pl, n_row)
+        keep = np.asarray(windows(pl["cost"], cuts), dtype=bool)
+        pl = keep_windows(pl, keep)
+        live = np.repeat(keep, np.diff(cuts))
     P = _params(knobs, n_col, pl)
     # multi-die: each window's home is the die of its first row; C's rows live on the die of
     # their window (the dies' row blocks, moved to window boundaries)
@@ -737,16 +770,22 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     # min(flops, n_col) per row, about twice C on R-MAT, which the host need not hold; its
     # column indices are as narrow as the columns allow (the simulated ones stay IDX_BYTES)
     c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
-    c_idx = np.zeros(max(ops.nnz_c, 1), index_dtype(n_col))
-    c_val = np.zeros(max(ops.nnz_c, 1), np.float64)
+    if live is not None:                      # only the simulated windows' rows
+        c_host = np.concatenate([[0], np.cumsum(ops.sym.row_nnz * live)]).astype(np.int64)
+    c_idx = np.zeros(max(int(c_host[-1]), 1), index_dtype(n_col))
+    c_val = np.zeros(max(int(c_host[-1]), 1), np.float64)
     c_cur = c_start.copy()
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
                                                c_start, c_cur, c_end, c_host, c_idx, c_val,
                                                calloc),
                       sizes, home)
     if not atomic_offsets:
-        if not np.array_equal(c_cur[:n_row], c_ptr[1:]):
+        done = c_ptr[1:] if live is None else np.where(live, c_ptr[1:], c_ptr[:-1])
+        if not np.array_equal(c_cur[:n_row], done):
             raise AssertionError("smash: rows did not fill C as the symbolic phase said")
+        if live is not None:
+            return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
+                                c_end=c_host[:n_row] + (done - c_ptr[:-1]))
         return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
     return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
                         c_end=c_host[:n_row] + (c_end[:n_row] - c_start[:n_row]))
