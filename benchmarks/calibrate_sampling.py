@@ -108,9 +108,7 @@ def interval(r: Mapping[str, Any]) -> tuple[float, float]:
     if (r.get("sample_groups") or 1) <= 1 or "sample_sampling_error" not in r:
         return float(r["cycles_ci_low"]), float(r["cycles_ci_high"])
     c = float(r["cycles"])
-    below, above = (sampling.SYSTEMATIC if (r.get("sample_thin") or 1.0) >= 1
-                    else sampling.SYSTEMATIC_WINDOWS if _by_windows(r)
-                    else sampling.SYSTEMATIC_THINNED)
+    below, above = sampling.systematic_for(r.get("sample_thin") or 1.0, _by_windows(r))
     return max(0.0, c * (1 - below)), c + math.hypot(r["sample_sampling_error"] * c, above * c)
 
 

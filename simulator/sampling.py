@@ -165,11 +165,17 @@ WINDOWS_UNVALIDATED = ("sample unreliable: SMASH thinned by whole windows tracks
 
 
 def systematic(plan: "Plan") -> tuple[float, float]:
-    """The relative systematic error (below, above) of a plan's estimate (SYSTEMATIC, or
-    SYSTEMATIC_THINNED when its groups are thinned)."""
-    if plan.thin >= 1:
+    """The relative systematic error (below, above) of a plan's estimate (`systematic_for`)."""
+    return systematic_for(plan.thin, plan.windows)
+
+
+def systematic_for(thin: float, windows: bool) -> tuple[float, float]:
+    """The relative systematic error (below, above) of an estimate from groups whose tasks are
+    kept at share `thin` (thinned by whole windows if `windows`): SYSTEMATIC for whole
+    miniatures, else SYSTEMATIC_WINDOWS or SYSTEMATIC_THINNED."""
+    if thin >= 1:
         return SYSTEMATIC
-    return SYSTEMATIC_WINDOWS if plan.windows else SYSTEMATIC_THINNED
+    return SYSTEMATIC_WINDOWS if windows else SYSTEMATIC_THINNED
 
 
 def parse_budget(text: str | float) -> float:
@@ -542,8 +548,8 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
         simulated = ((0, 0),) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
-                note, core_stages="windows" in (knobs or {}),
-                shared_table="windows" in (knobs or {}) and (knobs or {}).get("table") == "shared",
+                note, core_stages=by_windows(knobs or {}),
+                shared_table=by_windows(knobs or {}) and (knobs or {}).get("table") == "shared",
                 chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
                 windows=th < 1 and by_windows(knobs or {}))
 
@@ -687,16 +693,15 @@ def group_run(plan: Plan, unit: str, group: int, ids: np.ndarray, record: Mappin
                 c[key] = c.get(key, 0.0) + float(v) - float(before.get(key, 0.0))
         before = after
     heavy = float(sim.max()) / per_thread if sim.size and per_thread else 0.0
-    if windows is None:
-        return GroupRun(group, unit, dict(record), ph, counts, weight,
-                        tasks_per_thread=ids.size / max(threads, 1), heavy_share=heavy,
-                        replicate=replicate)
-    kept = windows.cost[windows.keep]
+    by_win: dict[str, Any] = {}
+    if windows is not None:
+        kept = windows.cost[windows.keep]
+        heavy = float(kept.max() / kept.sum()) * max(cores, 1) if kept.size else 0.0
+        by_win = dict(window_phase=WINDOW_PHASE, window_scale=windows.scale,
+                      windows_per_core=kept.size / max(cores, 1))
     return GroupRun(group, unit, dict(record), ph, counts, weight,
-                    tasks_per_thread=ids.size / max(threads, 1),
-                    heavy_share=float(kept.max() / kept.sum()) * max(cores, 1) if kept.size else 0.0,
-                    replicate=replicate, window_phase=WINDOW_PHASE,
-                    window_scale=windows.scale, windows_per_core=kept.size / max(cores, 1))
+                    tasks_per_thread=ids.size / max(threads, 1), heavy_share=heavy,
+                    replicate=replicate, **by_win)
 
 
 #: Record fields that are not counts: left as the full run's (identities), recomputed from
@@ -984,4 +989,5 @@ __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAUL
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
            "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
+           "systematic_for",
            "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning", "window_sample"]

@@ -1414,11 +1414,11 @@ def compact_arena(ops, th_i, q_i, q_task):
 @njit(cache=True, _nrt=False)
 def flush_caches(S, t):
     """Write back every dirty cache line and every value the memory-side atomic units hold (the
-    software flush that publishes a phase's results on a non-coherent machine), posted at t: a
-    cache's lines travel as write packets from its core's router to their channels' routers
-    (the network's links, as any write) and the core waits for their acknowledgements; an atomic
-    unit's values are at their controller. Returns when the last is acknowledged (run_phase
-    then drains the DRAM write buffers)."""
+    software flush that publishes a phase's results on a non-coherent machine), posted at t as
+    DRAM requests (`_dram_request`): a cache's lines as write packets from its core's router to
+    their channels', acknowledged, like a dirty victim's write-back; an atomic unit's values at
+    their controller. Returns when the last is acknowledged (run_phase then drains the DRAM
+    write buffers)."""
     pi = S.pi
     ctag = S.ctag
     line = pi[P_LINE]
@@ -1427,19 +1427,14 @@ def flush_caches(S, t):
         for row in range(ctag.shape[0]):
             core = row // pi[P_SETS] // pi[P_PPC]
             die = core // pi[P_CPD]
-            src = die * pi[P_RPD] + core - die * pi[P_CPD]
             for w in range(ctag.shape[1]):
                 if ctag[row, w, CW_TAG] >= 0 and ctag[row, w, CW_DIRTY] > 0:
                     dirty = ctag[row, w, CW_DIRTY]
                     if dirty > line:
                         dirty = line
                     lo = ctag[row, w, CW_TAG] << pi[P_LSHIFT]
-                    ch = ctag[row, w, CW_CH]
-                    arr = _net(S, src, S.chan_router[ch], t, _request_bytes(pi, True, dirty))
-                    x = _posted_write(S, ch, ctag[row, w, CW_BANK], ctag[row, w, CW_DROW],
-                                      ctag[row, w, CW_RID], dirty, _granules(pi, lo, lo + line),
-                                      arr)
-                    x = _net(S, S.chan_router[ch], src, x, pi[P_HDR])    # acknowledged
+                    _dq_victim(S, 0, row, w, dirty, _granules(pi, lo, lo + line), t)
+                    x = _dram_request(S, die, core - die * pi[P_CPD], 0)
                     if x > done:
                         done = x
                     S.cnt[C_WRITEBACKS] += 1
@@ -1449,18 +1444,10 @@ def flush_caches(S, t):
     for ch in range(ma_i.shape[0]):
         for k in range(MA_SLOTS):
             if ma_i[ch, k, MI_ADDR] >= 0:
-                x = _posted_write(S, ch, ma_i[ch, k, MI_BANK], ma_i[ch, k, MI_DROW],
-                                  ma_i[ch, k, MI_RID], ma_i[ch, k, MI_USEFUL],
-                                  ma_i[ch, k, MI_XFER], t)
+                _dq_unit_writeback(S, 0, ch, k, t)
+                x = _dram_request(S, 0, 0, 0)           # at the controller: no network
                 if x > done:
                     done = x
                 ma_i[ch, k, MI_ADDR] = -1
                 S.ma_f[ch, k] = -INF
     return done
-
-
-@njit(inline="always")
-def _posted_write(S, ch, bank, drow, rid, useful, xfer, t):
-    S.cnt[C_DRAM_REQS] += 1
-    _dram_bytes(S, rid, True, useful, xfer)
-    return dram_access(S.dram, ch, bank, drow, 1, t, xfer)
