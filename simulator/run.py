@@ -433,20 +433,33 @@ def compulsory_bytes(ops: Operands, nnz_c: int | None = None) -> int:
 
 
 def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
-              label: str = "", windows: "sampling.WindowSample | None" = None
-              ) -> tuple[dict[str, Any], list]:
+              label: str = "", windows: "sampling.WindowSample | None" = None,
+              unit: str | None = None) -> tuple[dict[str, Any], list]:
     """Run the program, verify C, and return its record and, per phase, its `PhaseRecord`
     and the machine's counters at its end (`SimResult.to_row()` with the DRAM structure keys:
     a sampled run takes each phase's counts from the groups cut by that phase's task unit).
     windows: a SMASH program's sample of windows; C is then verified on their rows (the
-    others stay empty)."""
+    others stay empty). unit: a sampled run cut by this task unit; when it is not rows, the
+    phases after its own (whose cycles and counts come from the runs cut by rows) are only
+    generated (`Simulation.generate_only`: C is still made and verified), not simulated."""
     sim = Simulation(cfg)
     sim.progress = lambda phase, done, total: report(f"{label}simulating phase {phase}",
                                                      done, total)
     phases: list[tuple[Any, dict[str, Any]]] = []
     run_phase = sim.run_phase
+    seen = {"mine": False, "skipped": False}   # a phase of this run's unit ran; one was skipped
 
     def run_phase_counted(phase):
+        mine = unit is None or sampling.phase_unit(k.name, phase.name) == unit
+        if unit not in (None, "rows") and seen["mine"] and not mine:
+            seen["skipped"] = True
+            rec = sim.generate_only(phase)      # its cycles come from the runs cut by rows
+            phases.append((rec, {}))
+            return rec
+        if mine and seen["skipped"]:
+            raise AssertionError(f"{k.name}: phase {phase.name!r} of unit {unit!r} follows a "
+                                 "phase that was not simulated")
+        seen["mine"] = seen["mine"] or mine
         rec = run_phase(phase)
         res = sim.result()
         phases.append((rec, {**res.to_row(), **dram_group_keys(res)}))
@@ -511,7 +524,7 @@ def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, re
         gops = Operands.build(Ag, Bg)
         ws = sampling.window_sample(plan, unit, g, rep)
         row, phases = _simulate(k, kn, gops, gops.A, gops.B, mcfg, report,
-                                label=f"sample {i} of {len(todo)}: ", windows=ws)
+                                label=f"sample {i} of {len(todo)}: ", windows=ws, unit=unit)
         runs.append(sampling.group_run(plan, unit, g, ids, row, phases, mcfg.threads, rep,
                                        windows=ws, cores=mcfg.cores))
     rec = sampling.combine(runs, plan)

@@ -33,7 +33,8 @@ simulated; the other simulated groups are a random sample of the rest.
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
 of A times row k of B), so its groups are sets of inner indices, simulated as
 A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. Each phase's cycles come
-from the runs cut by its unit.
+from the runs cut by its unit; a run cut by inner indices only generates the phases after its
+own (C is made and verified, nothing simulated: `Simulation.generate_only`).
 
 **Thinning.** The smallest miniature is one core (S = the machine's cores per die). Below
 that, each simulated group keeps a stratified random share `thin` of its tasks (by cost, the
@@ -433,7 +434,12 @@ class Plan:
         return out
 
     def phase_unit(self, phase: str) -> str:
-        return PHASE_UNITS.get(self.kernel, {}).get(phase, "rows")
+        return phase_unit(self.kernel, phase)
+
+
+def phase_unit(kernel: str, phase: str) -> str:
+    """The task unit a kernel's phase is cut by (`PHASE_UNITS`; rows by default)."""
+    return PHASE_UNITS.get(kernel, {}).get(phase, "rows")
 
 
 def units_of(kernel: str) -> list[str]:
@@ -982,7 +988,7 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
     return g[0], g[1], g[2]
 
 
-__all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
+__all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun", "phase_unit",
            "MAX_CHAIN_MEET", "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "MIN_WINDOWS_PER_CORE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
            "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOWS_UNVALIDATED", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",

@@ -769,6 +769,22 @@ class Simulation:
         self.phases.append(rec)
         return rec
 
+    def generate_only(self, phase: Phase, chunk: int = 256) -> PhaseRecord:
+        """Run a phase's generator over all its tasks, in order, without simulating them: the
+        program's host work (C, its checks) is done, the machine's clock and state stay as they
+        are, and the record says 0 cycles. For a sampled run's trailing phases whose cycles come
+        from other runs (`simulator.sampling.PHASE_UNITS`)."""
+        wall0 = time.perf_counter()
+        self._generate, self._phase_name = phase.generate, phase.name
+        ids = np.arange(int(phase.n_tasks), dtype=np.int64)
+        for i in range(0, ids.size, chunk):
+            self._call_generator(ids[i:i + chunk])
+        wall = time.perf_counter() - wall0
+        self.host_seconds += wall
+        rec = PhaseRecord(phase.name, self.now, self.now, self.now, 0, wall)
+        self.phases.append(rec)
+        return rec
+
     def _plan(self, phase: Phase, threads: np.ndarray):
         """Queues for a phase: their task-id sources, each thread's queue, capacities, tokens."""
         n = int(phase.n_tasks)
