@@ -17,8 +17,15 @@ The model (all times in core cycles; the config gives DRAM timings in memory-clo
 - **Scheduler.** Requests are scheduled when they arrive, in arrival order, each at the earliest
   time every constraint allows with respect to the commands already scheduled, before or after
   it (a command may fill a gap left earlier: requests to idle banks overtake requests waiting
-  for busy ones, as FR-FCFS's bank-level reordering does). Requests to one bank are served in
-  arrival order (per-bank FCFS; a row hit does not overtake an earlier miss to the same bank).
+  for busy ones, as FR-FCFS's bank-level reordering does). Within a bank, FR-FCFS's row-hit
+  first: a request arriving after a conflict to its bank (another row, so PRE, ACT), that hits
+  the row open until that conflict's PRE, is served from that row before the PRE when its
+  column command and its read-to-precharge (or write recovery) fit before it, at most
+  ROW_HIT_CAP = 4 row hits per activation (DRAMsim3's cap, which lets the PRE go once four
+  hits have been served). A controller issuing in time order would instead hold the PRE back
+  for the hit; here the conflict was scheduled (and its completion returned) when it arrived,
+  so the hit takes the slot left before the PRE or, when there is none, is served after the
+  conflict as before. Otherwise one bank serves its requests in arrival order.
   A transaction queue of `queue_depth` requests and per-bank queues of `bank_queue_depth` bound
   how far requests can overtake (a request enters when the one `queue_depth` before it has
   moved to its bank queue). Recent commands are kept per channel (column commands) and per
@@ -41,7 +48,7 @@ The model (all times in core cycles; the config gives DRAM timings in memory-clo
   driven as narrow sub-channels. So 8-byte accesses save bus time but not commands or
   activations.
 - Left out: the command bus (one command per tCK), power-down, read hits in the write buffer,
-  bank-level refresh, row-hit-first reordering within a bank.
+  bank-level refresh, a PRE held back for row hits that arrive after its conflict (above).
 """
 from __future__ import annotations
 
@@ -112,11 +119,14 @@ HIST_ACT = 32         # activations remembered per rank
 FIND_BACK = 16        # _find: entries looked at from the end before a binary search
 LOOKAHEAD = 1 << 30        # gaps a command tries among the commands scheduled after its earliest time
 # ---- state -------------------------------------------------------------------------------------
-# per bank: bk_i[bank] (open row or -1, bank queue head, refresh period of its last access);
-# bk_f[bank] (earliest ACT, PRE, column
-# command, last column command, then the bank queue: when each of its last QB requests issued)
-BI_ROW, BI_BQ, BI_EPOCH, BI_N = range(4)   # BI_EPOCH: the refresh period of its last access
-BK_ACT, BK_PRE, BK_COL, BK_LAST, BK_N = range(5)
+# per bank: bk_i[bank] (open row or -1, bank queue head, refresh period of its last access,
+# row hits since the row's activation, then the row open before the last conflict's PRE (-1:
+# none) and its row hits); bk_f[bank] (earliest ACT, PRE, column command, last column command,
+# then for that earlier row its earliest column command and the conflict's PRE, then the bank
+# queue: when each of its last QB requests issued)
+BI_ROW, BI_BQ, BI_EPOCH, BI_HITS, BI_PROW, BI_PHITS, BI_N = range(7)
+BK_ACT, BK_PRE, BK_COL, BK_LAST, BK_PCOL, BK_PPRE, BK_N = range(7)
+ROW_HIT_CAP = 4       # row hits served ahead of a waiting PRE, per activation (DRAMsim3's cap)
 # per rank: rk_i[rank] (activations remembered, then their bank groups); rk_f[rank] (the last
 # activation forgotten, then the remembered activations' times, sorted)
 RI_N = 1
@@ -277,6 +287,7 @@ def new_state(cfg, fault: int = 0) -> DramState:
     qt, wb = max(1, d.queue_depth), max(1, d.write_buffer)
     bk_i = np.zeros((nb, BI_N), dtype=np.int64)
     bk_i[:, BI_ROW] = -1
+    bk_i[:, BI_PROW] = -1
     rk_f = np.zeros((nr, 1 + HIST_ACT))
     rk_f[:, RF_FLOOR] = EMPTY
     ch_f = np.zeros((nch, CF_TQ + qt + 2 * wb))
@@ -575,6 +586,30 @@ def _refresh_free(D, rank, t, span):
     return t
 
 
+@njit(inline="always")
+def _act_place(D, rk, rank, ta, bg):
+    """The earliest time >= ta an activation may issue (rank constraints, refresh)."""
+    for _ in range(8):
+        ta = _act_earliest(D, rk, ta, bg)
+        t0 = ta
+        ta = _refresh_free(D, rank, ta, D.fp[DF_RAS])
+        if ta == t0:
+            break
+    return ta
+
+
+@njit(inline="always")
+def _col_place(D, ch, tc, rank, bg, wr, dur):
+    """The earliest time >= tc a column command may issue (channel constraints, refresh)."""
+    for _ in range(8):
+        tc = _col_earliest(D, ch, tc, rank, bg, wr, dur)
+        t0 = tc
+        tc = _refresh_free(D, rank, tc, 0.0)
+        if tc == t0:
+            break
+    return tc
+
+
 @njit(cache=True, _nrt=False)
 def dram_schedule(D, ch, bank, row, wr, t, dur):
     """Schedule one access (column command) to bank `bank` of channel ch, row `row`, read (wr
@@ -603,52 +638,19 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     if qb > 0 and bk_f[gb, BK_N + hb] > t:
         t = bk_f[gb, BK_N + hb]
     t_in = t
-    if bk_f[gb, BK_LAST] > t:                    # one bank serves its requests in order
-        t = bk_f[gb, BK_LAST]
-    open_row = D.bk_i[gb, BI_ROW]
-    epoch = 0
-    if fp[DF_REFI] > 0.0:
-        epoch = np.int64(_refresh_epoch(D, rank, t)[0])
-        if epoch != D.bk_i[gb, BI_EPOCH]:
-            open_row = -1                        # a refresh since its last access closed it
-    rcd = 0.0 if fault & FAULT_NO_TRCD else fp[DF_RCD]
-    if open_row == row:
-        D.cnt[DC_HITS] += 1
-        tc = t if t > bk_f[gb, BK_COL] else bk_f[gb, BK_COL]
-        ideal = t_arr
-    else:
-        ta = t
-        if open_row >= 0:
-            D.cnt[DC_CONFLICTS] += 1
-            tp = t if t > bk_f[gb, BK_PRE] else bk_f[gb, BK_PRE]
-            ta = tp + fp[DF_RP]
-            ideal = t_arr + fp[DF_RP] + rcd
-        else:
-            D.cnt[DC_MISSES] += 1
-            ideal = t_arr + rcd
-        if bk_f[gb, BK_ACT] > ta:
-            ta = bk_f[gb, BK_ACT]
-        for _ in range(8):
-            ta = _act_earliest(D, rk, ta, bg)
-            t0 = ta
-            ta = _refresh_free(D, rank, ta, fp[DF_RAS])
-            if ta == t0:
-                break
-        _act_record(D, rk, ta, bg)
-        D.cnt[DC_ACTS] += 1
-        bk_f[gb, BK_ACT] = ta + fp[DF_RC]
-        bk_f[gb, BK_PRE] = ta + fp[DF_RAS]
-        bk_f[gb, BK_COL] = ta + rcd
-        tc = bk_f[gb, BK_COL]
     if fault & FAULT_NO_BUS:
         dur = 0.0
-    for _ in range(8):
-        tc = _col_earliest(D, ch, tc, rank, bg, wr, dur)
-        t0 = tc
-        tc = _refresh_free(D, rank, tc, 0.0)
-        if tc == t0:
-            break
-    _col_record(D, ch, tc, rank, bg, wr, dur)
+    tc = -1.0
+    if D.bk_i[gb, BI_PROW] == row and D.bk_i[gb, BI_PHITS] < ROW_HIT_CAP:
+        tc = _overtake(D, ch, gb, rank, bg, wr, t, dur)
+    if tc >= 0.0:                                # a row hit served before the conflict's PRE
+        D.cnt[DC_HITS] += 1
+        D.bk_i[gb, BI_PHITS] += 1
+        bk_f[gb, BK_PCOL] = tc                   # the row's requests keep their order
+        _col_record(D, ch, tc, rank, bg, wr, dur)
+        ideal = t_arr
+    else:
+        tc, ideal = _in_order(D, ch, gb, rank, rk, bg, row, wr, t, t_arr, dur)
     if qt > 0:
         D.ch_f[ch, CF_TQ + h] = t_in
         D.ch_i[ch, CI_TQ] = h + 1 if h + 1 < qt else 0
@@ -658,28 +660,98 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
         bk_f[gb, BK_N + hb] = tc
         D.bk_i[gb, BI_BQ] = hb + 1 if hb + 1 < qb else 0
     D.cntf[DCF_QUEUE] += tc - ideal
-    bk_f[gb, BK_LAST] = tc
-    if fp[DF_REFI] > 0.0:
-        D.bk_i[gb, BI_EPOCH] = np.int64(_refresh_epoch(D, rank, tc)[0])
     if wr == 1:
         D.cnt[DC_WRITES] += 1
+        return tc + fp[DF_CWL] + dur
+    D.cnt[DC_READS] += 1
+    return tc + fp[DF_CL] + dur
+
+
+@njit(inline="always")
+def _overtake(D, ch, gb, rank, bg, wr, t, dur):
+    """FR-FCFS: a row hit to the row that was open before the bank's last conflict, served ahead
+    of that conflict's precharge (after the row's earlier requests) when its column command and
+    its read-to-precharge or write recovery fit before the precharge; the time of its column
+    command, or -1."""
+    fp = D.fp
+    tc = t if t > D.bk_f[gb, BK_PCOL] else D.bk_f[gb, BK_PCOL]
+    tc = _col_place(D, ch, tc, rank, bg, wr, dur)
+    if wr == 1:
         pre = tc + fp[DF_WR_PRE] + fp[DF_WR_PRE_D] * dur
-        end = tc + fp[DF_CWL] + dur
     else:
-        D.cnt[DC_READS] += 1
         pre = tc + fp[DF_RTP]
-        end = tc + fp[DF_CL] + dur
+    return tc if pre <= D.bk_f[gb, BK_PPRE] else -1.0
+
+
+@njit(inline="always")
+def _in_order(D, ch, gb, rank, rk, bg, row, wr, t, t_arr, dur):
+    """A request served after the bank's earlier ones: a row hit's column command, or PRE (a
+    conflict), ACT and the column command, each at the earliest time the constraints allow.
+    Returns (the column command's time, its unloaded time)."""
+    fp = D.fp
+    bk_f = D.bk_f
+    bk_i = D.bk_i
+    if bk_f[gb, BK_LAST] > t:                    # one bank serves its requests in order
+        t = bk_f[gb, BK_LAST]
+    open_row = bk_i[gb, BI_ROW]
+    epoch = 0
+    if fp[DF_REFI] > 0.0:
+        epoch = np.int64(_refresh_epoch(D, rank, t)[0])
+        if epoch != bk_i[gb, BI_EPOCH]:
+            open_row = -1                        # a refresh since its last access closed it
+    rcd = 0.0 if D.ip[DI_FAULT] & FAULT_NO_TRCD else fp[DF_RCD]
+    if open_row == row:
+        D.cnt[DC_HITS] += 1
+        bk_i[gb, BI_HITS] += 1
+        tc = t if t > bk_f[gb, BK_COL] else bk_f[gb, BK_COL]
+        ideal = t_arr
+    else:
+        ta = t
+        bk_i[gb, BI_PROW] = -1
+        if open_row >= 0:
+            D.cnt[DC_CONFLICTS] += 1
+            tp = t if t > bk_f[gb, BK_PRE] else bk_f[gb, BK_PRE]
+            ta = tp + fp[DF_RP]
+            ideal = t_arr + fp[DF_RP] + rcd
+            if fp[DF_REFI] <= 0.0 or np.int64(_refresh_epoch(D, rank, tp)[0]) == epoch:
+                # the open row until the PRE: later row hits to it may go first (FR-FCFS)
+                bk_i[gb, BI_PROW] = open_row
+                bk_i[gb, BI_PHITS] = bk_i[gb, BI_HITS]
+                bk_f[gb, BK_PCOL] = max(bk_f[gb, BK_COL], bk_f[gb, BK_LAST])
+                bk_f[gb, BK_PPRE] = tp
+        else:
+            D.cnt[DC_MISSES] += 1
+            ideal = t_arr + rcd
+        if bk_f[gb, BK_ACT] > ta:
+            ta = bk_f[gb, BK_ACT]
+        ta = _act_place(D, rk, rank, ta, bg)
+        _act_record(D, rk, ta, bg)
+        D.cnt[DC_ACTS] += 1
+        bk_i[gb, BI_HITS] = 0
+        bk_f[gb, BK_ACT] = ta + fp[DF_RC]
+        bk_f[gb, BK_PRE] = ta + fp[DF_RAS]
+        bk_f[gb, BK_COL] = ta + rcd
+        tc = bk_f[gb, BK_COL]
+    tc = _col_place(D, ch, tc, rank, bg, wr, dur)
+    _col_record(D, ch, tc, rank, bg, wr, dur)
+    bk_f[gb, BK_LAST] = tc
+    if fp[DF_REFI] > 0.0:
+        bk_i[gb, BI_EPOCH] = np.int64(_refresh_epoch(D, rank, tc)[0])
+    if wr == 1:
+        pre = tc + fp[DF_WR_PRE] + fp[DF_WR_PRE_D] * dur
+    else:
+        pre = tc + fp[DF_RTP]
     if pre > bk_f[gb, BK_PRE]:
         bk_f[gb, BK_PRE] = pre
-    if ip[DI_CLOSE] == 1:
+    if D.ip[DI_CLOSE] == 1:
         # auto-precharge: the bank closes as soon as it may
-        D.bk_i[gb, BI_ROW] = -1
+        bk_i[gb, BI_ROW] = -1
         nxt = bk_f[gb, BK_PRE] + fp[DF_RP]
         if nxt > bk_f[gb, BK_ACT]:
             bk_f[gb, BK_ACT] = nxt
     else:
-        D.bk_i[gb, BI_ROW] = row
-    return end
+        bk_i[gb, BI_ROW] = row
+    return tc, ideal
 
 
 @njit(inline="always")
