@@ -43,8 +43,11 @@ barriers, flushes) is counted once, as in the full run, not multiplied. A static
 never thinned (`unthinnable`). SMASH is thinned by whole windows (`by_windows`): the program
 gets all the group's rows, runs its prep phases on them and cuts them into windows as it
 would, and simulates a stratified share of the windows (`WindowSample`), each whole; its
-windows' phase is scaled by the group's window cost over the kept windows'. A machine that
-cannot be cut is sampled by thinned replicates of the whole.
+windows' phase is scaled by the group's window cost over the kept windows'. Its miniatures
+keep at least `WINDOW_MINIATURE_CORES` cores (two on piuma-die: S = 4), so a channel mixes
+the DRAM bursts of more than one core as on the full die (one-core miniatures ran up to 1.16x
+the full run, their reads queueing 5-6x longer). A machine that cannot be cut is sampled by
+thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -103,6 +106,18 @@ MIN_WINDOWS_PER_CORE = 8
 #: folding the full machine's mapping, 0.97-1.50x, 21 of 30 samples (quick and medium sets)
 #: more than 10 % slow (`warning`).
 MAX_DRAM_UTILIZATION = 0.5
+
+#: The fewest cores a miniature of a kernel whose cores run stages between core barriers
+#: (SMASH's windows, `by_windows`) keeps: S is at most cores per die / this (2 on piuma-die:
+#: S = 4, two cores and four DRAM channels). A core's DRAM demand comes in bursts at the scale
+#: of a window's stages; on the full die a burst spreads over 16 channels while the other cores
+#: are in other stages, on a one-core miniature it lands on its 2 channels: smash-v3's reads
+#: queued 5.9x the full run's per request at R-MAT 14 (one core), 3.5x on two cores, and its
+#: whole miniatures ran 1.000 / 1.085 / 1.158x the full run at R-MAT 13 / 14 / 15 on one core,
+#: 0.992 / 1.032 / 1.049x on two (docs/sampling.md, "Why smash-v3's one-core miniatures
+#: drift"). Two cores keep part of the pooling; the sample then simulates 3/4 of the run's
+#: groups, thinned by windows below that.
+WINDOW_MINIATURE_CORES = 2
 
 #: Long chains that meet on a pipeline. When the run ends with several tasks of about the
 #: costliest's cost (at least CHAIN_NEAR of it), each a chain of more than CHAIN_SHARE threads'
@@ -217,11 +232,13 @@ class Miniature:
         return f"{self.cores} core{'s' if self.cores != 1 else ''}"
 
 
-def miniature_sizes(cfg) -> list[int]:
+def miniature_sizes(cfg, min_cores: int = 1) -> list[int]:
     """The group counts S a machine can be cut into: divisors of its cores per die that also
-    divide its DRAM channels per die (dies are kept whole)."""
+    divide its DRAM channels per die (dies are kept whole), leaving at least `min_cores` cores
+    per die when it can (else [1]: the whole machine)."""
     c, ch = cfg.cores_per_die, cfg.dram.channels_per_die
-    return [s for s in range(1, c + 1) if c % s == 0 and ch % s == 0 and (ch // s) >= 1]
+    return [s for s in range(1, c + 1)
+            if c % s == 0 and ch % s == 0 and (ch // s) >= 1 and (c // s >= min_cores or s == 1)]
 
 
 def _mesh(cores: int) -> tuple[int, int]:
@@ -509,7 +526,9 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
-    S, k, th = choose(fraction / len(units_of(kernel)), miniature_sizes(cfg), groups_simulated)
+    staged = by_windows(knobs or {})
+    sizes = miniature_sizes(cfg, WINDOW_MINIATURE_CORES if staged else 1)
+    S, k, th = choose(fraction / len(units_of(kernel)), sizes, groups_simulated)
     note = ""
     why = unthinnable(knobs or {})
     if th < 1 and why:
@@ -518,7 +537,7 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
         else:
             note = (f"sample unreliable: {why} cannot be thinned, and this machine cannot be "
                     f"cut into miniatures; simulate it whole")
-    elif th < 1 and S == 1 and by_windows(knobs or {}):
+    elif th < 1 and S == 1 and staged:
         note = ("sample unreliable: SMASH's windows thinned on a machine that cannot be cut "
                 "into miniatures (replicates of the whole) are not validated; simulate it whole")
     return S, k, th, note
@@ -985,6 +1004,7 @@ def geomean_interval(triples: Sequence[tuple[float, float, float]]) -> tuple[flo
 __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAULT_GROUPS_SIMULATED", "GroupRun",
            "MAX_CHAIN_MEET", "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "MIN_WINDOWS_PER_CORE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
+           "WINDOW_MINIATURE_CORES",
            "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOWS_UNVALIDATED", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
