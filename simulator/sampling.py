@@ -163,24 +163,20 @@ CONFIDENCE = 0.95
 #: and 1.14-1.16x: outside this, unexplained (docs/sampling.md).
 SYSTEMATIC = (0.10, 0.10)
 SYSTEMATIC_THINNED = (0.15, 0.35)
-#: Thinned by whole windows (SMASH, `by_windows`): measured on smash-v3 (v1/v2 are flagged on
-#: any miniature) where a core kept at least MIN_WINDOWS_PER_CORE windows: R-MAT 14 at 0.1
-#: (13-14 windows kept per core) ran 1.050-1.072x the full run, R-MAT 15 at 0.1 and 0.05
-#: 1.119-1.139x, R-MAT 13 with a 1 MB scratchpad per core (`--set spad.size_bytes=1048576`,
-#: 4x the windows) 1.02-1.04x at 0.1, against 1.07-1.08x, 1.14-1.16x and 1.08x for their
-#: whole miniatures (3/8): keeping a share of the windows adds little to the miniature's own
-#: error, which grows with the matrix. 1 - 1 / 1.139 = 12.2 % below, rounded up to 15 %;
-#: above, the whole miniatures' 10 % (flagged samples of fewer windows ran down to 0.97x).
-SYSTEMATIC_WINDOWS = (0.15, 0.10)
-#: Why a sample thinned by windows is flagged even when large enough (empty: validated).
-#: On one-core miniatures smash-v3 ran 1.050-1.073x the full run at R-MAT 14 and 1.119-1.139x
-#: at R-MAT 15 (1.222x at 16), tracking its whole miniatures. On four-core miniatures
-#: (`WINDOW_MINIATURE_CORES`) it ran 1.002 / 1.009 / 1.034x at R-MAT 14 / 15 / 16 (the fractions
-#: `--sample auto --budget 2m` chooses): within 10 %, but the error still grows with the matrix
-#: (and its DRAM's load), so it is not validated beyond the sizes measured.
-WINDOWS_UNVALIDATED = ("sample unreliable: SMASH thinned by whole windows ran up to 1.03x the "
-                       "full run (smash-v3 at R-MAT 16, four-core miniatures), the error growing "
-                       "with the matrix (docs/sampling.md): not validated within 10 % beyond")
+#: Thinned by whole windows (SMASH, `by_windows`), on four-core miniatures
+#: (`WINDOW_MINIATURE_CORES`), measured on smash-v3 (v1/v2 are flagged on any miniature) at the
+#: fractions `--sample auto --budget 2m` chooses: 0.992-1.000x the full run at R-MAT 13,
+#: 1.002x at 14, 1.009-1.017x at 15 (two seeds each), 1.034x at 16 (docs/sampling.md, "SMASH on
+#: miniatures of four cores"). The rounding of `systematic_for` would give 5 % / 5 %; the error
+#: grows with the full run's DRAM load (0.25 / 0.36 / 0.45 / 0.49 busy at R-MAT 13-16), so
+#: the whole miniatures' 10 % / 10 % is kept, and above MAX_DRAM_UTILIZATION the sample is
+#: flagged (`warning`). (On one-core miniatures, before: 1.05-1.07x at R-MAT 14, 1.12-1.14x at
+#: 15, 1.22x at 16.)
+SYSTEMATIC_WINDOWS = (0.10, 0.10)
+#: Why a sample thinned by windows is flagged even when large enough: empty, validated (above)
+#: up to the DRAM load measured, which MAX_DRAM_UTILIZATION bounds. Before four-core miniatures:
+#: "not validated within 10 %", the one-core miniatures' error growing with the matrix.
+WINDOWS_UNVALIDATED = ""
 
 
 def systematic(plan: "Plan") -> tuple[float, float]:
