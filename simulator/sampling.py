@@ -172,11 +172,10 @@ SYSTEMATIC_THINNED = (0.15, 0.35)
 #: the whole miniatures' 10 % / 10 % is kept, and above MAX_DRAM_UTILIZATION the sample is
 #: flagged (`warning`). (On one-core miniatures, before: 1.05-1.07x at R-MAT 14, 1.12-1.14x at
 #: 15, 1.22x at 16.)
+#: Such a sample, large enough, is not flagged: validated up to the DRAM load measured, which
+#: MAX_DRAM_UTILIZATION bounds (on one-core miniatures it was always flagged,
+#: `WINDOWS_UNVALIDATED`, "not validated within 10 %").
 SYSTEMATIC_WINDOWS = (0.10, 0.10)
-#: Why a sample thinned by windows is flagged even when large enough: empty, validated (above)
-#: up to the DRAM load measured, which MAX_DRAM_UTILIZATION bounds. Before four-core miniatures:
-#: "not validated within 10 %", the one-core miniatures' error growing with the matrix.
-WINDOWS_UNVALIDATED = ""
 
 
 def systematic(plan: "Plan") -> tuple[float, float]:
@@ -558,6 +557,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
     cut: k replicates of the whole, thinned with different seeds)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
+    staged = by_windows(knobs or {})
     units = {}
     costs = {}
     for u in units_of(kernel):
@@ -572,10 +572,10 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
         simulated = ((0, 0),) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
-                note, core_stages=by_windows(knobs or {}),
-                shared_table=by_windows(knobs or {}) and (knobs or {}).get("table") == "shared",
+                note, core_stages=staged,
+                shared_table=staged and (knobs or {}).get("table") == "shared",
                 chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
-                windows=th < 1 and by_windows(knobs or {}))
+                windows=th < 1 and staged)
 
 
 def _seed(plan: Plan, unit: str, group: int, replicate: int) -> int:
@@ -964,7 +964,7 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     if heavy_share > MAX_HEAVY_SHARE:
         return (f"sample too small: the costliest {task} is {heavy_share:.2g} of {work} work "
                 f"(> {MAX_HEAVY_SHARE}); raise --sample or the budget")
-    return WINDOWS_UNVALIDATED if plan.windows else ""
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1010,7 +1010,7 @@ __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAUL
            "MAX_CHAIN_MEET", "MAX_DRAM_UTILIZATION", "MAX_HEAVY_SHARE", "MAXIMA", "MIN_TASKS_PER_THREAD", "MIN_TASKS_WHOLE", "MIN_WINDOWS_PER_CORE", "Miniature",
            "OPS_PER_SECOND", "PHASE_UNITS", "Plan", "SAMPLE_METHOD", "SYSTEMATIC",
            "WINDOW_MINIATURE_CORES",
-           "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOWS_UNVALIDATED", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
+           "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
            "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",

@@ -460,7 +460,7 @@ def test_smash_sampled_below_three_eighths_by_whole_windows_matches_the_full_run
     miniatures of four cores (`WINDOW_MINIATURE_CORES`), a sample of 0.4 keeps 13-14 windows
     per core (a 1 MB scratchpad: 4x the windows of the 4 MB one, as on larger matrices) and must
     land within 10 % of the full run, inside its interval.
-    It is large enough and not flagged (`WINDOWS_UNVALIDATED` is empty: on four-core
+    It is large enough and not flagged (no longer `WINDOWS_UNVALIDATED`: on four-core
     miniatures smash-v3 ran 0.99-1.03x the full run at R-MAT 13-16)."""
     ov = ["spad.size_bytes=1048576"]
     m = "rmat:scale=12,ef=16"
