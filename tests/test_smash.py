@@ -86,6 +86,21 @@ def test_overflow_spills_entry_by_entry(kernel, knobs):
     assert r["spilled_rows"] == 0
 
 
+def test_a_row_gets_the_fragment_it_needs_up_to_the_largest_block():
+    """Two rows of ~2000 entries on a 256 KB scratchpad (a pool of 11588 slots, its largest
+    block 8192): by default each gets the 4096 slots load_factor x its size asks for and
+    nothing spills; capped at 1/8 of the pool (1024 slots, the default until stop 19) the same
+    rows overflow to DRAM entry by entry and the run is slower."""
+    spec = "imbalanced:n=2048,nnz_per_row=4,n_long=2,long_len=400"
+    kw = dict(preset="piuma-core", overrides=["spad.size_bytes=262144"])
+    whole = _run("smash-v3", spec, **kw)
+    capped = _run("smash-v3", spec, knobs={"fragment_max_slots": "1024"}, **kw)
+    assert whole["verified"] and capped["verified"]
+    assert whole["spilled_entries"] == 0 < capped["spilled_entries"]
+    assert capped["hash_probes"] > whole["hash_probes"]
+    assert capped["cycles"] > 1.05 * whole["cycles"]
+
+
 def test_nothing_is_free():
     """Every kernel pays for the bounds / symbolic information it uses, in its own phases."""
     spec = "powerlaw:n=128,nnz_per_row=4"

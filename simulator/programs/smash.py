@@ -93,7 +93,7 @@ KNOBS: dict[str, Knob] = {
     "hash": Knob("fibonacci", "hash function (linear probing)", tuple(HASH_FUNCTIONS)),
     "max_probes": Knob(16, "tables that may overflow: probes before the entry goes to DRAM"),
     "table_slots": Knob(0, "shared table slots per core (0: what fits the scratchpad)"),
-    "fragment_max_slots": Knob(0, "largest fragment (0: 1/8 of the pool)"),
+    "fragment_max_slots": Knob(0, "largest fragment (0: the largest block the pool holds)"),
     "batches": Knob(8, "fragments: batches pipelined in a window"),
     "writeback": Knob("unsorted", "order of each row of C", ("unsorted", "sorted")),
     **B.PLACEMENT_KNOBS,
@@ -565,7 +565,11 @@ def _geometry(sim: Simulation, knobs: dict, sizes: np.ndarray, lf: int, spad: bo
     n_min = max(avail // (buddy.BLOCK_BYTES + 1), 1)
     pool = n_min * buddy.MIN_SLOTS
     largest = B.pow2_floor(n_min) * buddy.MIN_SLOTS
-    fmax = int(knobs["fragment_max_slots"]) or B.pow2_floor(max(pool // 8, buddy.MIN_SLOTS))
+    # a row gets what load_factor x its size needs, up to the largest block the pool holds: a
+    # cap below it (1/8 of the pool before) made rows spill, or stand alone in their
+    # batch with a spill table, that the pool could hold (smash-v3, rmat:scale=16,ef=16 on
+    # piuma-die: 2.37e8 cycles at 1/8, 1.40e8 at the largest block; docs/kernels.md)
+    fmax = int(knobs["fragment_max_slots"]) or largest
     fmax = B.pow2_floor(max(fmax, buddy.MIN_SLOTS))
     if fmax > largest:
         raise ValueError(f"knob fragment_max_slots: larger than the largest block of the pool "
