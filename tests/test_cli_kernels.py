@@ -58,6 +58,21 @@ def test_run_errors_are_one_line():
         assert "Traceback" not in res.output
 
 
+def test_max_ops_takes_scientific_notation():
+    r = CliRunner()
+    # 1e2 is 100, so the same refusal as --max-ops 100
+    res = r.invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=8", "--max-ops", "1e2",
+                          "--out", ""])
+    assert res.exit_code == 1 and "--sample" in res.output, res.output
+    res = r.invoke(main, ["run", "-k", "outer", "-m", "rmat:scale=6,ef=4", "--preset",
+                          "piuma-core", "--max-ops", "1e12", "--json", "--out", ""])
+    assert res.exit_code == 0 and json.loads(res.output)["verified"], res.output
+    for bad in ("0", "2.5", "lots", "1e30"):
+        res = r.invoke(main, ["run", "-k", "outer", "-m", "rmat:scale=6", "--max-ops", bad])
+        assert res.exit_code == 2 and "whole number" in res.output, (bad, res.output)
+        assert "Traceback" not in res.output
+
+
 def test_run_sample_auto_with_budget_prints_the_interval(tmp_path):
     out = tmp_path / "runs.jsonl"
     res = CliRunner().invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=10,ef=4", "--preset",

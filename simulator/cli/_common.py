@@ -273,3 +273,20 @@ class SampleParam(click.ParamType):
         if not (0 < v <= 1):
             self.fail(f"expected a fraction in (0, 1] or 'auto', got {value!r}", param, ctx)
         return v
+
+
+class CountParam(click.ParamType):
+    """A count of at least 1, written as an integer or in scientific notation (2e8, 1e12)."""
+    name = "integer"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        try:
+            v = float(str(value).replace("_", ""))
+        except ValueError:
+            v = float("nan")
+        if not (v >= 1 and v == int(v)) or v > 1e18:
+            self.fail(f"expected a whole number of at least 1, like 200000000 or 2e8, got "
+                      f"{value!r}", param, ctx)
+        return int(v)

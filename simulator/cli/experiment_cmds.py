@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 import click
 
-from simulator.cli._common import check_output, echo_err
+from simulator.cli._common import CountParam, check_output, echo_err
 
 
 def _grid(items: Sequence[str], option: str) -> dict[str, list[str]]:
@@ -70,7 +70,7 @@ def _jobs_option(f):
 @click.option("--sample", default=None, help='Share of the work per run, or "auto".')
 @click.option("--budget", default=None, metavar="TIME",
               help="Time budget per run of --sample auto, e.g. 60s (implies --sample auto).")
-@click.option("--max-ops", type=click.IntRange(min=1), default=None,
+@click.option("--max-ops", type=CountParam(), default=None,
               help="Refuse runs estimated above this many simulated operations.")
 @_jobs_option
 @click.option("--out", "-o", "out", default=os.path.join("smash-out", "sweep.jsonl"),

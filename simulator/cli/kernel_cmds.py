@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import click
 
-from simulator.cli._common import (Progress, SampleParam, check_output, format_table,
+from simulator.cli._common import (CountParam, Progress, SampleParam, check_output, format_table,
                                    format_value, parse_budget, records_to_json, to_jsonable)
 from simulator.run import DEFAULT_MAX_OPS, kernel_table, run_kernel
 from simulator.sampling import AUTO_SAMPLE_OPS, budget_ops
@@ -114,7 +114,7 @@ def sample_line(rec: dict[str, Any]) -> str:
               help="Override a machine parameter (repeatable), e.g. dram.channels_per_die=4.")
 @click.option("--knob", "knobs", multiple=True, metavar="KEY=VALUE",
               help="Override a kernel knob (repeatable), e.g. granularity=4.")
-@click.option("--max-ops", type=click.IntRange(min=1), default=DEFAULT_MAX_OPS, show_default=True,
+@click.option("--max-ops", type=CountParam(), default=DEFAULT_MAX_OPS, show_default=True,
               help="Refuse runs estimated above this many simulated operations.")
 @click.option("--sample", type=SampleParam(), default=None, metavar="F|auto",
               help="Simulate this share of the work (miniatures of the run) and estimate the "
