@@ -524,18 +524,24 @@ def by_windows(knobs: Mapping[str, Any]) -> bool:
 
 
 def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-          knobs: Mapping[str, Any] | None = None) -> tuple[int, int, float, str]:
+          knobs: Mapping[str, Any] | None = None, few_windows: bool = False
+          ) -> tuple[int, int, float, str]:
     """(S, k, thin, note) of the plan for `fraction` (see `make_plan`): two fractions of the same
-    shape simulate the same runs."""
+    shape simulate the same runs. few_windows: SMASH's miniatures of WINDOW_MINIATURE_CORES
+    cores, thinned, would keep fewer than MIN_WINDOWS_PER_CORE windows per core
+    (`windows_per_core`): whole miniatures instead, of any size (`make_plan`)."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
     staged = by_windows(knobs or {})
-    sizes = miniature_sizes(cfg, WINDOW_MINIATURE_CORES if staged else 1)
+    few = staged and few_windows
+    sizes = miniature_sizes(cfg, WINDOW_MINIATURE_CORES if staged and not few else 1)
     S, k, th = choose(fraction / len(units_of(kernel)), sizes, groups_simulated)
     note = ""
     why = unthinnable(knobs or {})
-    if th < 1 and why:
+    if th < 1 and few and S > 1:
+        th = 1.0
+    elif th < 1 and why:
         if S > 1:
             th = 1.0
         else:
@@ -549,14 +555,22 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
 
 def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-              knobs: Mapping[str, Any] | None = None) -> Plan:
+              knobs: Mapping[str, Any] | None = None, few_windows: bool = False) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
     (full operands) on machine `cfg` (a static schedule is never thinned, `unthinnable`: it
     simulates whole miniatures, more than `fraction` if need be; SMASH is thinned by whole
     windows, `by_windows`): S groups
     per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
-    cut: k replicates of the whole, thinned with different seeds)."""
-    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
+    cut: k replicates of the whole, thinned with different seeds).
+
+    few_windows: SMASH's plan thinned by windows would keep fewer than MIN_WINDOWS_PER_CORE
+    windows per core (`windows_per_core`, which asks the program's own planner): it simulates
+    whole miniatures instead, the most cores whose k groups fit `fraction` (else one core
+    each, more than `fraction`). The windows a program cuts grow with the matrix (on small
+    ones, WINDOWS_PER_CORE per core of the machine, `simulator.programs.smash`), so a thinned
+    sample of a small matrix keeps a few per core, one wave of windows; a whole miniature keeps
+    them all (on one core: the medium and real sets, 0.95-1.02x the full run)."""
+    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs, few_windows)
     staged = by_windows(knobs or {})
     units = {}
     costs = {}
