@@ -47,8 +47,11 @@ would, and simulates a stratified share of the windows (`WindowSample`), each wh
 windows' phase is scaled by the group's window cost over the kept windows'. Its miniatures
 keep at least `WINDOW_MINIATURE_CORES` cores (four on piuma-die: S = 2), so a channel mixes
 the DRAM bursts of several cores as on the full die (one-core miniatures ran up to 1.16x the
-full run, their reads queueing 5-6x longer; four-core ones 1.03x at R-MAT 16). A machine that cannot be cut is sampled by
-thinned replicates of the whole.
+full run, their reads queueing 5-6x longer; four-core ones 1.03x at R-MAT 16). When that plan
+would keep fewer than MIN_WINDOWS_PER_CORE windows per core (small matrices: the program cuts
+a few windows per core), the program's own window plan says so before anything is simulated,
+and whole miniatures are simulated instead, of one core on piuma-die (`few_windows`). A
+machine that cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -89,7 +92,9 @@ MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
 #: Thinned by windows (SMASH), a sample is flagged when a core of the miniature keeps fewer
-#: windows than this (or its costliest window is above MAX_HEAVY_SHARE of its kept work).
+#: windows than this (or its costliest window is above MAX_HEAVY_SHARE of its kept work). A
+#: plan that would keep fewer (known before simulating: `simulator.run._windows_per_core`)
+#: simulates whole miniatures instead (`make_plan(few_windows=True)`).
 MIN_WINDOWS_PER_CORE = 8
 
 #: A miniature (fewer DRAM channels than the full machine) of a kernel whose cores run stages
