@@ -441,6 +441,9 @@ class Plan:
     shared_table: bool = False           # ... and share one table per window (smash-v1/v2)
     chains: tuple[int, float] = (0, 0.0)  # long chains near the costliest, their meet probability
     windows: bool = False                # thinned by whole windows (SMASH), not by rows
+    #: the groups always simulated: 0 (the costliest task's) and those of the other long chains
+    #: (`chain_groups`); the rest of the k simulated groups are chosen at random
+    fixed: tuple[int, ...] = (0,)
 
     @property
     def fraction(self) -> float:
@@ -489,21 +492,51 @@ def meet_probability(m: int, pipelines: int) -> float:
     return 1.0 - float(np.prod(1.0 - np.arange(1, m) / pipelines))
 
 
+def chain_tasks(cost: np.ndarray, threads: int) -> np.ndarray:
+    """The long chains of a task unit (ids, costliest first): the tasks within CHAIN_NEAR of
+    the costliest when it is a chain of more than CHAIN_SHARE threads' share of the work
+    (else none)."""
+    if cost.size == 0 or cost.sum() <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = float(cost.max())
+    if top < CHAIN_SHARE * float(cost.sum()) / max(threads, 1):
+        return np.zeros(0, dtype=np.int64)
+    ids = np.flatnonzero(cost >= CHAIN_NEAR * top)
+    return ids[np.argsort(-cost[ids], kind="stable")]
+
+
 def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
                 ) -> tuple[int, float]:
-    """(m, probability) over the task units: the tasks within CHAIN_NEAR of the costliest when
-    it is a chain of more than CHAIN_SHARE threads' share of the work (else m = 0), and the
-    probability that two of them meet on one of the full machine's pipelines."""
+    """(m, probability) over the task units: the long chains (`chain_tasks`; m = 0 when there
+    are none) and the probability that two of them meet on one of the full machine's
+    pipelines."""
     best = (0, 0.0)
     for c in costs.values():
-        if c.size == 0 or c.sum() <= 0:
-            continue
-        top = float(c.max())
-        if top < CHAIN_SHARE * float(c.sum()) / max(threads, 1):
-            continue
-        m = int(np.count_nonzero(c >= CHAIN_NEAR * top))
-        best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
+        m = chain_tasks(c, threads).size
+        if m:
+            best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
     return best
+
+
+def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray],
+                 threads: int) -> tuple[int, ...]:
+    """The groups always simulated: 0 (the costliest task's) and every group holding another
+    long chain (`chain_tasks`), in the order of their costliest chain.
+
+    Under dynamic tokens tasks start about in their order, so a chain's end is its start plus
+    its length, and a chain nearly as long as the costliest but later in the order ends later
+    than it: the full run of inner-candidates on ca-CondMat-nr ended on its second costliest
+    row (0.95 of the costliest's cost, started 1.1e6 cycles after it, ended 1.2e6 after it),
+    and a sample whose random groups missed that row's group ran 0.857x the full run (the
+    seed that simulated it, 0.975x). Any of them may end the run, so all are simulated, in
+    place of groups chosen at random (k in all; more when there are more long chains)."""
+    out = [0]
+    for u, c in costs.items():
+        for t in chain_tasks(c, threads):
+            g = int(units[u][t])
+            if g not in out:
+                out.append(g)
+    return tuple(out)
 
 
 def unthinnable(knobs: Mapping[str, Any]) -> str:
@@ -584,17 +617,21 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         costs[u] = c
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
                              seed)
+    fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
+        fixed = chain_groups(units, costs, cfg.threads)
+        pool = np.setdiff1d(np.arange(1, S), fixed)
         rng = np.random.default_rng(seed + 7919)
-        others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
-        simulated = ((0, 0),) + tuple((g, 0) for g in others)
+        others = sorted(int(x) for x in rng.choice(pool, size=min(max(0, k - len(fixed)),
+                                                                  pool.size), replace=False))
+        simulated = tuple((g, 0) for g in fixed) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
                 note, core_stages=staged,
                 shared_table=staged and (knobs or {}).get("table") == "shared",
                 chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
-                windows=th < 1 and staged)
+                windows=th < 1 and staged, fixed=fixed)
 
 
 def _seed(plan: Plan, unit: str, group: int, replicate: int) -> int:
@@ -792,28 +829,31 @@ def expected_max(n: int) -> float:
 
 def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
                    ) -> tuple[float, float, float]:
-    """(estimate, down, up): one phase's cycles from the runs of the heaviest group (its
-    replicates) and of the randomly chosen others, out of `groups`, and how far the sampling
-    may have put it below or above its value.
+    """(estimate, down, up): one phase's cycles from the runs of the groups always simulated
+    (the heaviest and those of the other long chains, `Plan.fixed`; on a machine that cannot
+    be cut, the replicates of the whole) and of the randomly chosen others, out of `groups`, and
+    how far the sampling may have put it below or above its value.
 
     All miniatures run at once in the full run, each with the same work per thread: the full
     run is as slow as the slowest of them, the one holding the costliest chain (the heaviest
-    group, always simulated) or another long one. The estimate is the slowest simulated group.
-    The groups not simulated may hold a slower one: `up` is how far the expected slowest of the
-    S - 1 random groups lies beyond it, for groups spread like the simulated ones (mean +
-    E[max of S - 1 normals] x their standard deviation); nothing can pull the estimate down
-    (it is a real miniature's time). Replicates of one group (a machine that cannot be cut):
-    their mean, +- a t interval."""
+    group, always simulated) or another long one (`chain_groups`, always simulated too). The
+    estimate is the slowest simulated group. The groups not simulated may hold a slower one:
+    `up` is how far the expected slowest of the S - n_fixed random groups lies beyond it, for
+    groups spread like the simulated random ones (mean + E[max of S - n_fixed normals] x their
+    standard deviation); nothing can pull the estimate down (it is a real miniature's time).
+    Replicates of one group (groups = 1, a machine that cannot be cut): their mean, +- a t
+    interval."""
     h = np.asarray(heavy, dtype=np.float64)
     o = np.asarray(others, dtype=np.float64)
-    if o.size == 0:
+    if groups <= 1:
         hv = float(h.mean())
         hw = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
         return hv, hw, hw
-    est = max(float(h.max()), float(o.max()))
-    if o.size < 2 or o.size >= groups - 1:
+    est = max(float(h.max()), float(o.max()) if o.size else 0.0)
+    rest = groups - h.size
+    if o.size < 2 or o.size >= rest:
         return est, 0.0, 0.0
-    slowest = float(o.mean()) + expected_max(groups - 1) * float(o.std(ddof=1))
+    slowest = float(o.mean()) + expected_max(rest) * float(o.std(ddof=1))
     return est, 0.0, max(0.0, slowest - est)
 
 
@@ -846,9 +886,9 @@ def _cycles(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     cycles = down2 = up2 = 0.0
     for name in names:
         rs = by_unit[plan.phase_unit(name)]
-        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group == 0],
-                                       [r.phase_cycles(name) for r in rs if r.group != 0],
-                                       plan.groups)
+        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group in plan.fixed],
+                                       [r.phase_cycles(name) for r in rs
+                                        if r.group not in plan.fixed], plan.groups)
         out[f"phase_{name}_cycles"] = est
         cycles += est
         down2 += down * down
@@ -870,7 +910,7 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     thread means as means; tasks per phase."""
     S = plan.groups
     rows = by_unit["rows"]
-    total = lambda vals, rs: _stratified(vals, rs, S, total=True)
+    total = lambda vals, rs: _stratified(vals, rs, S, total=True, fixed=plan.fixed)
     out: dict[str, Any] = {}
     for key, v in rows[0].record.items():
         if not (_is_number(v) and _extensive(key)):
@@ -888,7 +928,8 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
                                  for n in names for rs in [by_unit[plan.phase_unit(n)]])))
     for key in INTENSIVE:
         if key in rows[0].record:
-            out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False)
+            out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False,
+                                   fixed=plan.fixed)
     out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
     for key in MAXIMA:
         vals = [float(r.record[key]) for rs in by_unit.values() for r in rs if key in r.record]
@@ -928,14 +969,17 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
     }
 
 
-def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool) -> float:
-    """The total over all groups (total=True: heaviest + (S-1) x mean of the others) or the
-    mean per group (total=False) of a per-group value."""
-    h = [v for v, r in zip(values, runs) if r.group == 0]
-    o = [v for v, r in zip(values, runs) if r.group != 0]
-    hv = float(np.mean(h)) if h else 0.0
-    om = float(np.mean(o)) if o else hv
-    tot = hv + (groups - 1) * om
+def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool,
+                fixed: Sequence[int] = (0,)) -> float:
+    """The total over all groups (total=True: each group always simulated, `fixed` (its
+    replicates' mean), + (S - len(fixed)) x mean of the others) or the mean per group
+    (total=False) of a per-group value."""
+    hs = [float(np.mean([v for v, r in zip(values, runs) if r.group == g])) for g in fixed
+          if any(r.group == g for r in runs)]
+    o = [v for v, r in zip(values, runs) if r.group not in fixed]
+    hv = float(np.sum(hs)) if hs else 0.0
+    om = float(np.mean(o)) if o else (float(np.mean(hs)) if hs else 0.0)
+    tot = hv + (groups - len(hs)) * om
     return tot if total else tot / groups
 
 
