@@ -442,7 +442,7 @@ class Plan:
     chains: tuple[int, float] = (0, 0.0)  # long chains near the costliest, their meet probability
     windows: bool = False                # thinned by whole windows (SMASH), not by rows
     #: the groups always simulated: 0 (the costliest task's) and those of the other long chains
-    #: (`chain_groups`); the rest of the k simulated groups are chosen at random
+    #: (`chain_groups`, k at most); the rest of the k simulated groups are chosen at random
     fixed: tuple[int, ...] = (0,)
 
     @property
@@ -519,22 +519,24 @@ def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
 
 
 def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray],
-                 threads: int) -> tuple[int, ...]:
-    """The groups always simulated: 0 (the costliest task's) and every group holding another
-    long chain (`chain_tasks`), in the order of their costliest chain.
+                 threads: int, limit: int) -> tuple[int, ...]:
+    """The groups always simulated: 0 (the costliest task's) and the groups holding the other
+    long chains (`chain_tasks`), costliest first, `limit` in all.
 
     Under dynamic tokens tasks start about in their order, so a chain's end is its start plus
     its length, and a chain nearly as long as the costliest but later in the order ends later
     than it: the full run of inner-candidates on ca-CondMat-nr ended on its second costliest
     row (0.95 of the costliest's cost, started 1.1e6 cycles after it, ended 1.2e6 after it),
     and a sample whose random groups missed that row's group ran 0.857x the full run (the
-    seed that simulated it, 0.975x). Any of them may end the run, so all are simulated, in
-    place of groups chosen at random (k in all; more when there are more long chains)."""
+    seed that simulated it, 0.975x). Any of them may end the run, so they are simulated in
+    place of groups chosen at random, up to the k groups of the plan (`limit`): more long
+    chains than that are left to chance (on piuma-die at most 5 are not flagged, `warning`;
+    with more, the sample is flagged and more groups would not help it)."""
     out = [0]
     for u, c in costs.items():
         for t in chain_tasks(c, threads):
             g = int(units[u][t])
-            if g not in out:
+            if g not in out and len(out) < limit:
                 out.append(g)
     return tuple(out)
 
@@ -621,7 +623,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
-        fixed = chain_groups(units, costs, cfg.threads)
+        fixed = chain_groups(units, costs, cfg.threads, k)
         pool = np.setdiff1d(np.arange(1, S), fixed)
         rng = np.random.default_rng(seed + 7919)
         others = sorted(int(x) for x in rng.choice(pool, size=min(max(0, k - len(fixed)),

@@ -45,6 +45,13 @@ def test_every_long_chains_group_is_simulated():
         assert plan.simulated[:2] == ((0, 0), (g, 0)) and len(plan.simulated) == 3
         assert plan.simulated[2][0] not in (0, g)
         assert plan.fraction == pytest.approx(0.375, abs=0.05)
+    # more long chains than k: the k costliest chains' groups, nothing at random
+    many = flops.copy()
+    many[[1000, 3000, 12000, 18000]] = [199_000, 198_000, 197_000, 196_000]
+    plan = _plan(many, 0)
+    top = [int(plan.units["rows"][t]) for t in (5000, 1000, 3000, 12000, 18000, 15000)]
+    assert len(plan.fixed) == 3 and plan.fixed == tuple(dict.fromkeys(top))[:3]
+    assert plan.simulated == tuple((g, 0) for g in plan.fixed)
     # one long chain: the plan is the one it always was (group 0 and k - 1 at random)
     flops[15000] = 100
     plan = _plan(flops, 0)
