@@ -27,7 +27,9 @@ tokens neighbouring rows stay together as the scheduler's bursts keep them (`tas
 Blocks are sorted by cost; the heavy ones are dealt greedily to the lightest group so far
 (LPT), the rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 holds
 the costliest task: its chain bounds the full run's makespan from below, and it is always
-simulated; the other simulated groups are a random sample of the rest.
+simulated, and so are the groups of the other long chains (a chain later in the task order
+may end later: `chain_groups`), up to k; the other simulated groups are a random sample of
+the rest.
 
 **Task units.** A phase whose tasks are not rows of A is cut by its own unit
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
