@@ -358,18 +358,16 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     share = 1.0
     if sample is not None and sample < 1:
         plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn)
+        _guard_sample(kernel, name, plan, kn, cfg, est_lo, float(sample), max_ops, n_row)
+        if plan.windows:
+            report("planning the sampled windows")
+            if _windows_per_core(k, kn, plan, lo_ops, cfg) < sampling.MIN_WINDOWS_PER_CORE:
+                plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn,
+                                          few_windows=True)
+                log.info("%s on %s: too few windows to thin; whole miniatures of %s",
+                         kernel, name, plan.machine.label)
+                _guard_sample(kernel, name, plan, kn, cfg, est_lo, float(sample), max_ops, n_row)
         share = min(1.0, 2.0 * plan.thin / plan.groups)     # the largest group, roughly
-        if max_ops is not None and est_lo * plan.fraction > max_ops:
-            why = sampling.unthinnable(kn)
-            if why and plan.thin >= 1 and plan.fraction > 1.5 * float(sample):
-                raise ValueError(
-                    f"{kernel} on {name}: {why} cannot be sampled below "
-                    f"{plan.fraction:.2g} of the run on {cfg.name} (whole miniatures of "
-                    f"{plan.machine.label}), about {est_lo * plan.fraction:.3g} simulated "
-                    f"operations, above the budget {max_ops:.3g}: raise --max-ops or the "
-                    f"budget, or use a smaller matrix")
-            _refuse_work(kernel, name, est_lo * plan.fraction, max_ops, n_row,
-                         share=plan.fraction)
     elif max_ops is not None and est_lo > max_ops:
         _refuse_work(kernel, name, est_lo, max_ops, n_row)
     exact = None
@@ -410,6 +408,22 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
     out.update(machine_peaks(cfg))
     out["wall_seconds"] = time.perf_counter() - t0
     return out
+
+
+def _guard_sample(kernel: str, name: str, plan: "sampling.Plan", kn: Mapping[str, Any], cfg,
+                  est_lo: int, sample: float, max_ops: int | None, n_row: int) -> None:
+    """Refuse a sampled run whose simulated share is estimated above `max_ops` (ValueError)."""
+    if max_ops is None or est_lo * plan.fraction <= max_ops:
+        return
+    why = sampling.unthinnable(kn)
+    if why and plan.thin >= 1 and plan.fraction > 1.5 * sample:
+        raise ValueError(
+            f"{kernel} on {name}: {why} cannot be sampled below "
+            f"{plan.fraction:.2g} of the run on {cfg.name} (whole miniatures of "
+            f"{plan.machine.label}), about {est_lo * plan.fraction:.3g} simulated "
+            f"operations, above the budget {max_ops:.3g}: raise --max-ops or the "
+            f"budget, or use a smaller matrix")
+    _refuse_work(kernel, name, est_lo * plan.fraction, max_ops, n_row, share=plan.fraction)
 
 
 def _refuse_work(kernel: str, name: str, est: float, max_ops: int, n_row: int,
@@ -508,6 +522,39 @@ def _rows_only(A: sp.csr_array, live: np.ndarray) -> sp.csr_array:
     ptr = np.concatenate([[0], np.cumsum(lens)]).astype(A.indptr.dtype)
     take = np.repeat(live, np.diff(A.indptr))
     return sp.csr_array((A.data[take], A.indices[take], ptr), shape=A.shape)
+
+
+class _WindowsPlanned(Exception):
+    """Raised by `_windows_per_core`'s window sample to stop the program once it has planned."""
+
+
+def _windows_per_core(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg) -> float:
+    """The fewest windows a core keeps in the simulated groups of a plan thinned by windows
+    (what `sampling.warning` checks after the run, `sample_windows_per_core`), found without
+    simulating: each group's program runs on its miniature with every phase only generated
+    (`Simulation.generate_only`: the same regions, scratchpad and plan as in the run) up to its
+    window plan, where its `WindowSample` (the run's, same seed) picks the windows and stops
+    it. Stops at the first group below MIN_WINDOWS_PER_CORE."""
+    mcfg = sampling.miniature_config(cfg, plan.machine)
+    least = float("inf")
+    for g, rep in plan.simulated:
+        ids = sampling.group_tasks(plan, "rows", g, rep)
+        Ag, Bg = sampling.group_operands(ops.A, ops.B, "rows", ids)
+        ws = sampling.window_sample(plan, "rows", g, rep)
+
+        def planned(cost, rows, ws=ws):
+            raise _WindowsPlanned(int(ws(cost, rows).sum()))
+        sim = Simulation(mcfg)
+        sim.run_phase = sim.generate_only
+        try:
+            k.run(sim, Operands.build(Ag, Bg), kn, windows=planned)
+        except _WindowsPlanned as kept:
+            least = min(least, kept.args[0] / mcfg.cores)
+        else:
+            raise AssertionError(f"{k.name}: the program never asked for its window sample")
+        if least < sampling.MIN_WINDOWS_PER_CORE:
+            break
+    return least
 
 
 def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, report: Progress,

@@ -27,7 +27,9 @@ tokens neighbouring rows stay together as the scheduler's bursts keep them (`tas
 Blocks are sorted by cost; the heavy ones are dealt greedily to the lightest group so far
 (LPT), the rest in strata of S blocks of similar cost, dealt at random (seeded). Group 0 holds
 the costliest task: its chain bounds the full run's makespan from below, and it is always
-simulated; the other simulated groups are a random sample of the rest.
+simulated, and so are the groups of the other long chains (a chain later in the task order
+may end later: `chain_groups`), up to k; the other simulated groups are a random sample of
+the rest.
 
 **Task units.** A phase whose tasks are not rows of A is cut by its own unit
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
@@ -47,8 +49,11 @@ would, and simulates a stratified share of the windows (`WindowSample`), each wh
 windows' phase is scaled by the group's window cost over the kept windows'. Its miniatures
 keep at least `WINDOW_MINIATURE_CORES` cores (four on piuma-die: S = 2), so a channel mixes
 the DRAM bursts of several cores as on the full die (one-core miniatures ran up to 1.16x the
-full run, their reads queueing 5-6x longer; four-core ones 1.03x at R-MAT 16). A machine that cannot be cut is sampled by
-thinned replicates of the whole.
+full run, their reads queueing 5-6x longer; four-core ones 1.03x at R-MAT 16). When that plan
+would keep fewer than MIN_WINDOWS_PER_CORE windows per core (small matrices: the program cuts
+a few windows per core), the program's own window plan says so before anything is simulated,
+and whole miniatures are simulated instead, of one core on piuma-die (`few_windows`). A
+machine that cannot be cut is sampled by thinned replicates of the whole.
 
 **Estimate and interval.** All miniatures run at once in the full run, each with the same work
 per thread: per phase, the full run is as slow as the slowest of them, whose chain (the
@@ -89,7 +94,9 @@ MIN_TASKS_PER_THREAD = 16
 #: ...and the costliest task is at most this share of a thread's (thinned) work.
 MAX_HEAVY_SHARE = 0.5
 #: Thinned by windows (SMASH), a sample is flagged when a core of the miniature keeps fewer
-#: windows than this (or its costliest window is above MAX_HEAVY_SHARE of its kept work).
+#: windows than this (or its costliest window is above MAX_HEAVY_SHARE of its kept work). A
+#: plan that would keep fewer (known before simulating: `simulator.run._windows_per_core`)
+#: simulates whole miniatures instead (`make_plan(few_windows=True)`).
 MIN_WINDOWS_PER_CORE = 8
 
 #: A miniature (fewer DRAM channels than the full machine) of a kernel whose cores run stages
@@ -436,6 +443,9 @@ class Plan:
     shared_table: bool = False           # ... and share one table per window (smash-v1/v2)
     chains: tuple[int, float] = (0, 0.0)  # long chains near the costliest, their meet probability
     windows: bool = False                # thinned by whole windows (SMASH), not by rows
+    #: the groups always simulated: 0 (the costliest task's) and those of the other long chains
+    #: (`chain_groups`, k at most); the rest of the k simulated groups are chosen at random
+    fixed: tuple[int, ...] = (0,)
 
     @property
     def fraction(self) -> float:
@@ -484,21 +494,53 @@ def meet_probability(m: int, pipelines: int) -> float:
     return 1.0 - float(np.prod(1.0 - np.arange(1, m) / pipelines))
 
 
+def chain_tasks(cost: np.ndarray, threads: int) -> np.ndarray:
+    """The long chains of a task unit (ids, costliest first): the tasks within CHAIN_NEAR of
+    the costliest when it is a chain of more than CHAIN_SHARE threads' share of the work
+    (else none)."""
+    if cost.size == 0 or cost.sum() <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = float(cost.max())
+    if top < CHAIN_SHARE * float(cost.sum()) / max(threads, 1):
+        return np.zeros(0, dtype=np.int64)
+    ids = np.flatnonzero(cost >= CHAIN_NEAR * top)
+    return ids[np.argsort(-cost[ids], kind="stable")]
+
+
 def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
                 ) -> tuple[int, float]:
-    """(m, probability) over the task units: the tasks within CHAIN_NEAR of the costliest when
-    it is a chain of more than CHAIN_SHARE threads' share of the work (else m = 0), and the
-    probability that two of them meet on one of the full machine's pipelines."""
+    """(m, probability) over the task units: the long chains (`chain_tasks`; m = 0 when there
+    are none) and the probability that two of them meet on one of the full machine's
+    pipelines."""
     best = (0, 0.0)
     for c in costs.values():
-        if c.size == 0 or c.sum() <= 0:
-            continue
-        top = float(c.max())
-        if top < CHAIN_SHARE * float(c.sum()) / max(threads, 1):
-            continue
-        m = int(np.count_nonzero(c >= CHAIN_NEAR * top))
-        best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
+        m = chain_tasks(c, threads).size
+        if m:
+            best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
     return best
+
+
+def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray],
+                 threads: int, limit: int) -> tuple[int, ...]:
+    """The groups always simulated: 0 (the costliest task's) and the groups holding the other
+    long chains (`chain_tasks`), costliest first, `limit` in all.
+
+    Under dynamic tokens tasks start about in their order, so a chain's end is its start plus
+    its length, and a chain nearly as long as the costliest but later in the order ends later
+    than it: the full run of inner-candidates on ca-CondMat-nr ended on its second costliest
+    row (0.95 of the costliest's cost, started 1.1e6 cycles after it, ended 1.2e6 after it),
+    and a sample whose random groups missed that row's group ran 0.857x the full run (the
+    seed that simulated it, 0.975x). Any of them may end the run, so they are simulated in
+    place of groups chosen at random, up to the k groups of the plan (`limit`): more long
+    chains than that are left to chance (on piuma-die at most 5 are not flagged, `warning`;
+    with more, the sample is flagged and more groups would not help it)."""
+    out = [0]
+    for u, c in costs.items():
+        for t in chain_tasks(c, threads):
+            g = int(units[u][t])
+            if g not in out and len(out) < limit:
+                out.append(g)
+    return tuple(out)
 
 
 def unthinnable(knobs: Mapping[str, Any]) -> str:
@@ -524,18 +566,24 @@ def by_windows(knobs: Mapping[str, Any]) -> bool:
 
 
 def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-          knobs: Mapping[str, Any] | None = None) -> tuple[int, int, float, str]:
+          knobs: Mapping[str, Any] | None = None, few_windows: bool = False
+          ) -> tuple[int, int, float, str]:
     """(S, k, thin, note) of the plan for `fraction` (see `make_plan`): two fractions of the same
-    shape simulate the same runs."""
+    shape simulate the same runs. few_windows: SMASH's miniatures of WINDOW_MINIATURE_CORES
+    cores, thinned, would keep fewer than MIN_WINDOWS_PER_CORE windows per core
+    (`windows_per_core`): whole miniatures instead, of any size (`make_plan`)."""
     if groups_simulated < 2:
         raise ValueError(f"sample groups: at least 2 (the heaviest and one at random), got "
                          f"{groups_simulated}")
     staged = by_windows(knobs or {})
-    sizes = miniature_sizes(cfg, WINDOW_MINIATURE_CORES if staged else 1)
+    few = staged and few_windows
+    sizes = miniature_sizes(cfg, WINDOW_MINIATURE_CORES if staged and not few else 1)
     S, k, th = choose(fraction / len(units_of(kernel)), sizes, groups_simulated)
     note = ""
     why = unthinnable(knobs or {})
-    if th < 1 and why:
+    if th < 1 and few and S > 1:
+        th = 1.0
+    elif th < 1 and why:
         if S > 1:
             th = 1.0
         else:
@@ -549,14 +597,22 @@ def shape(kernel: str, cfg, fraction: float, groups_simulated: int = DEFAULT_GRO
 
 def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
               groups_simulated: int = DEFAULT_GROUPS_SIMULATED,
-              knobs: Mapping[str, Any] | None = None) -> Plan:
+              knobs: Mapping[str, Any] | None = None, few_windows: bool = False) -> Plan:
     """The plan simulating about `fraction` of the work of `kernel` (with `knobs`) on `ops`
     (full operands) on machine `cfg` (a static schedule is never thinned, `unthinnable`: it
     simulates whole miniatures, more than `fraction` if need be; SMASH is thinned by whole
     windows, `by_windows`): S groups
     per task unit, the heaviest and k - 1 random ones simulated (on a machine that cannot be
-    cut: k replicates of the whole, thinned with different seeds)."""
-    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs)
+    cut: k replicates of the whole, thinned with different seeds).
+
+    few_windows: SMASH's plan thinned by windows would keep fewer than MIN_WINDOWS_PER_CORE
+    windows per core (`windows_per_core`, which asks the program's own planner): it simulates
+    whole miniatures instead, the most cores whose k groups fit `fraction` (else one core
+    each, more than `fraction`). The windows a program cuts grow with the matrix (on small
+    ones, WINDOWS_PER_CORE per core of the machine, `simulator.programs.smash`), so a thinned
+    sample of a small matrix keeps a few per core, one wave of windows; a whole miniature keeps
+    them all (on one core: the medium and real sets, 0.95-1.02x the full run)."""
+    S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs, few_windows)
     staged = by_windows(knobs or {})
     units = {}
     costs = {}
@@ -565,17 +621,21 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
         costs[u] = c
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
                              seed)
+    fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
+        fixed = chain_groups(units, costs, cfg.threads, k)
+        pool = np.setdiff1d(np.arange(1, S), fixed)
         rng = np.random.default_rng(seed + 7919)
-        others = sorted(int(x) for x in rng.choice(np.arange(1, S), size=k - 1, replace=False))
-        simulated = ((0, 0),) + tuple((g, 0) for g in others)
+        others = sorted(int(x) for x in rng.choice(pool, size=min(max(0, k - len(fixed)),
+                                                                  pool.size), replace=False))
+        simulated = tuple((g, 0) for g in fixed) + tuple((g, 0) for g in others)
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
                 note, core_stages=staged,
                 shared_table=staged and (knobs or {}).get("table") == "shared",
                 chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
-                windows=th < 1 and staged)
+                windows=th < 1 and staged, fixed=fixed)
 
 
 def _seed(plan: Plan, unit: str, group: int, replicate: int) -> int:
@@ -773,28 +833,31 @@ def expected_max(n: int) -> float:
 
 def estimate_phase(heavy: Sequence[float], others: Sequence[float], groups: int
                    ) -> tuple[float, float, float]:
-    """(estimate, down, up): one phase's cycles from the runs of the heaviest group (its
-    replicates) and of the randomly chosen others, out of `groups`, and how far the sampling
-    may have put it below or above its value.
+    """(estimate, down, up): one phase's cycles from the runs of the groups always simulated
+    (the heaviest and those of the other long chains, `Plan.fixed`; on a machine that cannot
+    be cut, the replicates of the whole) and of the randomly chosen others, out of `groups`, and
+    how far the sampling may have put it below or above its value.
 
     All miniatures run at once in the full run, each with the same work per thread: the full
     run is as slow as the slowest of them, the one holding the costliest chain (the heaviest
-    group, always simulated) or another long one. The estimate is the slowest simulated group.
-    The groups not simulated may hold a slower one: `up` is how far the expected slowest of the
-    S - 1 random groups lies beyond it, for groups spread like the simulated ones (mean +
-    E[max of S - 1 normals] x their standard deviation); nothing can pull the estimate down
-    (it is a real miniature's time). Replicates of one group (a machine that cannot be cut):
-    their mean, +- a t interval."""
+    group, always simulated) or another long one (`chain_groups`, always simulated too). The
+    estimate is the slowest simulated group. The groups not simulated may hold a slower one:
+    `up` is how far the expected slowest of the S - n_fixed random groups lies beyond it, for
+    groups spread like the simulated random ones (mean + E[max of S - n_fixed normals] x their
+    standard deviation); nothing can pull the estimate down (it is a real miniature's time).
+    Replicates of one group (groups = 1, a machine that cannot be cut): their mean, +- a t
+    interval."""
     h = np.asarray(heavy, dtype=np.float64)
     o = np.asarray(others, dtype=np.float64)
-    if o.size == 0:
+    if groups <= 1:
         hv = float(h.mean())
         hw = _t(h.size - 1) * float(h.std(ddof=1)) / math.sqrt(h.size) if h.size >= 2 else 0.0
         return hv, hw, hw
-    est = max(float(h.max()), float(o.max()))
-    if o.size < 2 or o.size >= groups - 1:
+    est = max(float(h.max()), float(o.max()) if o.size else 0.0)
+    rest = groups - h.size
+    if o.size < 2 or o.size >= rest:
         return est, 0.0, 0.0
-    slowest = float(o.mean()) + expected_max(groups - 1) * float(o.std(ddof=1))
+    slowest = float(o.mean()) + expected_max(rest) * float(o.std(ddof=1))
     return est, 0.0, max(0.0, slowest - est)
 
 
@@ -827,9 +890,9 @@ def _cycles(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     cycles = down2 = up2 = 0.0
     for name in names:
         rs = by_unit[plan.phase_unit(name)]
-        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group == 0],
-                                       [r.phase_cycles(name) for r in rs if r.group != 0],
-                                       plan.groups)
+        est, down, up = estimate_phase([r.phase_cycles(name) for r in rs if r.group in plan.fixed],
+                                       [r.phase_cycles(name) for r in rs
+                                        if r.group not in plan.fixed], plan.groups)
         out[f"phase_{name}_cycles"] = est
         cycles += est
         down2 += down * down
@@ -851,7 +914,7 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     thread means as means; tasks per phase."""
     S = plan.groups
     rows = by_unit["rows"]
-    total = lambda vals, rs: _stratified(vals, rs, S, total=True)
+    total = lambda vals, rs: _stratified(vals, rs, S, total=True, fixed=plan.fixed)
     out: dict[str, Any] = {}
     for key, v in rows[0].record.items():
         if not (_is_number(v) and _extensive(key)):
@@ -869,7 +932,8 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
                                  for n in names for rs in [by_unit[plan.phase_unit(n)]])))
     for key in INTENSIVE:
         if key in rows[0].record:
-            out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False)
+            out[key] = _stratified([r.record[key] * r.weight for r in rows], rows, S, total=False,
+                                   fixed=plan.fixed)
     out["ipc_pipeline_max"] = rows[0].record.get("ipc_pipeline_max", 0.0)
     for key in MAXIMA:
         vals = [float(r.record[key]) for rs in by_unit.values() for r in rs if key in r.record]
@@ -909,14 +973,17 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
     }
 
 
-def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool) -> float:
-    """The total over all groups (total=True: heaviest + (S-1) x mean of the others) or the
-    mean per group (total=False) of a per-group value."""
-    h = [v for v, r in zip(values, runs) if r.group == 0]
-    o = [v for v, r in zip(values, runs) if r.group != 0]
-    hv = float(np.mean(h)) if h else 0.0
-    om = float(np.mean(o)) if o else hv
-    tot = hv + (groups - 1) * om
+def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool,
+                fixed: Sequence[int] = (0,)) -> float:
+    """The total over all groups (total=True: each group always simulated, `fixed` (its
+    replicates' mean), + (S - len(fixed)) x mean of the others) or the mean per group
+    (total=False) of a per-group value."""
+    hs = [float(np.mean([v for v, r in zip(values, runs) if r.group == g])) for g in fixed
+          if any(r.group == g for r in runs)]
+    o = [v for v, r in zip(values, runs) if r.group not in fixed]
+    hv = float(np.sum(hs)) if hs else 0.0
+    om = float(np.mean(o)) if o else (float(np.mean(hs)) if hs else 0.0)
+    tot = hv + (groups - len(hs)) * om
     return tot if total else tot / groups
 
 
