@@ -85,6 +85,13 @@ def dram_group_keys(res) -> dict[str, int]:
 DEFAULT_MAX_OPS = 200_000_000
 
 
+def default_max_ops(auto_ops: int = 0) -> int:
+    """The work guard when none is given: DEFAULT_MAX_OPS, or a time budget's operations
+    (`sampling.budget_ops`) when they are more: `--budget 8m` plans ~7e8 operations and must
+    not be refused by a guard it was not asked to keep."""
+    return max(DEFAULT_MAX_OPS, int(auto_ops))
+
+
 class VerificationError(AssertionError):
     """A simulated kernel's C differs from scipy's (a bug, never a user error)."""
 
@@ -656,5 +663,5 @@ def kernel_table() -> list[dict[str, Any]]:
 
 
 __all__ = ["AUTO_SAMPLE_OPS", "KNOB_LIMITS", "bound_operands", "check_knob_limits",
-           "check_values", "host_memory_bytes", "machine_peaks", "DEFAULT_MAX_OPS", "DRAM_GROUPS", "DRAM_GROUP_LABELS", "dram_group", "dram_group_keys", "VerificationError", "compulsory_bytes", "estimate_ops",
+           "check_values", "host_memory_bytes", "machine_peaks", "DEFAULT_MAX_OPS", "default_max_ops", "DRAM_GROUPS", "DRAM_GROUP_LABELS", "dram_group", "dram_group_keys", "VerificationError", "compulsory_bytes", "estimate_ops",
            "kernel_table", "run_kernel"]

@@ -99,15 +99,17 @@ def run_point(point: Point, memory_limit: int | None = None) -> dict[str, Any]:
     never stops a sweep. memory_limit: the host memory this point may use (bytes; default: what
     is available when it starts).
     """
-    from simulator.run import run_kernel
+    from simulator.run import default_max_ops, run_kernel
     head = {"point_key": point.key, "overrides": " ".join(point.overrides),
             "requested_sample": point.sample}
     try:
-        kw = {} if point.max_ops is None else {"max_ops": point.max_ops}
+        max_ops = point.max_ops
+        if max_ops is None:
+            max_ops = default_max_ops(point.auto_ops if point.sample == "auto" else 0)
         rec = run_kernel(point.kernel, point.matrix, preset=point.preset,
                          overrides=list(point.overrides), knobs=dict(point.knobs),
                          sample=point.sample, auto_ops=point.auto_ops, seed=point.seed,
-                         memory_limit=memory_limit, **kw)
+                         memory_limit=memory_limit, max_ops=max_ops)
         rec["status"] = "ok"
     except Exception as exc:            # noqa: BLE001 -- any failure is this point's record
         log.debug("point %s failed", point.key, exc_info=True)

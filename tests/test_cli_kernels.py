@@ -73,6 +73,25 @@ def test_max_ops_takes_scientific_notation():
         assert "Traceback" not in res.output
 
 
+def test_a_budget_raises_the_default_work_guard(monkeypatch):
+    """--budget 10m plans ~9e8 operations: the default --max-ops (2e8) must not refuse it; an
+    explicit --max-ops still holds, and without a budget the default stays."""
+    from simulator.cli import kernel_cmds
+    from simulator.run import DEFAULT_MAX_OPS
+    from simulator.sampling import budget_ops
+    seen = []
+    monkeypatch.setattr(kernel_cmds, "run_kernel",
+                        lambda *a, **kw: seen.append(kw["max_ops"]) or {"kernel": "x"})
+    monkeypatch.setattr(kernel_cmds, "summary", lambda rec: "")
+    for extra in (["--budget", "10m"], ["--budget", "10m", "--max-ops", "5"], [],
+                  ["--budget", "1s"]):
+        res = CliRunner().invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=6", "--out", "",
+                                        *extra])
+        assert res.exit_code == 0, res.output
+    assert seen == [budget_ops(600), 5, DEFAULT_MAX_OPS, DEFAULT_MAX_OPS]
+    assert budget_ops(600) > DEFAULT_MAX_OPS
+
+
 def test_run_sample_auto_with_budget_prints_the_interval(tmp_path):
     out = tmp_path / "runs.jsonl"
     res = CliRunner().invoke(main, ["run", "-k", "inner", "-m", "rmat:scale=10,ef=4", "--preset",

@@ -193,3 +193,22 @@ def test_budget_sets_the_auto_sample_operations(tmp_path):
     assert res.exit_code == 0, res.output
     (rec,) = read_records(out)
     assert rec["requested_sample"] == "auto" and rec["sample_fraction"] == 1.0
+
+
+def test_a_points_budget_raises_the_default_work_guard(monkeypatch):
+    """A point of --sample auto with a budget above DEFAULT_MAX_OPS's operations runs under
+    that budget's guard, not the default's; an explicit max_ops holds."""
+    import simulator.run as run
+    from simulator.sweep import run_point
+    seen = []
+
+    def fake(*a, **kw):
+        seen.append(kw["max_ops"])
+        raise ValueError("stop")
+    monkeypatch.setattr(run, "run_kernel", fake)
+    big = 5 * run.DEFAULT_MAX_OPS
+    for kw in ({"sample": "auto", "auto_ops": big}, {"sample": "auto", "auto_ops": big,
+                                                     "max_ops": 7}, {"sample": 0.5}):
+        rec = run_point(Point(matrix="rmat:scale=6", kernel="inner", preset="piuma-die", **kw))
+        assert rec["status"] == "error" and "stop" in rec["error"]
+    assert seen == [big, 7, run.DEFAULT_MAX_OPS]

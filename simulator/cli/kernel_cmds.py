@@ -9,7 +9,7 @@ import click
 
 from simulator.cli._common import (CountParam, Progress, SampleParam, check_output, format_table,
                                    format_value, parse_budget, records_to_json, to_jsonable)
-from simulator.run import DEFAULT_MAX_OPS, kernel_table, run_kernel
+from simulator.run import DEFAULT_MAX_OPS, default_max_ops, kernel_table, run_kernel
 from simulator.sampling import AUTO_SAMPLE_OPS, budget_ops
 
 
@@ -132,7 +132,8 @@ def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tup
 
     The operation count is estimated first (from per-row multiply-adds, before any exact
     pass); above --max-ops the run is refused with the estimate (use a smaller matrix,
-    --max-ops or --sample). So is a run whose estimated host memory exceeds what is available.
+    --max-ops or --sample; with --budget, --max-ops defaults to the budget's operations when
+    they are more). So is a run whose estimated host memory exceeds what is available.
     Complex and non-finite matrices are refused. On a terminal, runs longer than two seconds
     show their progress on stderr.
 
@@ -151,6 +152,8 @@ def run(kernel: str, matrix: str, preset: str, sets: tuple[str, ...], knobs: tup
     auto_ops = AUTO_SAMPLE_OPS
     if budget is not None:
         auto_ops = budget_ops(parse_budget(budget))
+        if click.get_current_context().get_parameter_source("max_ops").name == "DEFAULT":
+            max_ops = default_max_ops(auto_ops)      # the budget decides how much to simulate
         if sample is None:
             sample = "auto"
         elif sample != "auto":
