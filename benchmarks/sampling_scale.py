@@ -58,14 +58,15 @@ def row(r: Mapping[str, Any]) -> dict[str, Any]:
     return {**base, "flops": r["flops"],
             "method": r.get("sample_method"), "fraction": r.get("sample_fraction"),
             "groups": f"{r.get('sample_groups_simulated', '-')}/{r.get('sample_groups', '-')}",
-            "thin": r.get("sample_thin"), "cycles": c,
+            "thin": r.get("sample_thin"), "tpt": r.get("sample_tasks_per_thread"), "cycles": c,
             "interval_pct": 100 * (r["cycles_ci_high"] - r["cycles_ci_low"]) / 2 / c if c else 0.0,
             "note": r.get("sample_warning") or ""}
 
 
-COLS = ["kernel", "matrix", "flops", "method", "fraction", "groups", "thin", "cycles",
+COLS = ["kernel", "matrix", "flops", "method", "fraction", "groups", "thin", "tpt", "cycles",
         "interval_pct", "wall_s", "rss", "note"]
-HEAD = ["kernel", "matrix", "multiply-adds", "method", "simulated", "groups", "thin", "cycles",
+HEAD = ["kernel", "matrix", "multiply-adds", "method", "simulated", "groups", "thin",
+        "tasks per thread", "cycles",
         "± %", "wall s", "peak MB", "note"]
 
 
