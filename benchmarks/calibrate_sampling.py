@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 import matrices
 from simulator.cli._common import format_table
 from simulator.machine import load_config
@@ -86,6 +88,30 @@ def sampled_points(mats: Sequence[str], kernels: Sequence[str], fractions: Seque
             for m in mats for k in kernels
             for f in distinct(k, list(fractions) + list((extra or {}).get(k, ())), preset)
             for s in seeds]
+
+
+def thinned_fraction(matrix: str, kernel: str, preset: str, tasks: float) -> float | None:
+    """The `--sample` whose plan thins rows to at least `tasks` tasks per miniature thread, as
+    few as the stratified thinning's whole steps allow (it keeps one task in every round(1 /
+    thin)), on the smallest miniature: keep one in floor(t0 / tasks), t0 the fewest tasks per
+    thread of a whole simulated group over the kernel's task units. None: no such thinned plan
+    (fewer than 2 x `tasks` whole, a static schedule, or SMASH, thinned by windows)."""
+    from simulator.run import bound_operands
+    cfg = load_config(preset)
+    kn = get_kernel(kernel).resolve_knobs({})
+    if sampling.by_windows(kn) or sampling.unthinnable(kn):
+        return None
+    A = matrices.load(matrix)
+    ops = bound_operands(A, A if A.shape[0] == A.shape[1] else A.T)[0]
+    units = sampling.units_of(kernel)
+    S, k, _ = sampling.choose(0.0, sampling.miniature_sizes(cfg))
+    if S <= 1:
+        return None
+    plan = sampling.make_plan(kernel, cfg, ops, k * len(units) / S, knobs=kn)
+    t0 = min(float(np.count_nonzero(plan.units[u] == g)) for u in units
+             for g, _ in plan.simulated) / (cfg.threads // S)
+    step = int(t0 // tasks)
+    return None if step < 2 else k * len(units) / (S * step)
 
 
 def parse_extra(items: Sequence[str]) -> dict[str, list[float]]:
@@ -325,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--extra-fractions", nargs="*", default=[],
                     help="more fractions for a kernel, e.g. outer=0.75")
+    ap.add_argument("--thinned-tasks", default="",
+                    help="also sample each matrix x kernel thinned to about N tasks per "
+                         "miniature thread (N[,N...]; the fraction from the plan)")
     ap.add_argument("--preset", default="piuma-die")
     ap.add_argument("--full-max-ops", type=float, default=FULL_MAX_OPS,
                     help="refuse full runs estimated above this many operations")
@@ -368,9 +397,12 @@ def main(argv: list[str] | None = None) -> int:
                   on_record=tick)
     fulls = latest(full)
     ok = [(p.matrix, p.kernel) for p in full if fulls.get(p.key, {}).get("status") == "ok"]
+    extra = parse_extra(args.extra_fractions)
+    tasks = [float(x) for x in args.thinned_tasks.split(",") if x]
     sampled = [p for m, k in ok
-               for p in sampled_points([m], [k], fractions, seeds, args.preset, max_ops,
-                                       parse_extra(args.extra_fractions))]
+               for p in sampled_points([m], [k], fractions + [
+                   f for t in tasks for f in [thinned_fraction(m, k, args.preset, t)]
+                   if f is not None], seeds, args.preset, max_ops, extra)]
     if not args.table_only:
         run_sweep(sampled, args.out, jobs=args.jobs, resume=True, on_record=tick)
     recs = list(fulls.values()) + list(latest(sampled).values())

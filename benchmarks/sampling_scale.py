@@ -26,11 +26,12 @@ from simulator.cli._common import format_table
 from simulator.reproduce import KERNELS
 
 
-def run_point(kernel: str, matrix: str, budget: str, preset: str) -> dict[str, Any]:
+def run_point(kernel: str, matrix: str, budget: str, preset: str,
+              max_ops: str | None = None) -> dict[str, Any]:
     """One `smash run` in a child process: its record, wall time and peak RSS (os.wait4)."""
     smash = Path(sys.executable).with_name("smash")
     cmd = [str(smash), "run", "-k", kernel, "-m", matrix, "--preset", preset, "--budget",
-           budget, "--json", "--out", ""]
+           budget, "--json", "--out", ""] + (["--max-ops", max_ops] if max_ops else [])
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
@@ -58,14 +59,15 @@ def row(r: Mapping[str, Any]) -> dict[str, Any]:
     return {**base, "flops": r["flops"],
             "method": r.get("sample_method"), "fraction": r.get("sample_fraction"),
             "groups": f"{r.get('sample_groups_simulated', '-')}/{r.get('sample_groups', '-')}",
-            "thin": r.get("sample_thin"), "cycles": c,
+            "thin": r.get("sample_thin"), "tpt": r.get("sample_tasks_per_thread"), "cycles": c,
             "interval_pct": 100 * (r["cycles_ci_high"] - r["cycles_ci_low"]) / 2 / c if c else 0.0,
             "note": r.get("sample_warning") or ""}
 
 
-COLS = ["kernel", "matrix", "flops", "method", "fraction", "groups", "thin", "cycles",
+COLS = ["kernel", "matrix", "flops", "method", "fraction", "groups", "thin", "tpt", "cycles",
         "interval_pct", "wall_s", "rss", "note"]
-HEAD = ["kernel", "matrix", "multiply-adds", "method", "simulated", "groups", "thin", "cycles",
+HEAD = ["kernel", "matrix", "multiply-adds", "method", "simulated", "groups", "thin",
+        "tasks per thread", "cycles",
         "± %", "wall s", "peak MB", "note"]
 
 
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernels", nargs="*", default=KERNELS)
     ap.add_argument("--budget", default="2m", help="time budget per run (--sample auto)")
     ap.add_argument("--preset", default="piuma-die")
+    ap.add_argument("--max-ops", default=None,
+                    help="smash run --max-ops (a budget above ~2 min needs more than its default)")
     ap.add_argument("--out", default=os.path.join("smash-out", "scale", "records.jsonl"))
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--table-only", action="store_true")
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, m in points:
             if (k, m, args.budget, args.preset) in have:
                 continue
-            r = run_point(k, m, args.budget, args.preset)
+            r = run_point(k, m, args.budget, args.preset, args.max_ops)
             have[key(r)] = r
             with out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(r, default=str) + "\n")

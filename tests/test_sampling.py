@@ -301,8 +301,12 @@ def test_warning_on_small_thinned_samples():
     plan = sampling.Plan("inner", 8, ((0, 0),), 0.1, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     assert "tasks per thread" in sampling.warning(plan, 3.0, 0.1)
     assert "raise --sample or the budget" in sampling.warning(plan, 1.5, 0.1)   # thinned
-    assert "costliest task" in sampling.warning(plan, 100.0, 0.9)
+    assert sampling.warning(plan, 100.0, 0.9) == ""   # thinned by rows: no costliest-task rule
     assert sampling.warning(plan, 100.0, 0.1) == ""
+    win = sampling.Plan("smash-v3", 2, ((0, 0), (1, 0)), 0.3, 0, sampling.Miniature(2, (), 4, 0.0),
+                        {}, {}, windows=True)
+    assert "costliest window" in sampling.warning(win, 1.0, 0.9, windows_per_core=20.0)
+    assert sampling.warning(win, 1.0, 0.1, windows_per_core=20.0) == ""
     whole = sampling.Plan("inner", 8, ((0, 0),), 1.0, 0, sampling.Miniature(8, (), 1, 0.0), {}, {})
     # a DRAM-bound miniature of one channel: flagged (two channels: not)
     # (of a kernel whose cores run stages between barriers: SMASH's windows; threads that run
