@@ -198,7 +198,9 @@ SYSTEMATIC_THINNED = (0.10, 0.20)
 #: grows with the full run's DRAM load (0.25 / 0.36 / 0.45 / 0.49 busy at R-MAT 13-16), so
 #: the whole miniatures' 10 % / 10 % is kept, and above MAX_DRAM_UTILIZATION the sample is
 #: flagged (`warning`). (On one-core miniatures, before: 1.05-1.07x at R-MAT 14, 1.12-1.14x at
-#: 15, 1.22x at 16.)
+#: 15, 1.22x at 16.) Those runs had smash-v3's fragments capped at 1/8 of the pool (spilling
+#: heavy rows); with the largest block (stop 19) the full runs' DRAM is 26 % busy at R-MAT 15 and
+#: 16 and the samples ran 1.004x (R-MAT 14), 1.014-1.016x (15) and 1.005x (16).
 #: Such a sample, large enough, is not flagged: validated up to the DRAM load measured, which
 #: MAX_DRAM_UTILIZATION bounds (on one-core miniatures it was always flagged,
 #: `WINDOWS_UNVALIDATED`, "not validated within 10 %").
