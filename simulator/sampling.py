@@ -378,17 +378,37 @@ def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.n
     return blocks(n_tasks, threads, cost if flops else None)
 
 
-def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> np.ndarray:
-    """Each task's group (int64, 0..groups-1), group 0 holding the costliest task.
+def occupancy(cost: np.ndarray, threads: int) -> np.ndarray:
+    """What each task takes of its group's capacity under dynamic tokens, where a task runs on
+    one thread: its cost, at most one thread's share of the work (total / threads). A chain
+    longer than that holds its thread for the whole phase and no more (the other threads take
+    the rest); counted at its cost, it cost its group that many threads' share of the other
+    work. rowwise-hash on `powerlaw:n=40000,nnz_per_row=4` (costliest row 17.2 threads' share):
+    its group got 0.75 of the others' other work, its threads ran out of it at 0.73e6 cycles
+    against 1.36e6 in the full run, the row's chain (latency-bound, slower under load) ran
+    0.89x as long, and the sample at 3/8 came out at 0.876x the full run; dealt by occupancy,
+    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md)."""
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.size == 0:
+        return cost
+    return np.minimum(cost, cost.sum() / max(int(threads), 1))
 
-    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by cost, heaviest
+
+def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int,
+              weight: np.ndarray | None = None) -> np.ndarray:
+    """Each task's group (int64, 0..groups-1), group 0 holding the costliest task (by `cost`).
+
+    weight: what a task takes of a group's capacity, by which blocks are sorted and dealt
+    (default: `cost`; dynamic tokens: `occupancy`).
+
+    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by weight, heaviest
     first (ties in a seeded random order), are dealt in strata of `groups` consecutive blocks:
     a stratum holding a block above HEAVY_BLOCK x the mean block goes greedily (its blocks,
-    heaviest first, to the groups with the least cost so far), the others at random among the
-    groups still below their share (total / groups; in turn if the stratum has more blocks
+    heaviest first, to the groups with the least weight so far), the others at random among
+    the groups still below their share (total / groups; in turn if the stratum has more blocks
     than such groups), the lightest groups when none is below. A group holding a
-    heavy block thus gets that much less of the rest: every group holds about 1/S of the work
-    (dealt to every group alike, the power-law matrix's group holding a row of 94K of the 1M
+    heavy block thus gets that much less of the rest: every group holds about 1/S of the
+    weight (dealt to every group alike, the power-law matrix's group holding a row of 94K of the 1M
     multiply-adds got 1.66x the others' work, and smash-v2's estimate came out at 1.35x the
     full run)."""
     cost = np.asarray(cost, dtype=np.float64)
@@ -398,7 +418,8 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> n
         return label
     rng = np.random.default_rng(seed)
     b = np.asarray(bounds, dtype=np.int64)
-    bcost = np.add.reduceat(cost, b[:-1])
+    w = cost if weight is None else np.asarray(weight, dtype=np.float64)
+    bcost = np.add.reduceat(w, b[:-1])
     order = np.lexsort((rng.random(bcost.size), -bcost))
     load = np.zeros(groups)
     bgroup = np.empty(bcost.size, dtype=np.int64)
@@ -641,8 +662,9 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
+        one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
-                             seed)
+                             seed, occupancy(c, cfg.threads) if one_thread else None)
     fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
