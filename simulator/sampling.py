@@ -143,15 +143,17 @@ WINDOW_MINIATURE_CORES = 4
 #: share of the work, the full run's end depends on whether two of them meet on one pipeline
 #: (issue-bound chains share its issue slots: two long rows on one pipeline took 1.89x one).
 #: Dealt at random, m such chains meet on one of the full machine's P pipelines with
-#: probability 1 - prod(1 - i / P, i < m) (the birthday problem: 8 on 48, 0.46; 16, 0.93),
-#: while the costliest are dealt one per miniature, where they meet far less often (one per
-#: miniature: never). A sample is flagged when that probability reaches MAX_CHAIN_MEET
-#: (m >= 6 on piuma-die's 48 pipelines; thresholds assumed): the inner products on the
-#: imbalanced matrices ran 0.57-0.89x the full run. Nothing in a sample can say whether the
-#: full run's chains met.
+#: probability 1 - prod(1 - i / P, i < m) (the birthday problem: 3 on 48, 0.06; 8, 0.46; 16,
+#: 0.93), while the costliest are dealt one per miniature, where they meet far less often (one
+#: per miniature: never). Nothing in a sample can say whether the full run's chains met, so a
+#: sample is flagged when they meet with probability above 1 - CONFIDENCE: a 95 % interval
+#: cannot leave out an outcome that likely (m >= 3 on piuma-die's 48 pipelines). It was 0.25
+#: (assumed) until a single meeting of m = 3 decided a run: inner-candidates on
+#: `powerlaw:n=4096,nnz_per_row=8`, whose full run ends on two long rows sharing a pipeline,
+#: sampled at 0.71x it, unflagged (p = 0.06). The inner products on the imbalanced matrices
+#: (m = 8, 16) ran 0.57-0.89x the full run.
 CHAIN_NEAR = 0.75
 CHAIN_SHARE = 2.0
-MAX_CHAIN_MEET = 0.25
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
@@ -166,6 +168,8 @@ HEAVY_BLOCK = 2.0
 
 #: Confidence level of cycles_ci_low / cycles_ci_high.
 CONFIDENCE = 0.95
+#: Long chains meeting on a pipeline with at least this probability flag a sample (above).
+MAX_CHAIN_MEET = 1.0 - CONFIDENCE
 
 #: Relative systematic error of a miniature's cycles at CONFIDENCE, (below, above) the estimate,
 #: measured by benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned
@@ -447,21 +451,26 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int,
 def thin(ids: np.ndarray, cost: np.ndarray, share: float, seed: int) -> np.ndarray:
     """A stratified random `share` of the tasks `ids` (sorted): the costliest task always
     (a chain that long would bound the full run; keeping it lets `warning` see it), the rest
-    sorted by cost and cut into strata of round(1 / share) tasks, one kept from each (the
-    last, partial stratum with probability its size x share)."""
+    sorted by cost and cut into strata of 1 / share tasks (stratum j: sorted positions
+    floor(j / share) up to floor((j + 1) / share), so strata differ by at most one task and
+    the kept share is `share`, not 1 / round(1 / share): a step rounded to whole tasks kept
+    every task at 0.8 and half of them at 0.25 and at 0.15), one kept from each (the last,
+    partial stratum with probability its size x share)."""
     ids = np.asarray(ids, dtype=np.int64)
     if share >= 1 or ids.size == 0:
         return ids
     rng = np.random.default_rng(seed)
-    step = max(1, int(round(1 / share)))
     order = ids[np.lexsort((rng.random(ids.size), -cost[ids]))]
-    keep = [order[0]]
     rest = order[1:]
-    for s in range(0, rest.size, step):
-        st = rest[s:s + step]
-        if st.size == step or rng.random() < st.size / step:
-            keep.append(st[rng.integers(st.size)])
-    return np.sort(np.asarray(keep, dtype=np.int64))
+    j = np.arange(int(np.ceil(rest.size * share)) + 1)
+    lo = np.floor(j / share).astype(np.int64)
+    j, lo = j[lo < rest.size], lo[lo < rest.size]
+    hi = np.floor((j + 1) / share).astype(np.int64)
+    size = np.minimum(hi, rest.size) - lo
+    drawn = rng.random(j.size)
+    kept = (size == hi - lo) | (drawn < size * share)
+    pick = lo + np.minimum((rng.random(j.size) * size).astype(np.int64), size - 1)
+    return np.sort(np.concatenate([order[:1], rest[pick[kept]]]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -575,8 +584,9 @@ def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray
     and a sample whose random groups missed that row's group ran 0.857x the full run (the
     seed that simulated it, 0.975x). Any of them may end the run, so they are simulated in
     place of groups chosen at random, up to the k groups of the plan (`limit`): more long
-    chains than that are left to chance (on piuma-die at most 5 are not flagged, `warning`;
-    with more, the sample is flagged and more groups would not help it)."""
+    chains than that are left to chance (on piuma-die at most 2 are not flagged, `warning`, and
+    the default k = 3 holds them; with more, the sample is flagged and more groups would not
+    help it)."""
     out = [0]
     for u, c in costs.items():
         for t in chain_tasks(c, threads):

@@ -38,7 +38,7 @@ def test_thinned_fraction_keeps_the_tasks_asked(tasks):
     f = cal.thinned_fraction(MATRIX, "rowwise-hash", "piuma-die", tasks)
     plan, tpt = _tasks_per_thread(MATRIX, "rowwise-hash", f)
     assert plan.thin < 1 and plan.groups == 8
-    assert tasks <= tpt < 2 * tasks          # as few as the whole steps of thinning allow
+    assert tasks <= tpt < 1.1 * tasks        # thinning keeps the share asked
     # no thinned plan that large, or a kernel thinned by windows: none
     assert cal.thinned_fraction(MATRIX, "rowwise-hash", "piuma-die", 30) is None
     assert cal.thinned_fraction(MATRIX, "smash-v3", "piuma-die", 4) is None
