@@ -143,15 +143,17 @@ WINDOW_MINIATURE_CORES = 4
 #: share of the work, the full run's end depends on whether two of them meet on one pipeline
 #: (issue-bound chains share its issue slots: two long rows on one pipeline took 1.89x one).
 #: Dealt at random, m such chains meet on one of the full machine's P pipelines with
-#: probability 1 - prod(1 - i / P, i < m) (the birthday problem: 8 on 48, 0.46; 16, 0.93),
-#: while the costliest are dealt one per miniature, where they meet far less often (one per
-#: miniature: never). A sample is flagged when that probability reaches MAX_CHAIN_MEET
-#: (m >= 6 on piuma-die's 48 pipelines; thresholds assumed): the inner products on the
-#: imbalanced matrices ran 0.57-0.89x the full run. Nothing in a sample can say whether the
-#: full run's chains met.
+#: probability 1 - prod(1 - i / P, i < m) (the birthday problem: 3 on 48, 0.06; 8, 0.46; 16,
+#: 0.93), while the costliest are dealt one per miniature, where they meet far less often (one
+#: per miniature: never). Nothing in a sample can say whether the full run's chains met, so a
+#: sample is flagged when they meet with probability above 1 - CONFIDENCE: a 95 % interval
+#: cannot leave out an outcome that likely (m >= 3 on piuma-die's 48 pipelines). It was 0.25
+#: (assumed) until a single meeting of m = 3 decided a run: inner-candidates on
+#: `powerlaw:n=4096,nnz_per_row=8`, whose full run ends on two long rows sharing a pipeline,
+#: sampled at 0.71x it, unflagged (p = 0.06). The inner products on the imbalanced matrices
+#: (m = 8, 16) ran 0.57-0.89x the full run.
 CHAIN_NEAR = 0.75
 CHAIN_SHARE = 2.0
-MAX_CHAIN_MEET = 0.25
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
@@ -166,6 +168,8 @@ HEAVY_BLOCK = 2.0
 
 #: Confidence level of cycles_ci_low / cycles_ci_high.
 CONFIDENCE = 0.95
+#: Long chains meeting on a pipeline with at least this probability flag a sample (above).
+MAX_CHAIN_MEET = 1.0 - CONFIDENCE
 
 #: Relative systematic error of a miniature's cycles at CONFIDENCE, (below, above) the estimate,
 #: measured by benchmarks/calibrate_sampling.py against full runs: whole miniatures, and thinned
@@ -378,17 +382,37 @@ def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.n
     return blocks(n_tasks, threads, cost if flops else None)
 
 
-def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> np.ndarray:
-    """Each task's group (int64, 0..groups-1), group 0 holding the costliest task.
+def occupancy(cost: np.ndarray, threads: int) -> np.ndarray:
+    """What each task takes of its group's capacity under dynamic tokens, where a task runs on
+    one thread: its cost, at most one thread's share of the work (total / threads). A chain
+    longer than that holds its thread for the whole phase and no more (the other threads take
+    the rest); counted at its cost, it cost its group that many threads' share of the other
+    work. rowwise-hash on `powerlaw:n=40000,nnz_per_row=4` (costliest row 17.2 threads' share):
+    its group got 0.75 of the others' other work, its threads ran out of it at 0.73e6 cycles
+    against 1.36e6 in the full run, the row's chain (latency-bound, slower under load) ran
+    0.89x as long, and the sample at 3/8 came out at 0.876x the full run; dealt by occupancy,
+    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md)."""
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.size == 0:
+        return cost
+    return np.minimum(cost, cost.sum() / max(int(threads), 1))
 
-    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by cost, heaviest
+
+def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int,
+              weight: np.ndarray | None = None) -> np.ndarray:
+    """Each task's group (int64, 0..groups-1), group 0 holding the costliest task (by `cost`).
+
+    weight: what a task takes of a group's capacity, by which blocks are sorted and dealt
+    (default: `cost`; dynamic tokens: `occupancy`).
+
+    Tasks are cut into blocks at `bounds` (`task_blocks`); blocks sorted by weight, heaviest
     first (ties in a seeded random order), are dealt in strata of `groups` consecutive blocks:
     a stratum holding a block above HEAVY_BLOCK x the mean block goes greedily (its blocks,
-    heaviest first, to the groups with the least cost so far), the others at random among the
-    groups still below their share (total / groups; in turn if the stratum has more blocks
+    heaviest first, to the groups with the least weight so far), the others at random among
+    the groups still below their share (total / groups; in turn if the stratum has more blocks
     than such groups), the lightest groups when none is below. A group holding a
-    heavy block thus gets that much less of the rest: every group holds about 1/S of the work
-    (dealt to every group alike, the power-law matrix's group holding a row of 94K of the 1M
+    heavy block thus gets that much less of the rest: every group holds about 1/S of the
+    weight (dealt to every group alike, the power-law matrix's group holding a row of 94K of the 1M
     multiply-adds got 1.66x the others' work, and smash-v2's estimate came out at 1.35x the
     full run)."""
     cost = np.asarray(cost, dtype=np.float64)
@@ -398,7 +422,8 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> n
         return label
     rng = np.random.default_rng(seed)
     b = np.asarray(bounds, dtype=np.int64)
-    bcost = np.add.reduceat(cost, b[:-1])
+    w = cost if weight is None else np.asarray(weight, dtype=np.float64)
+    bcost = np.add.reduceat(w, b[:-1])
     order = np.lexsort((rng.random(bcost.size), -bcost))
     load = np.zeros(groups)
     bgroup = np.empty(bcost.size, dtype=np.int64)
@@ -426,21 +451,26 @@ def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int) -> n
 def thin(ids: np.ndarray, cost: np.ndarray, share: float, seed: int) -> np.ndarray:
     """A stratified random `share` of the tasks `ids` (sorted): the costliest task always
     (a chain that long would bound the full run; keeping it lets `warning` see it), the rest
-    sorted by cost and cut into strata of round(1 / share) tasks, one kept from each (the
-    last, partial stratum with probability its size x share)."""
+    sorted by cost and cut into strata of 1 / share tasks (stratum j: sorted positions
+    floor(j / share) up to floor((j + 1) / share), so strata differ by at most one task and
+    the kept share is `share`, not 1 / round(1 / share): a step rounded to whole tasks kept
+    every task at 0.8 and half of them at 0.25 and at 0.15), one kept from each (the last,
+    partial stratum with probability its size x share)."""
     ids = np.asarray(ids, dtype=np.int64)
     if share >= 1 or ids.size == 0:
         return ids
     rng = np.random.default_rng(seed)
-    step = max(1, int(round(1 / share)))
     order = ids[np.lexsort((rng.random(ids.size), -cost[ids]))]
-    keep = [order[0]]
     rest = order[1:]
-    for s in range(0, rest.size, step):
-        st = rest[s:s + step]
-        if st.size == step or rng.random() < st.size / step:
-            keep.append(st[rng.integers(st.size)])
-    return np.sort(np.asarray(keep, dtype=np.int64))
+    j = np.arange(int(np.ceil(rest.size * share)) + 1)
+    lo = np.floor(j / share).astype(np.int64)
+    j, lo = j[lo < rest.size], lo[lo < rest.size]
+    hi = np.floor((j + 1) / share).astype(np.int64)
+    size = np.minimum(hi, rest.size) - lo
+    drawn = rng.random(j.size)
+    kept = (size == hi - lo) | (drawn < size * share)
+    pick = lo + np.minimum((rng.random(j.size) * size).astype(np.int64), size - 1)
+    return np.sort(np.concatenate([order[:1], rest[pick[kept]]]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,12 +502,32 @@ class Plan:
     @property
     def fraction(self) -> float:
         """Share of the whole run's work simulated (by cost): each task unit's groups are
-        simulated as whole runs of their part of the product, so units add up."""
+        simulated as whole runs of their part of the product, so units add up. Thinned by rows,
+        a group keeps its costliest task whole (`thin`) and `thin` of the rest: the outer
+        product on R-MAT 18, whose costliest inner index is 8.6 % of the multiply-adds, counted
+        as thin x its groups, was planned at 1.4 % of the run for a 2-minute budget and ran
+        35 minutes. (Thinned by windows the costliest window is kept too; windows are cut by
+        the program, so it is not counted here.)"""
+        return self._share(self.thin)
+
+    @property
+    def kept_whole(self) -> float:
+        """Share of the whole run's work in the tasks a thinned-by-rows plan keeps at any
+        `thin`: each simulated group's costliest (0 when not thinned by rows)."""
+        return self._share(0.0) if self.thin < 1 and not self.windows else 0.0
+
+    def _share(self, thin: float) -> float:
         out = 0.0
+        rows_thinned = self.thin < 1 and not self.windows
         for u, lab in self.units.items():
-            tot = float(self.costs[u].sum())
-            sim = sum(float(self.costs[u][lab == g].sum()) for g, _ in self.simulated)
-            out += self.thin * sim / tot if tot else 0.0
+            c = self.costs[u]
+            tot = float(c.sum())
+            if not tot:
+                continue
+            for g, _ in self.simulated:
+                cg = c[lab == g]
+                top = float(cg.max()) if cg.size and rows_thinned else 0.0
+                out += (top + thin * (float(cg.sum()) - top)) / tot
         return out
 
     def phase_unit(self, phase: str) -> str:
@@ -554,8 +604,9 @@ def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray
     and a sample whose random groups missed that row's group ran 0.857x the full run (the
     seed that simulated it, 0.975x). Any of them may end the run, so they are simulated in
     place of groups chosen at random, up to the k groups of the plan (`limit`): more long
-    chains than that are left to chance (on piuma-die at most 5 are not flagged, `warning`;
-    with more, the sample is flagged and more groups would not help it)."""
+    chains than that are left to chance (on piuma-die at most 2 are not flagged, `warning`, and
+    the default k = 3 holds them; with more, the sample is flagged and more groups would not
+    help it)."""
     out = [0]
     for u, c in costs.items():
         for t in chain_tasks(c, threads):
@@ -641,8 +692,9 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
+        one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
-                             seed)
+                             seed, occupancy(c, cfg.threads) if one_thread else None)
     fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
@@ -936,7 +988,8 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     thread means as means; tasks per phase."""
     S = plan.groups
     rows = by_unit["rows"]
-    total = lambda vals, rs: _stratified(vals, rs, S, total=True, fixed=plan.fixed)
+    total = lambda vals, rs: _stratified(vals, rs, S, total=True, fixed=plan.fixed,
+                                         cost=group_costs(plan, rs[0].unit))
     out: dict[str, Any] = {}
     for key, v in rows[0].record.items():
         if not (_is_number(v) and _extensive(key)):
@@ -949,8 +1002,9 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
         out[key] = int(round(val)) if isinstance(v, (int, np.integer)) else val
     out["nnz_c_estimate"] = int(round(total([r.record.get("nnz_c", 0) * r.weight for r in rows],
                                             rows)))
-    out["tasks"] = int(round(sum(total([r.phases.get(n, {}).get("tasks", 0) * r.phase_weight(n)
-                                        for r in rs], rs)
+    out["tasks"] = int(round(sum(_stratified([r.phases.get(n, {}).get("tasks", 0)
+                                              * r.phase_weight(n) for r in rs], rs, S, True,
+                                             plan.fixed)
                                  for n in names for rs in [by_unit[plan.phase_unit(n)]])))
     for key in INTENSIVE:
         if key in rows[0].record:
@@ -996,17 +1050,34 @@ def _sample_keys(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], pl
 
 
 def _stratified(values: Sequence[float], runs: Sequence[GroupRun], groups: int, total: bool,
-                fixed: Sequence[int] = (0,)) -> float:
+                fixed: Sequence[int] = (0,), cost: np.ndarray | None = None) -> float:
     """The total over all groups (total=True: each group always simulated, `fixed` (its
     replicates' mean), + (S - len(fixed)) x mean of the others) or the mean per group
-    (total=False) of a per-group value."""
+    (total=False) of a per-group value.
+
+    cost: each group's cost (`group_costs`): the groups not simulated are then counted by the
+    random groups' value per cost (the fixed ones' when none is random) x their cost. Groups
+    dealt by occupancy (`occupancy`) differ in cost where they hold tasks above a thread's
+    share, and a plain mean of the random ones misses that (rowwise-hash on
+    `powerlaw:n=4096,nnz_per_row=8` at 3/8: instructions 0.948x the full run's)."""
     hs = [float(np.mean([v for v, r in zip(values, runs) if r.group == g])) for g in fixed
           if any(r.group == g for r in runs)]
     o = [v for v, r in zip(values, runs) if r.group not in fixed]
     hv = float(np.sum(hs)) if hs else 0.0
     om = float(np.mean(o)) if o else (float(np.mean(hs)) if hs else 0.0)
     tot = hv + (groups - len(hs)) * om
+    if (cost is not None and hs and len(hs) < groups
+            and all(cost[r.group] > 0 for r in runs)):     # (a plan's groups all hold tasks)
+        done = [g for g in fixed if any(r.group == g for r in runs)]
+        og = [r.group for r in runs if r.group not in fixed] if o else done
+        per = float(np.sum(o if o else hs)) / max(float(np.sum(cost[og])), 1e-300)
+        tot = hv + per * (float(np.sum(cost)) - float(np.sum(cost[done])))
     return tot if total else tot / groups
+
+
+def group_costs(plan: "Plan", unit: str) -> np.ndarray:
+    """Each group's cost (`task_cost`) in the plan's task unit `unit`."""
+    return np.bincount(plan.units[unit], weights=plan.costs[unit], minlength=plan.groups)
 
 
 def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,

@@ -41,10 +41,14 @@ def test_every_long_chains_group_is_simulated():
         g = int(plan.units["rows"][15000])
         assert plan.units["rows"][5000] == 0 and g != 0
         assert plan.fixed == (0, g)
-        # in place of a random group: k = 3 groups in all, about the fraction asked
+        # in place of a random group: k = 3 groups in all, about the fraction asked of the work
+        # dealt by occupancy, plus the chains beyond the thread each holds (`occupancy`)
         assert plan.simulated[:2] == ((0, 0), (g, 0)) and len(plan.simulated) == 3
         assert plan.simulated[2][0] not in (0, g)
-        assert plan.fraction == pytest.approx(0.375, abs=0.05)
+        cost = plan.costs["rows"]
+        beyond = cost - sampling.occupancy(cost, plan.threads)
+        want = (0.375 * (cost.sum() - beyond.sum()) + beyond.sum()) / cost.sum()
+        assert plan.fraction == pytest.approx(want, abs=0.05)
     # more long chains than k: the k costliest chains' groups, nothing at random
     many = flops.copy()
     many[[1000, 3000, 12000, 18000]] = [199_000, 198_000, 197_000, 196_000]

@@ -211,4 +211,5 @@ def test_a_points_budget_raises_the_default_work_guard(monkeypatch):
                                                      "max_ops": 7}, {"sample": 0.5}):
         rec = run_point(Point(matrix="rmat:scale=6", kernel="inner", preset="piuma-die", **kw))
         assert rec["status"] == "error" and "stop" in rec["error"]
-    assert seen == [big, 7, run.DEFAULT_MAX_OPS]
+    assert seen == [run.default_max_ops(big), 7, run.DEFAULT_MAX_OPS]
+    assert run.default_max_ops(big) >= big
