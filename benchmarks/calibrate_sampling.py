@@ -94,7 +94,7 @@ def thinned_fraction(matrix: str, kernel: str, preset: str, tasks: float) -> flo
     """The `--sample` whose plan thins rows to about `tasks` tasks per miniature thread, on the
     smallest miniature: keeps 1.02 x tasks / t0 of them (2 % over: a group keeps its share
     give or take a task), t0 the fewest tasks per thread of a whole simulated group over the
-    kernel's task units. None: no such thinned plan (fewer than 2 x
+    kernel's task units. None: no such thinned plan (fewer than 1.25 x
     `tasks` whole, a static schedule, or SMASH, thinned by windows)."""
     from simulator.run import bound_operands
     cfg = load_config(preset)
@@ -110,7 +110,7 @@ def thinned_fraction(matrix: str, kernel: str, preset: str, tasks: float) -> flo
     plan = sampling.make_plan(kernel, cfg, ops, k * len(units) / S, knobs=kn)
     t0 = min(float(np.count_nonzero(plan.units[u] == g)) for u in units
              for g, _ in plan.simulated) / (cfg.threads // S)
-    return None if t0 < 2 * tasks else k * len(units) / S * 1.02 * tasks / t0
+    return None if t0 < 1.25 * tasks else k * len(units) / S * 1.02 * tasks / t0
 
 
 def parse_extra(items: Sequence[str]) -> dict[str, list[float]]:
