@@ -514,7 +514,7 @@ class Plan:
     def kept_whole(self) -> float:
         """Share of the whole run's work in the tasks a thinned-by-rows plan keeps at any
         `thin`: each simulated group's costliest (0 when not thinned by rows)."""
-        return self._share(0.0) if self.thin < 1 and not self.windows else 0.0
+        return self._share(0.0)
 
     def _share(self, thin: float) -> float:
         out = 0.0
@@ -687,12 +687,12 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     them all (on one core: the medium and real sets, 0.95-1.02x the full run)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs, few_windows)
     staged = by_windows(knobs or {})
+    one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
     units = {}
     costs = {}
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
-        one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
                              seed, occupancy(c, cfg.threads) if one_thread else None)
     fixed = (0,)
@@ -988,8 +988,9 @@ def _counts(by_unit: Mapping[str, list[GroupRun]], names: Sequence[str], plan: P
     thread means as means; tasks per phase."""
     S = plan.groups
     rows = by_unit["rows"]
+    gcost = {u: group_costs(plan, u) for u in by_unit}       # once, not per key and phase
     total = lambda vals, rs: _stratified(vals, rs, S, total=True, fixed=plan.fixed,
-                                         cost=group_costs(plan, rs[0].unit))
+                                         cost=gcost[rs[0].unit])
     out: dict[str, Any] = {}
     for key, v in rows[0].record.items():
         if not (_is_number(v) and _extensive(key)):
