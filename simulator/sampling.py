@@ -158,6 +158,13 @@ WINDOW_MINIATURE_CORES = 4
 CHAIN_NEAR = 0.75
 CHAIN_SHARE = 2.0
 
+#: The outer product with knob split_inner (heavy inner indices cut over threads) is not
+#: validated on miniatures: a miniature's group holding a hub column is that column and little
+#: else, cut for the miniature's threads, and its samples on R-MAT 12 ran 1.09-1.13x the full
+#: run (stop 21, `--sample` 0.75 and 0.375, two seeds; docs/kernels.md).
+SPLIT_UNVALIDATED = ("sample unreliable: the outer product with split_inner is not validated on "
+                     "miniatures (1.09-1.13x the full run on R-MAT 12); simulate it whole")
+
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
 AUTO_SAMPLE_OPS = 40_000_000
@@ -385,7 +392,22 @@ def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.n
     return blocks(n_tasks, threads, cost if flops else None)
 
 
-def occupancy(cost: np.ndarray, threads: int) -> np.ndarray:
+def piece_cost(unit: str, ops, cost: np.ndarray, knobs: Mapping[str, Any] | None,
+               threads: int) -> np.ndarray:
+    """The longest piece of each task that one thread runs: the task itself, except the outer
+    product's inner indices with knob split_inner, cut into runs of A's column entries
+    (`simulator.programs.outer.inner_run`), each on a thread of its own."""
+    split = int((knobs or {}).get("split_inner", 0) or 0)
+    if unit != "inner" or split <= 0:
+        return cost
+    from simulator.programs.outer import inner_run
+    a_col = np.bincount(ops.A.indices, minlength=ops.A.shape[1]).astype(np.float64)
+    b_row = np.diff(ops.B.indptr).astype(np.float64)
+    run = np.minimum(a_col, inner_run(b_row, ops.flops, threads, split))
+    return np.minimum(cost, run * b_row + run + 1.0)
+
+
+def occupancy(cost: np.ndarray, threads: int, piece: np.ndarray | None = None) -> np.ndarray:
     """What each task takes of its group's capacity under dynamic tokens, where a task runs on
     one thread: its cost, at most one thread's share of the work (total / threads). A chain
     longer than that holds its thread for the whole phase and no more (the other threads take
@@ -394,11 +416,13 @@ def occupancy(cost: np.ndarray, threads: int) -> np.ndarray:
     its group got 0.75 of the others' other work, its threads ran out of it at 0.73e6 cycles
     against 1.36e6 in the full run, the row's chain (latency-bound, slower under load) ran
     0.89x as long, and the sample at 3/8 came out at 0.876x the full run; dealt by occupancy,
-    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md)."""
+    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md). A task run in pieces
+    (`piece_cost`) is capped by its longest piece's share only."""
     cost = np.asarray(cost, dtype=np.float64)
     if cost.size == 0:
         return cost
-    return np.minimum(cost, cost.sum() / max(int(threads), 1))
+    piece = cost if piece is None else np.asarray(piece, dtype=np.float64)
+    return cost - piece + np.minimum(piece, cost.sum() / max(int(threads), 1))
 
 
 def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int,
@@ -569,34 +593,37 @@ def meet_probability(m: int, pipelines: int) -> float:
     return 1.0 - float(np.prod(1.0 - np.arange(1, m) / pipelines))
 
 
-def chain_tasks(cost: np.ndarray, threads: int) -> np.ndarray:
-    """The long chains of a task unit (ids, costliest first): the tasks within CHAIN_NEAR of
-    the costliest when it is a chain of more than CHAIN_SHARE threads' share of the work
-    (else none)."""
+def chain_tasks(cost: np.ndarray, threads: int, piece: np.ndarray | None = None) -> np.ndarray:
+    """The long chains of a task unit (ids, costliest first): the tasks whose longest piece
+    (`piece_cost`; the task itself unless it is run in pieces) is within CHAIN_NEAR of the
+    longest when that is a chain of more than CHAIN_SHARE threads' share of the work (else
+    none)."""
     if cost.size == 0 or cost.sum() <= 0:
         return np.zeros(0, dtype=np.int64)
-    top = float(cost.max())
+    piece = cost if piece is None else piece
+    top = float(piece.max())
     if top < CHAIN_SHARE * float(cost.sum()) / max(threads, 1):
         return np.zeros(0, dtype=np.int64)
-    ids = np.flatnonzero(cost >= CHAIN_NEAR * top)
-    return ids[np.argsort(-cost[ids], kind="stable")]
+    ids = np.flatnonzero(piece >= CHAIN_NEAR * top)
+    return ids[np.argsort(-piece[ids], kind="stable")]
 
 
-def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
-                ) -> tuple[int, float]:
+def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int,
+                pieces: Mapping[str, np.ndarray] | None = None) -> tuple[int, float]:
     """(m, probability) over the task units: the long chains (`chain_tasks`; m = 0 when there
     are none) and the probability that two of them meet on one of the full machine's
     pipelines."""
     best = (0, 0.0)
-    for c in costs.values():
-        m = chain_tasks(c, threads).size
+    for u, c in costs.items():
+        m = chain_tasks(c, threads, None if pieces is None else pieces[u]).size
         if m:
             best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
     return best
 
 
 def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray],
-                 threads: int, limit: int) -> tuple[int, ...]:
+                 threads: int, limit: int, pieces: Mapping[str, np.ndarray] | None = None
+                 ) -> tuple[int, ...]:
     """The groups always simulated: 0 (the costliest task's) and the groups holding the other
     long chains (`chain_tasks`), costliest first, `limit` in all.
 
@@ -612,7 +639,7 @@ def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray
     help it)."""
     out = [0]
     for u, c in costs.items():
-        for t in chain_tasks(c, threads):
+        for t in chain_tasks(c, threads, None if pieces is None else pieces[u]):
             g = int(units[u][t])
             if g not in out and len(out) < limit:
                 out.append(g)
@@ -689,20 +716,24 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     sample of a small matrix keeps a few per core, one wave of windows; a whole miniature keeps
     them all (on one core: the medium and real sets, 0.95-1.02x the full run)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs, few_windows)
+    if not note and int((knobs or {}).get("split_inner", 0) or 0) > 0:
+        note = SPLIT_UNVALIDATED
     staged = by_windows(knobs or {})
     one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
     units = {}
     costs = {}
+    pieces = {}
     for u in units_of(kernel):
         c = task_cost(kernel, u, ops)
         costs[u] = c
+        pieces[u] = piece_cost(u, ops, c, knobs, cfg.threads)
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
-                             seed, occupancy(c, cfg.threads) if one_thread else None)
+                             seed, occupancy(c, cfg.threads, pieces[u]) if one_thread else None)
     fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
-        fixed = chain_groups(units, costs, cfg.threads, k)
+        fixed = chain_groups(units, costs, cfg.threads, k, pieces)
         pool = np.setdiff1d(np.arange(1, S), fixed)
         rng = np.random.default_rng(seed + 7919)
         others = sorted(int(x) for x in rng.choice(pool, size=min(max(0, k - len(fixed)),
@@ -711,7 +742,7 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
                 note, core_stages=staged,
                 shared_table=staged and (knobs or {}).get("table") == "shared",
-                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
+                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines, pieces),
                 windows=th < 1 and staged, fixed=fixed)
 
 
@@ -1178,6 +1209,7 @@ __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAUL
            "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
+           "occupancy", "piece_cost",
            "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
            "systematic_for",
            "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning", "window_sample"]

@@ -84,13 +84,14 @@ def test_outer_merge_refills_the_bins_as_the_multiply_phase_wrote_them(order):
                 vals[i].append(At.data[q] * Bm.data[r])
     bins = _PartialBins(ops.flops)
     rows = np.arange(A.shape[0], dtype=np.int64)[::-1].copy()
-    assert fill_partials(rows, *csr_arrays(A), *csr_arrays(Bm), rank, pp_ptr, bins.col, bins.val)
+    assert fill_partials(rows, *csr_arrays(A), *csr_arrays(Bm), rank[A.indices], pp_ptr, bins.col,
+                         bins.val)
     assert bins.col.tolist() == [c for row in cols for c in row]
     assert bins.val.tolist() == [v for row in vals for v in row]
     short = pp_ptr.copy()
     short[-1] -= 1                                    # a bin that does not match its count
-    assert not fill_partials(rows[:1], *csr_arrays(A), *csr_arrays(Bm), rank, short, bins.col,
-                             bins.val)
+    assert not fill_partials(rows[:1], *csr_arrays(A), *csr_arrays(Bm), rank[A.indices], short,
+                             bins.col, bins.val)
     bins.drop(0, ops.flops)
     if sys.platform.startswith("linux"):
         assert not bins.val.any()
@@ -156,10 +157,96 @@ def test_rowwise_knob_variants_verify(knobs, spec):
 
 @pytest.mark.parametrize("knobs", [{"offsets": "symbolic"}, {"writeback": "sorted"},
                                    {"token_scope": "die", "granularity": "2"},
-                                   {"scope": "thread", "placement": "dram", "table_slots": "64"}])
+                                   {"scope": "thread", "placement": "dram", "table_slots": "64"},
+                                   {"split_inner": "4"}, {"split_inner": "64", "multiply_granularity": "3"}])
 @pytest.mark.parametrize("spec", FAMILIES)
 def test_outer_knob_variants_verify(knobs, spec):
     assert _run("outer", spec, knobs=knobs, preset="piuma-die")["verified"]
+
+
+def test_outer_split_inner_chunks_cover_each_column_within_the_cap():
+    import numpy as np
+
+    from simulator.programs.outer import inner_chunks
+    rng = np.random.default_rng(5)
+    col = rng.integers(0, 40, 200)
+    col[[3, 50]] = [900, 0]                     # a hub column and an empty one
+    at_ptr = np.r_[0, np.cumsum(col)]
+    b_len = rng.integers(0, 30, 200)
+    b_len[7] = 5000                             # one entry alone over the cap
+    flops = int((col * b_len).sum())
+    cq, ck = inner_chunks(at_ptr, b_len, flops, 16, 0)
+    assert cq.tolist() == at_ptr.tolist() and ck.tolist() == list(range(200))
+    cap = flops / (4 * 16)
+    cq, ck = inner_chunks(at_ptr, b_len, flops, 16, 4)
+    assert cq[0] == 0 and cq[-1] == at_ptr[-1] and np.all(np.diff(cq) >= 0)
+    assert np.all(np.diff(ck) >= 0) and set(ck.tolist()) == set(range(200))
+    for k in range(200):                        # each column's tasks tile its entries in order
+        t = np.flatnonzero(ck == k)
+        assert cq[t[0]] == at_ptr[k] and cq[t[-1] + 1] == at_ptr[k + 1]
+    sizes = np.diff(cq) * b_len[ck]
+    assert np.all((sizes <= cap) | (np.diff(cq) == 1))
+    assert np.sum(ck == 3) >= 900 * b_len[3] // cap and np.sum(ck == 50) == 1
+    with pytest.raises(ValueError, match="split_inner"):
+        inner_chunks(at_ptr, b_len, flops, 16, -1)
+
+
+def test_outer_split_inner_entry_ranks_follow_the_tasks():
+    """fill_partials orders a bin by the rank of the task that wrote each of A's entries: with
+    heavy inner indices cut into runs of their column, an entry's task is its run's."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    import matrices
+    from simulator.programs.outer import entry_ranks, inner_chunks
+    A = sp.csr_array(matrices.load("rmat:scale=7,ef=6"))
+    At = sp.csc_array(A)
+    At.sort_indices()
+    b_len = np.diff(A.indptr)
+    cq, ck = inner_chunks(At.indptr, b_len, int((np.diff(At.indptr) * b_len).sum()), 8, 2)
+    assert ck.size > A.shape[1]                 # some columns were cut
+    task_rank = np.random.default_rng(1).permutation(ck.size)
+    rank = entry_ranks(A, cq, task_rank)
+    task_of = np.repeat(np.arange(ck.size), np.diff(cq))      # CSC position -> task
+    for i in range(A.shape[0]):
+        for q in range(A.indptr[i], A.indptr[i + 1]):
+            k = A.indices[q]
+            p = At.indptr[k] + np.flatnonzero(At.indices[At.indptr[k]:At.indptr[k + 1]] == i)[0]
+            assert rank[q] == task_rank[task_of[p]]
+
+
+def test_outer_split_inner_spreads_the_heaviest_inner_index():
+    """R-MAT's hub column is one task, one thread's chain: split_inner cuts it over threads and
+    the multiply phase shrinks; off (0, the default) it is the program as before."""
+    spec = "rmat:scale=10,ef=16"
+    off = _run("outer", spec, preset="piuma-die")
+    zero = _run("outer", spec, preset="piuma-die", knobs={"split_inner": "0"})
+    split = _run("outer", spec, preset="piuma-die", knobs={"split_inner": "4"})
+    assert zero["cycles"] == off["cycles"]
+    assert split["verified"] and split["muladds"] == off["muladds"]
+    assert split["partial_bytes_written"] == off["partial_bytes_written"]
+    assert split["phase_multiply_cycles"] < 0.5 * off["phase_multiply_cycles"]
+    assert split["tasks"] > off["tasks"]
+
+
+def test_outer_split_inner_on_dies_and_in_samples():
+    import matrices
+    from simulator import sampling
+    from simulator.machine import load_config
+    from simulator.run import bound_operands
+    r = _run("outer", "rmat:scale=8,ef=8", preset="piuma-node", overrides=["dies=2"],
+             knobs={"split_inner": "4"})
+    assert r["verified"]
+    # the sampler sees a cut inner index as pieces: no long chain in the multiply phase
+    die = load_config("piuma-die")
+    lo, _ = bound_operands(*(2 * [matrices.load("rmat:scale=10,ef=16")]))
+    cost = sampling.task_cost("outer", "inner", lo)
+    assert sampling.chain_tasks(cost, die.threads).size >= 1
+    piece = sampling.piece_cost("inner", lo, cost, {"split_inner": 4}, die.threads)
+    assert sampling.chain_tasks(cost, die.threads, piece).size == 0
+    assert sampling.occupancy(cost, die.threads, piece).tolist() == cost.tolist()
+    assert sampling.occupancy(cost, die.threads).sum() < cost.sum()
+    assert sampling.piece_cost("rows", lo, cost, {"split_inner": 4}, die.threads) is cost
 
 
 @pytest.mark.parametrize("kernel", ["inner", "inner-candidates"])
@@ -198,3 +285,11 @@ def test_rectangular_uses_a_times_a_transpose(kernel):
     A = sp.random(30, 50, density=0.1, format="csr", random_state=1)
     r = run_kernel(kernel, A, preset="piuma-core")
     assert r["verified"] and r["nnz_c"] > 0
+
+
+def test_outer_split_inner_samples_are_flagged():
+    r = _run("outer", "rmat:scale=10,ef=16", preset="piuma-die", sample=0.375,
+             knobs={"split_inner": "4"})
+    assert r["verified"] and "split_inner is not validated" in r["sample_warning"]
+    r = _run("outer", "rmat:scale=10,ef=16", preset="piuma-die", sample=0.375)
+    assert "split_inner" not in r["sample_warning"]

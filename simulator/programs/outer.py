@@ -72,22 +72,23 @@ def count_generate(ids, at_ptr, at_idx, b_ptr, AD, count):
 
 
 @njit(cache=True)
-def outer_generate(ids, at_ptr, at_idx, b_ptr, pp_ptr, cursor, AD, ct):
-    """Multiply tasks `ids` (inner indices k): write A[:, k] x B[k, :] into the row bins.
+def outer_generate(ids, ck, cq, at_idx, b_ptr, pp_ptr, cursor, AD, ct):
+    """Multiply tasks `ids` (chunks c: inner index ck[c], A's column entries cq[c]..cq[c+1]):
+    write A[cq[c]:cq[c+1], k] x B[k, :] into the row bins.
 
-    at_*: A in CSC (column pointers, row indices); b_ptr: B's row pointers; pp_ptr: bin offsets
+    at_idx: A in CSC (row indices); b_ptr: B's row pointers; pp_ptr: bin offsets
     (int64[n_row+1], from the scan); cursor: int64[n_row] records written so far per bin
     (updated). The records themselves are not kept: `fill_partials` recomputes them.
     """
     est = 64
     for t in range(ids.size):
-        k = ids[t]
-        est += 8 + (at_ptr[k + 1] - at_ptr[k]) * (7 + (b_ptr[k + 1] - b_ptr[k]) // 2)
+        k = ck[ids[t]]
+        est += 8 + (cq[ids[t] + 1] - cq[ids[t]]) * (7 + (b_ptr[k + 1] - b_ptr[k]) // 2)
     buf = np.zeros((min(est, 1 << 22), OP_WIDTH), dtype=np.int64)
     ptr = np.zeros(ids.size + 1, dtype=np.int64)
     n = 0
     for t in range(ids.size):
-        k = ids[t]
+        k = ck[ids[t]]
         buf = grow(buf, n, 4)
         n = emit_compute(buf, n, I_ROW)
         n = emit_load(buf, n, AD[AD_ATPTR] + k * PTR_BYTES, 2 * PTR_BYTES, 0)
@@ -96,7 +97,7 @@ def outer_generate(ids, at_ptr, at_idx, b_ptr, pp_ptr, cursor, AD, ct):
         b1 = b_ptr[k + 1]
         lb = b1 - b0
         if lb > 0:
-            for q in range(at_ptr[k], at_ptr[k + 1]):
+            for q in range(cq[ids[t]], cq[ids[t] + 1]):
                 i = at_idx[q]
                 buf = grow(buf, n, 5)
                 n = emit_compute(buf, n, I_NNZ_A)
@@ -124,13 +125,14 @@ def outer_generate(ids, at_ptr, at_idx, b_ptr, pp_ptr, cursor, AD, ct):
 @njit(cache=True)
 def fill_partials(ids, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, rank, pp_ptr, pp_col, pp_val):
     """The records of bins `ids` as the multiply phase wrote them: row i's bin holds, for each
-    A[i, k] in the order the multiply phase generated the inner indices (`rank[k]`: k's
-    position in that order), A[i, k] x row k of B, from pp_ptr[i] on. Returns False if a bin's
-    count differs from pp_ptr (the bins would not be the multiply phase's)."""
+    A[i, k] in the order the multiply phase generated them (`rank[q]`: the position, in that
+    order, of the task that generated A's entry q, A in CSR), A[i, k] x row k of B, from
+    pp_ptr[i] on. Returns False if a bin's count differs from pp_ptr (the bins would not be the
+    multiply phase's)."""
     for t in range(ids.size):
         i = ids[t]
         q0 = a_ptr[i]
-        order = np.argsort(rank[a_idx[q0:a_ptr[i + 1]]], kind="mergesort")
+        order = np.argsort(rank[q0:a_ptr[i + 1]], kind="mergesort")
         at = pp_ptr[i]
         for j in range(order.size):
             q = q0 + order[j]
@@ -176,8 +178,54 @@ MERGE_KNOBS = {k: R.KNOBS[k] for k in ("scope", "placement", "table_slots", "loa
                                         "b_placement")}
 KNOBS: dict[str, Knob] = {
     **MERGE_KNOBS,
-    "multiply_granularity": Knob(1, "count and multiply phases: inner indices taken per token"),
+    "multiply_granularity": Knob(1, "count and multiply phases: tasks taken per token"),
+    "split_inner": Knob(0, "multiply phase: cut an inner index whose partial products exceed 1/N "
+                           "of a thread's share into tasks of A's column entries of at most "
+                           "that (0: one task per inner index)"),
 }
+
+
+def inner_run(b_len: np.ndarray, flops: int, threads: int, split: int) -> np.ndarray:
+    """Knob split_inner = N > 0: the most of column k's entries one multiply task takes,
+    max(1, cap // len(B[k, :])) with cap = flops / (N x threads), so that no task is over 1/N of
+    a thread's share of the multiply-adds unless one entry alone is (a row of B that long)."""
+    if split <= 0:
+        raise ValueError(f"knob split_inner: expected 0 (off) or a positive integer, got {split}")
+    cap = max(1.0, float(flops) / (split * max(int(threads), 1)))
+    return np.maximum(1, (cap // np.maximum(b_len, 1)).astype(np.int64))
+
+
+def inner_chunks(at_ptr: np.ndarray, b_len: np.ndarray, flops: int, threads: int,
+                 split: int) -> tuple[np.ndarray, np.ndarray]:
+    """The multiply phase's tasks: (boundaries into A's CSC entries, int64 len tasks + 1; each
+    task's inner index, int64 len tasks). One task per inner index k (split 0), or, with split
+    N > 0, column k's entries in runs of
+    at most `inner_run` entries. Empty columns keep one (empty) task each, so every inner index
+    has a task."""
+    at_ptr = np.asarray(at_ptr, dtype=np.int64)
+    col = np.diff(at_ptr)
+    if split == 0:
+        return at_ptr, np.arange(col.size, dtype=np.int64)
+    per = inner_run(b_len, flops, threads, split)
+    pieces = np.maximum(1, -(-col // per))                   # ceil; an empty column: one
+    first = np.repeat(at_ptr[:-1], pieces)
+    j = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    starts = np.minimum(first + j * np.repeat(per, pieces), np.repeat(at_ptr[1:], pieces))
+    return (np.append(starts, at_ptr[-1]).astype(np.int64),
+            np.repeat(np.arange(col.size, dtype=np.int64), pieces))
+
+
+def entry_ranks(A: sp.csr_array, cq: np.ndarray, task_rank: np.ndarray) -> np.ndarray:
+    """For each entry of A (CSR order) the rank of the multiply task that generated it (tasks:
+    runs cq of A's CSC entries, columns' rows sorted; task_rank: each task's position in the
+    order the phase generated them)."""
+    pos = sp.csr_array((np.arange(1, A.nnz + 1, dtype=np.float64), A.indices, A.indptr),
+                       shape=A.shape).tocsc()
+    pos.sort_indices()
+    csr_of_csc = pos.data.astype(np.int64) - 1
+    out = np.empty(A.nnz, dtype=np.int64)
+    out[csr_of_csc] = np.repeat(task_rank, np.diff(cq))
+    return out
 
 
 def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
@@ -227,8 +275,13 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
     pp_ptr, AD[AD_PPPTR] = scans[0]
     if knobs["offsets"] == "symbolic":
         c_ptr = scans[1]
+    # multiply: one task per inner index, or heavy ones cut into runs of A's column (knob
+    # split_inner); on a multi-die machine each die's tasks are those of its inner indices
+    cq, ck = inner_chunks(at[0], np.diff(b[0]), flops, sim.cfg.threads, int(knobs["split_inner"]))
+    n_tasks = ck.size
+    m_tokens = B.row_tokens(None if ks is None else np.searchsorted(ck, ks), chunk)
     cursor = np.zeros(max(n_row, 1), dtype=np.int64)
-    rank = np.full(max(n_inner, 1), -1, dtype=np.int64)   # generation order of the inner indices
+    rank = np.full(max(n_tasks, 1), -1, dtype=np.int64)   # generation order of the tasks
     ranked = [0]
     ct = np.zeros(B.CT_N, dtype=np.int64)
 
@@ -236,11 +289,12 @@ def run_outer(sim: Simulation, ops: B.Operands, knobs: dict) -> KernelOutput:
         ids = np.asarray(ids, dtype=np.int64)
         rank[ids] = np.arange(ranked[0], ranked[0] + ids.size)
         ranked[0] += ids.size
-        return outer_generate(ids, at[0], at[1], b[0], pp_ptr, cursor, AD, ct)
+        return outer_generate(ids, ck, cq, at[1], b[0], pp_ptr, cursor, AD, ct)
 
-    sim.run_phase(Phase("multiply", n_inner, gen, k_tokens))
-    if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)) or ranked[0] != n_inner:
+    sim.run_phase(Phase("multiply", n_tasks, gen, m_tokens))
+    if not np.array_equal(cursor[:n_row], np.diff(pp_ptr)) or ranked[0] != n_tasks:
         raise AssertionError("outer product: bins not filled as counted")
+    rank = entry_ranks(A, cq, rank[:n_tasks])
     merge_knobs = dict(R.KNOBS_DEFAULTS_FOR_MERGE)
     merge_knobs.update({k: knobs[k] for k in MERGE_KNOBS})
     bins = _PartialBins(flops)
