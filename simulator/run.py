@@ -604,7 +604,7 @@ def _simulate_sampled(k, kn: dict, plan: "sampling.Plan", ops: Operands, cfg, re
     runs = []
     for i, (unit, g, rep) in enumerate(todo, 1):
         ids = sampling.group_tasks(plan, unit, g, rep)
-        Ag, Bg = sampling.group_operands(ops.A, ops.B, unit, ids)
+        Ag, Bg = sampling.group_operands(ops.A, ops.B, unit, ids, plan.pieces)
         gops = Operands.build(Ag, Bg)
         ws = sampling.window_sample(plan, unit, g, rep)
         row, phases = _simulate(k, kn, gops, gops.A, gops.B, mcfg, report,

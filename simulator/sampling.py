@@ -34,7 +34,8 @@ the rest.
 **Task units.** A phase whose tasks are not rows of A is cut by its own unit
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
 of A times row k of B), so its groups are sets of inner indices, simulated as
-A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. Each phase's cycles come
+A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. With knob split_inner its multiply tasks are
+pieces of columns (`inner_pieces`), and its groups are sets of pieces. Each phase's cycles come
 from the runs cut by its unit; a run cut by inner indices only generates the phases after its
 own (C is made and verified, nothing simulated: `Simulation.generate_only`).
 
@@ -157,13 +158,6 @@ WINDOW_MINIATURE_CORES = 4
 #: (m = 8, 16) ran 0.57-0.89x the full run.
 CHAIN_NEAR = 0.75
 CHAIN_SHARE = 2.0
-
-#: The outer product with knob split_inner (heavy inner indices cut over threads) is not
-#: validated on miniatures: a miniature's group holding a hub column is that column and little
-#: else, cut for the miniature's threads, and its samples on R-MAT 12 ran 1.09-1.13x the full
-#: run (stop 21, `--sample` 0.75 and 0.375, two seeds; docs/kernels.md).
-SPLIT_UNVALIDATED = ("sample unreliable: the outer product with split_inner is not validated on "
-                     "miniatures (1.09-1.13x the full run on R-MAT 12); simulate it whole")
 
 #: Default operation budget of `sample = "auto"` (`smash sweep`, `smash run --sample auto`):
 #: runs estimated above it simulate a sample whose operations fit it.
@@ -340,7 +334,24 @@ def miniature_config(cfg, mini: Miniature):
 # groups
 
 
-def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
+def inner_pieces(ops, knobs: Mapping[str, Any] | None, threads: int
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The outer product's multiply tasks on the full machine when knob split_inner cuts heavy
+    inner indices (`simulator.programs.outer.inner_chunks`: boundaries into A's CSC entries,
+    each piece's inner index), else None (one task per inner index). Sampled by these pieces,
+    a hub column's pieces are dealt over the groups as the full run deals them over its
+    threads; sampled by inner indices, the group holding the hub was that column alone, cut
+    over one core's threads, and ran 1.09-1.13x the full run (R-MAT 12)."""
+    split = int((knobs or {}).get("split_inner", 0) or 0)
+    if split <= 0:
+        return None
+    from simulator.programs.outer import inner_chunks
+    at_ptr = np.r_[0, np.cumsum(np.bincount(ops.A.indices, minlength=ops.A.shape[1]))]
+    return inner_chunks(at_ptr, np.diff(ops.B.indptr), ops.flops, threads, split)
+
+
+def task_cost(kernel: str, unit: str, ops, pieces: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> np.ndarray:
     """A cost per task (float64) for stratifying, for finding the heaviest task and for
     thinning's weights: multiply-adds plus a per-task overhead. The inner product's row
     intersects its nonzeros with every column of B (a two-pointer merge: about nnz(A_i) +
@@ -351,8 +362,11 @@ def task_cost(kernel: str, unit: str, ops) -> np.ndarray:
     like 3e4 and was dealt as a light block: several landed in one miniature."""
     A, B = ops.A, ops.B
     if unit == "inner":
-        a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
         b_row = np.diff(B.indptr).astype(np.float64)
+        if pieces is not None:                  # `inner_pieces`: runs of a column's entries
+            n = np.diff(pieces[0]).astype(np.float64)
+            return n * b_row[pieces[1]] + n + 1.0
+        a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
         return a_col * b_row + a_col + 1.0
     flops = np.asarray(ops.sym.row_flops, dtype=np.float64)
     a_row = np.diff(A.indptr).astype(np.float64)
@@ -392,22 +406,7 @@ def task_blocks(knobs: Mapping[str, Any], n_tasks: int, threads: int, cost: np.n
     return blocks(n_tasks, threads, cost if flops else None)
 
 
-def piece_cost(unit: str, ops, cost: np.ndarray, knobs: Mapping[str, Any] | None,
-               threads: int) -> np.ndarray:
-    """The longest piece of each task that one thread runs: the task itself, except the outer
-    product's inner indices with knob split_inner, cut into runs of A's column entries
-    (`simulator.programs.outer.inner_run`), each on a thread of its own."""
-    split = int((knobs or {}).get("split_inner", 0) or 0)
-    if unit != "inner" or split <= 0:
-        return cost
-    from simulator.programs.outer import inner_run
-    a_col = np.bincount(ops.A.indices, minlength=ops.A.shape[1]).astype(np.float64)
-    b_row = np.diff(ops.B.indptr).astype(np.float64)
-    run = np.minimum(a_col, inner_run(b_row, ops.flops, threads, split))
-    return np.minimum(cost, run * b_row + run + 1.0)
-
-
-def occupancy(cost: np.ndarray, threads: int, piece: np.ndarray | None = None) -> np.ndarray:
+def occupancy(cost: np.ndarray, threads: int) -> np.ndarray:
     """What each task takes of its group's capacity under dynamic tokens, where a task runs on
     one thread: its cost, at most one thread's share of the work (total / threads). A chain
     longer than that holds its thread for the whole phase and no more (the other threads take
@@ -416,13 +415,11 @@ def occupancy(cost: np.ndarray, threads: int, piece: np.ndarray | None = None) -
     its group got 0.75 of the others' other work, its threads ran out of it at 0.73e6 cycles
     against 1.36e6 in the full run, the row's chain (latency-bound, slower under load) ran
     0.89x as long, and the sample at 3/8 came out at 0.876x the full run; dealt by occupancy,
-    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md). A task run in pieces
-    (`piece_cost`) is capped by its longest piece's share only."""
+    0.96x ("A chain's group dealt by occupancy" in docs/sampling.md)."""
     cost = np.asarray(cost, dtype=np.float64)
     if cost.size == 0:
         return cost
-    piece = cost if piece is None else np.asarray(piece, dtype=np.float64)
-    return cost - piece + np.minimum(piece, cost.sum() / max(int(threads), 1))
+    return np.minimum(cost, cost.sum() / max(int(threads), 1))
 
 
 def partition(cost: np.ndarray, groups: int, bounds: np.ndarray, seed: int,
@@ -522,6 +519,8 @@ class Plan:
     shared_table: bool = False           # ... and share one table per window (smash-v1/v2)
     chains: tuple[int, float] = (0, 0.0)  # long chains near the costliest, their meet probability
     windows: bool = False                # thinned by whole windows (SMASH), not by rows
+    #: the outer product's multiply tasks when cut into pieces (`inner_pieces`), else None
+    pieces: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     #: the groups always simulated: 0 (the costliest task's) and those of the other long chains
     #: (`chain_groups`, k at most); the rest of the k simulated groups are chosen at random
     fixed: tuple[int, ...] = (0,)
@@ -593,37 +592,34 @@ def meet_probability(m: int, pipelines: int) -> float:
     return 1.0 - float(np.prod(1.0 - np.arange(1, m) / pipelines))
 
 
-def chain_tasks(cost: np.ndarray, threads: int, piece: np.ndarray | None = None) -> np.ndarray:
-    """The long chains of a task unit (ids, costliest first): the tasks whose longest piece
-    (`piece_cost`; the task itself unless it is run in pieces) is within CHAIN_NEAR of the
-    longest when that is a chain of more than CHAIN_SHARE threads' share of the work (else
-    none)."""
+def chain_tasks(cost: np.ndarray, threads: int) -> np.ndarray:
+    """The long chains of a task unit (ids, costliest first): the tasks within CHAIN_NEAR of
+    the costliest when it is a chain of more than CHAIN_SHARE threads' share of the work
+    (else none)."""
     if cost.size == 0 or cost.sum() <= 0:
         return np.zeros(0, dtype=np.int64)
-    piece = cost if piece is None else piece
-    top = float(piece.max())
+    top = float(cost.max())
     if top < CHAIN_SHARE * float(cost.sum()) / max(threads, 1):
         return np.zeros(0, dtype=np.int64)
-    ids = np.flatnonzero(piece >= CHAIN_NEAR * top)
-    return ids[np.argsort(-piece[ids], kind="stable")]
+    ids = np.flatnonzero(cost >= CHAIN_NEAR * top)
+    return ids[np.argsort(-cost[ids], kind="stable")]
 
 
-def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int,
-                pieces: Mapping[str, np.ndarray] | None = None) -> tuple[int, float]:
+def long_chains(costs: Mapping[str, np.ndarray], threads: int, pipelines: int
+                ) -> tuple[int, float]:
     """(m, probability) over the task units: the long chains (`chain_tasks`; m = 0 when there
     are none) and the probability that two of them meet on one of the full machine's
     pipelines."""
     best = (0, 0.0)
-    for u, c in costs.items():
-        m = chain_tasks(c, threads, None if pieces is None else pieces[u]).size
+    for c in costs.values():
+        m = chain_tasks(c, threads).size
         if m:
             best = max(best, (m, meet_probability(m, pipelines)), key=lambda t: t[1])
     return best
 
 
 def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray],
-                 threads: int, limit: int, pieces: Mapping[str, np.ndarray] | None = None
-                 ) -> tuple[int, ...]:
+                 threads: int, limit: int) -> tuple[int, ...]:
     """The groups always simulated: 0 (the costliest task's) and the groups holding the other
     long chains (`chain_tasks`), costliest first, `limit` in all.
 
@@ -639,7 +635,7 @@ def chain_groups(units: Mapping[str, np.ndarray], costs: Mapping[str, np.ndarray
     help it)."""
     out = [0]
     for u, c in costs.items():
-        for t in chain_tasks(c, threads, None if pieces is None else pieces[u]):
+        for t in chain_tasks(c, threads):
             g = int(units[u][t])
             if g not in out and len(out) < limit:
                 out.append(g)
@@ -716,24 +712,21 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     sample of a small matrix keeps a few per core, one wave of windows; a whole miniature keeps
     them all (on one core: the medium and real sets, 0.95-1.02x the full run)."""
     S, k, th, note = shape(kernel, cfg, fraction, groups_simulated, knobs, few_windows)
-    if not note and int((knobs or {}).get("split_inner", 0) or 0) > 0:
-        note = SPLIT_UNVALIDATED
     staged = by_windows(knobs or {})
     one_thread = not (staged or unthinnable(knobs or {}))     # a task runs on one thread
     units = {}
     costs = {}
-    pieces = {}
+    pieces = inner_pieces(ops, knobs, cfg.threads)
     for u in units_of(kernel):
-        c = task_cost(kernel, u, ops)
+        c = task_cost(kernel, u, ops, pieces)
         costs[u] = c
-        pieces[u] = piece_cost(u, ops, c, knobs, cfg.threads)
         units[u] = partition(c, S, task_blocks(knobs or {}, c.size, cfg.threads, c, cfg.cores),
-                             seed, occupancy(c, cfg.threads, pieces[u]) if one_thread else None)
+                             seed, occupancy(c, cfg.threads) if one_thread else None)
     fixed = (0,)
     if S == 1:
         simulated = tuple((0, r) for r in range(k))
     else:
-        fixed = chain_groups(units, costs, cfg.threads, k, pieces)
+        fixed = chain_groups(units, costs, cfg.threads, k)
         pool = np.setdiff1d(np.arange(1, S), fixed)
         rng = np.random.default_rng(seed + 7919)
         others = sorted(int(x) for x in rng.choice(pool, size=min(max(0, k - len(fixed)),
@@ -742,8 +735,8 @@ def make_plan(kernel: str, cfg, ops, fraction: float, seed: int = 0,
     return Plan(kernel, S, simulated, th, seed, miniature(cfg, S), units, costs, cfg.threads,
                 note, core_stages=staged,
                 shared_table=staged and (knobs or {}).get("table") == "shared",
-                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines, pieces),
-                windows=th < 1 and staged, fixed=fixed)
+                chains=long_chains(costs, cfg.threads, cfg.cores * cfg.core.pipelines),
+                windows=th < 1 and staged, fixed=fixed, pieces=pieces)
 
 
 def _seed(plan: Plan, unit: str, group: int, replicate: int) -> int:
@@ -796,12 +789,27 @@ def window_sample(plan: Plan, unit: str, group: int, replicate: int = 0) -> Wind
     return WindowSample(plan.thin, _seed(plan, unit, group, replicate))
 
 
-def group_operands(A: sp.csr_array, B: sp.csr_array, unit: str, ids: np.ndarray):
+def group_operands(A: sp.csr_array, B: sp.csr_array, unit: str, ids: np.ndarray,
+                   pieces: tuple[np.ndarray, np.ndarray] | None = None):
     """(A', B') whose product is the part of C = A·B the tasks `ids` compute: rows of A for
-    "rows"; columns of A with the matching rows of B for "inner"."""
-    if unit == "inner":
+    "rows"; columns of A with the matching rows of B for "inner"; given `pieces`
+    (`inner_pieces`), the pieces' entries of A's columns with the matching rows of B."""
+    if unit != "inner":
+        return A[ids], B
+    if pieces is None:
         return sp.csr_array(A.tocsc()[:, ids]), B[ids]
-    return A[ids], B
+    cq, ck = pieces
+    At = sp.csc_array(A)
+    At.sort_indices()                           # the order inner_chunks' boundaries refer to
+    keep = np.zeros(ck.size, dtype=bool)
+    keep[ids] = True
+    keep = np.repeat(keep, np.diff(cq))
+    cols = np.unique(ck[ids])
+    col_of = np.repeat(np.arange(At.shape[1]), np.diff(At.indptr))[keep]
+    new_col = np.searchsorted(cols, col_of)
+    ptr = np.r_[0, np.cumsum(np.bincount(new_col, minlength=cols.size))]
+    Ag = sp.csc_array((At.data[keep], At.indices[keep], ptr), shape=(A.shape[0], cols.size))
+    return sp.csr_array(Ag), B[cols]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1209,7 +1217,6 @@ __all__ = ["AUTO_SAMPLE_OPS", "CHAIN_NEAR", "CHAIN_SHARE", "CONFIDENCE", "DEFAUL
            "SYSTEMATIC_THINNED", "SYSTEMATIC_WINDOWS", "WINDOW_PHASE", "WindowSample", "blocks", "by_windows", "budget_ops", "choose", "combine", "cycles_interval",
            "estimate_phase", "expected_max", "geomean_interval", "group_operands", "group_run",
            "group_tasks", "is_sampled", "long_chains", "make_plan", "meet_probability", "miniature", "miniature_config",
-           "occupancy", "piece_cost",
            "miniature_sizes", "parse_budget", "partition", "shape", "speedup_interval", "systematic",
            "systematic_for",
            "task_blocks", "task_cost", "thin", "units_of", "unthinnable", "warning", "window_sample"]
