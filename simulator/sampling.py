@@ -989,8 +989,12 @@ def combine(runs: Sequence[GroupRun], plan: Plan) -> dict[str, Any]:
         names += [n for n in r.phases if n not in names]
     out = _cycles(by_unit, names, plan)
     out.update(_counts(by_unit, names, plan))
-    h = by_unit["rows"][0]                  # the busiest thread: the heaviest group's, scaled
-    busy = h.record.get("thread_busy_cycles_max", 0.0) * out["cycles"] / h.cycles if h.cycles else 0.0
+    # the busiest thread: the heaviest group's, with the thinned-away busy time added back as
+    # for the group's cycles (`phase_cycles`), scaled to the estimate
+    h = by_unit["rows"][0]
+    added = h.cycles - sum(p["cycles"] for p in h.phases.values())
+    busy = ((h.record.get("thread_busy_cycles_max", 0.0) + added) * out["cycles"] / h.cycles
+            if h.cycles else 0.0)
     out["thread_busy_cycles_max"] = min(busy, out["cycles"])
     out["host_seconds"] = float(sum(r.record.get("host_seconds", 0.0) for r in runs))
     out["verified"] = all(r.record.get("verified", False) for r in runs)
