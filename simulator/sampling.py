@@ -34,10 +34,11 @@ the rest.
 **Task units.** A phase whose tasks are not rows of A is cut by its own unit
 (`PHASE_UNITS`): the outer product's multiply phase runs one task per inner index k (column k
 of A times row k of B), so its groups are sets of inner indices, simulated as
-A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. With knob split_inner its multiply tasks are
-pieces of columns (`inner_pieces`), and its groups are sets of pieces. Each phase's cycles come
-from the runs cut by its unit; a run cut by inner indices only generates the phases after its
-own (C is made and verified, nothing simulated: `Simulation.generate_only`).
+A[:, K] x B[K, :]; its merge phase, one task per row, is cut by rows. With knob split_inner
+its multiply tasks are pieces of columns (`inner_pieces`), and its groups are sets of pieces.
+Each phase's cycles come from the runs cut by its unit; a run cut by inner indices only
+generates the phases after its own (C is made and verified, nothing simulated:
+`Simulation.generate_only`).
 
 **Thinning.** The smallest miniature is one core (S = the machine's cores per die). Below
 that, each simulated group keeps a stratified random share `thin` of its tasks (by cost, the
@@ -1135,8 +1136,8 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     MAX_DRAM_UTILIZATION, of a kernel whose cores run stages between barriers (a core's bursts
     queue differently on its channels than on the full machine's, mixed with seven other
     cores'); smash-v1/v2 (a table shared by a core's threads) on a miniature of fewer than
-    WINDOW_MINIATURE_CORES cores; a run ending with long chains that meet on a pipeline of the full machine with
-    probability MAX_CHAIN_MEET or more (`long_chains`); a sample thinned by rows whose threads
+    WINDOW_MINIATURE_CORES cores; a run ending with long chains that meet on a pipeline of the
+    full machine with probability MAX_CHAIN_MEET or more (`long_chains`); a sample thinned by rows whose threads
     get fewer than MIN_TASKS_PER_THREAD tasks; thinned by windows, fewer than
     MIN_WINDOWS_PER_CORE windows kept per core, or a costliest window above MAX_HEAVY_SHARE of a
     core's kept work."""

@@ -199,9 +199,8 @@ def inner_chunks(at_ptr: np.ndarray, b_len: np.ndarray, flops: int, threads: int
                  split: int) -> tuple[np.ndarray, np.ndarray]:
     """The multiply phase's tasks: (boundaries into A's CSC entries, int64 len tasks + 1; each
     task's inner index, int64 len tasks). One task per inner index k (split 0), or, with split
-    N > 0, column k's entries in runs of
-    at most `inner_run` entries. Empty columns keep one (empty) task each, so every inner index
-    has a task."""
+    N > 0, column k's entries in runs of at most `inner_run` entries. Empty columns keep one
+    (empty) task each, so every inner index has a task."""
     at_ptr = np.asarray(at_ptr, dtype=np.int64)
     col = np.diff(at_ptr)
     if split == 0:
