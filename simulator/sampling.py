@@ -362,13 +362,13 @@ def task_cost(kernel: str, unit: str, ops, pieces: tuple[np.ndarray, np.ndarray]
     a long row of `imbalanced:n=16384` (4096 nonzeros, ~14K candidates, ~6e7 merge steps) looked
     like 3e4 and was dealt as a light block: several landed in one miniature."""
     A, B = ops.A, ops.B
-    if unit == "inner":
+    if unit == "inner":                         # per inner index, or per piece (`inner_pieces`)
         b_row = np.diff(B.indptr).astype(np.float64)
-        if pieces is not None:                  # `inner_pieces`: runs of a column's entries
-            n = np.diff(pieces[0]).astype(np.float64)
-            return n * b_row[pieces[1]] + n + 1.0
-        a_col = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
-        return a_col * b_row + a_col + 1.0
+        if pieces is None:
+            n = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
+        else:
+            n, b_row = np.diff(pieces[0]).astype(np.float64), b_row[pieces[1]]
+        return n * b_row + n + 1.0
     flops = np.asarray(ops.sym.row_flops, dtype=np.float64)
     a_row = np.diff(A.indptr).astype(np.float64)
     cost = flops + a_row + 1.0
@@ -806,8 +806,7 @@ def group_operands(A: sp.csr_array, B: sp.csr_array, unit: str, ids: np.ndarray,
     keep[ids] = True
     keep = np.repeat(keep, np.diff(cq))
     cols = np.unique(ck[ids])
-    col_of = np.repeat(np.arange(At.shape[1]), np.diff(At.indptr))[keep]
-    new_col = np.searchsorted(cols, col_of)
+    new_col = np.searchsorted(cols, np.repeat(ck, np.diff(cq))[keep])
     ptr = np.r_[0, np.cumsum(np.bincount(new_col, minlength=cols.size))]
     Ag = sp.csc_array((At.data[keep], At.indices[keep], ptr), shape=(A.shape[0], cols.size))
     return sp.csr_array(Ag), B[cols]
@@ -1137,10 +1136,10 @@ def warning(plan: Plan, tasks_per_thread: float, heavy_share: float,
     queue differently on its channels than on the full machine's, mixed with seven other
     cores'); smash-v1/v2 (a table shared by a core's threads) on a miniature of fewer than
     WINDOW_MINIATURE_CORES cores; a run ending with long chains that meet on a pipeline of the
-    full machine with probability MAX_CHAIN_MEET or more (`long_chains`); a sample thinned by rows whose threads
-    get fewer than MIN_TASKS_PER_THREAD tasks; thinned by windows, fewer than
-    MIN_WINDOWS_PER_CORE windows kept per core, or a costliest window above MAX_HEAVY_SHARE of a
-    core's kept work."""
+    full machine with probability MAX_CHAIN_MEET or more (`long_chains`); a sample thinned by
+    rows whose threads get fewer than MIN_TASKS_PER_THREAD tasks; thinned by windows, fewer
+    than MIN_WINDOWS_PER_CORE windows kept per core, or a costliest window above
+    MAX_HEAVY_SHARE of a core's kept work."""
     if tasks_per_thread < MIN_TASKS_WHOLE and not plan.windows:
         what = "simulate it whole" if plan.thin >= 1 else "raise --sample or the budget"
         return (f"sample too small: {tasks_per_thread:.2g} tasks per thread of the miniature "

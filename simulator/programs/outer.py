@@ -185,27 +185,22 @@ KNOBS: dict[str, Knob] = {
 }
 
 
-def inner_run(b_len: np.ndarray, flops: int, threads: int, split: int) -> np.ndarray:
-    """Knob split_inner = N > 0: the most of column k's entries one multiply task takes,
-    max(1, cap // len(B[k, :])) with cap = flops / (N x threads), so that no task is over 1/N of
-    a thread's share of the multiply-adds unless one entry alone is (a row of B that long)."""
-    if split <= 0:
-        raise ValueError(f"knob split_inner: expected 0 (off) or a positive integer, got {split}")
-    cap = max(1.0, float(flops) / (split * max(int(threads), 1)))
-    return np.maximum(1, (cap // np.maximum(b_len, 1)).astype(np.int64))
-
-
 def inner_chunks(at_ptr: np.ndarray, b_len: np.ndarray, flops: int, threads: int,
                  split: int) -> tuple[np.ndarray, np.ndarray]:
     """The multiply phase's tasks: (boundaries into A's CSC entries, int64 len tasks + 1; each
     task's inner index, int64 len tasks). One task per inner index k (split 0), or, with split
-    N > 0, column k's entries in runs of at most `inner_run` entries. Empty columns keep one
-    (empty) task each, so every inner index has a task."""
+    N > 0, column k's entries in runs of at most max(1, cap // len(B[k, :])), cap = flops /
+    (N x threads): no task over 1/N of a thread's share of the multiply-adds unless one entry
+    alone is (a row of B that long). Empty columns keep one (empty) task each, so every inner
+    index has a task."""
     at_ptr = np.asarray(at_ptr, dtype=np.int64)
     col = np.diff(at_ptr)
     if split == 0:
         return at_ptr, np.arange(col.size, dtype=np.int64)
-    per = inner_run(b_len, flops, threads, split)
+    if split < 0:
+        raise ValueError(f"knob split_inner: expected 0 (off) or a positive integer, got {split}")
+    cap = max(1.0, float(flops) / (split * max(int(threads), 1)))
+    per = np.maximum(1, (cap // np.maximum(b_len, 1)).astype(np.int64))
     pieces = np.maximum(1, -(-col // per))                   # ceil; an empty column: one
     first = np.repeat(at_ptr[:-1], pieces)
     j = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
