@@ -249,6 +249,8 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     operands = 4 * ((A.nnz + B.nnz) * 16 + (A.shape[0] + B.shape[0] + 2) * 8)
     symbolic = 6 * 8 * n_row + 8 * n_col * (os.cpu_count() or 1)
     c_prog = ops.nnz_c          # SMASH's host C holds rows at their exact places
+    if kernel.startswith("smash"):      # ... and gives each window's rows back once checked
+        c_prog = min(c_prog, smash_host_c_entries(knobs, n_col, cfg))
     if knobs.get("offsets") == "atomic" and knobs.get("accumulator") == "dense":
         c_prog = int(np.minimum(ops.sym.row_flops, n_col).sum())
     c_bytes = int((16 * c_prog + 8 * n_row + 10 * 16 * min(COMPARE_BLOCK_NNZ, ops.nnz_c)) * fraction)
@@ -292,6 +294,19 @@ def smash_host_tables_bytes(knobs: Mapping[str, Any], row_flops: np.ndarray, n_c
     table = max(cfg.spad.size_bytes, 1 << 22) // 16
     keys = np.dtype(smash.key_dtype(n_col if frag else row_flops.size * n_col)).itemsize
     return (cfg.cores + 1) * ((keys + 8) * table + 16 * spill) * 5 // 4
+
+
+def smash_host_c_entries(knobs: Mapping[str, Any], n_col: int, cfg) -> int:
+    """Entries of C that SMASH's host copy holds at once: the windows in flight (as many as the
+    host tables, `smash_host_tables_bytes`), each checked and given back when its last task is
+    made. A window is at most `batches` groups of rows (1 with the shared table), each cut to
+    at most about a table's slots, or one row alone (at most n_col entries); a table is at most
+    a scratchpad's slots (as there); plus the two pages at each end of a window's span."""
+    from simulator.programs import smash
+    table = max(cfg.spad.size_bytes, 1 << 22) // 16
+    groups = max(1, int(knobs.get("batches", 1) or 1)) if knobs.get("table") == "fragments" else 1
+    per_window = groups * max(2 * table, n_col) + 2 * smash.mmap.PAGESIZE
+    return (cfg.cores + 1) * per_window * 5 // 4
 
 
 def _auto_fraction(est: int, auto_ops: int) -> float | None:
@@ -516,14 +531,21 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
         phases.append((rec, {**res.to_row(), **dram_group_keys(res)}))
         return rec
     sim.run_phase = run_phase_counted
-    out = k.run(sim, ops, kn) if windows is None else k.run(sim, ops, kn, windows=windows)
-    flops, nnz_c = ops.flops, ops.nnz_c
+    extra = {} if windows is None else {"windows": windows}
+    check = spgemm.RowCheck(A, Bm) if k.checks_rows else None
+    if check is not None:                       # C checked and given back as rows finish
+        extra["check"] = check
+    out = k.run(sim, ops, kn, **extra)
+    flops, nnz_c, rows = ops.flops, ops.nnz_c, int(ops.sym.shape[0])
     if windows is not None:                     # the kept windows' rows of A·B
         A = _rows_only(A, windows.live)
         flops = int(ops.sym.row_flops[windows.live].sum())
         nnz_c = int(ops.sym.row_nnz[windows.live].sum())
+        rows = int(np.count_nonzero(windows.live))
     report(f"{label}verifying C against scipy")
-    if out.c_end is None:
+    if out.checked:
+        ok = check.ok(rows)
+    elif out.c_end is None:
         ok = spgemm.compare_csr(out.c_ptr, out.c_idx, out.c_val, A, Bm)    # by blocks of rows
     else:                                       # 4-array CSR: rows gathered block by block
         n = ops.sym.shape[0]

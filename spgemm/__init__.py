@@ -10,6 +10,7 @@ Public API::
     compare(C, A, B)                  # pattern-aware check against scipy (+ naive_multiply,
                                       #   structural_product, same_pattern, values_close)
     compare_csr(indptr, indices, data, A, B)   # the same, by blocks of rows (memory ~ a block)
+    RowCheck(A, B).rows(r0, r1, ...) / .ok(n)  # the same, runs of rows given in any order
     spgemm.bench.run(specs) / summarize(records)   # the native benchmark (records, no printing)
 
 The accumulators (``spgemm.accumulators``) and the kernels are reusable ``@njit`` functions over
@@ -24,13 +25,13 @@ _cache.refresh()  # before any jitted function loads from the cache
 
 from spgemm._operands import VALUE_DTYPES  # noqa: E402
 from spgemm.api import multiply, symbolic  # noqa: E402
-from spgemm.check import (compare, compare_csr, naive_multiply, same_pattern,  # noqa: E402
-                          structural_product, values_close)
+from spgemm.check import (RowCheck, compare, compare_csr, naive_multiply,  # noqa: E402
+                          same_pattern, structural_product, values_close)
 from spgemm.registry import ACCUMULATORS, METHODS, Method, combinations, get_method  # noqa: E402
 from spgemm.symbolic import Symbolic, choose_index_dtype, split_by_work  # noqa: E402
 
 __all__ = [
-    "ACCUMULATORS", "METHODS", "Method", "Symbolic", "VALUE_DTYPES", "choose_index_dtype",
+    "ACCUMULATORS", "METHODS", "Method", "RowCheck", "Symbolic", "VALUE_DTYPES", "choose_index_dtype",
     "combinations", "compare", "compare_csr", "get_method", "multiply", "naive_multiply", "same_pattern",
     "split_by_work", "structural_product", "symbolic", "values_close",
 ]

@@ -25,12 +25,14 @@ def _tolerances(dtype: np.dtype) -> tuple[float, float]:
 def structural_product(A: Any, B: Any) -> sp.csr_array:
     """The pattern of C = A·B with explicit zeros and cancellation ignored: ones wherever some
     stored A[i, k] meets a stored B[k, j] (int64 counts of the meetings, never zero)."""
-    A, B = sp.csr_array(A, copy=True), sp.csr_array(B, copy=True)  # sum_duplicates is in place
-    A.sum_duplicates()
-    B.sum_duplicates()
-    pa = sp.csr_array((np.ones(A.nnz, np.int64), A.indices, A.indptr), shape=A.shape)
-    pb = sp.csr_array((np.ones(B.nnz, np.int64), B.indices, B.indptr), shape=B.shape)
-    return pa @ pb
+    return _pattern(A) @ _pattern(B)
+
+
+def _pattern(M: Any) -> sp.csr_array:
+    """M's stored positions as int64 ones (duplicates summed first: counts)."""
+    M = sp.csr_array(M, copy=True)                  # sum_duplicates is in place
+    M.sum_duplicates()
+    return sp.csr_array((np.ones(M.nnz, np.int64), M.indices, M.indptr), shape=M.shape)
 
 
 def same_pattern(C: Any, P: Any) -> bool:
@@ -125,44 +127,81 @@ def compare_csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, A: An
     row_start: C in 4-array form (rows anywhere in indices/data): row i's entries start at
     row_start[i] and `indptr` gives only the row lengths (its differences); each block's rows
     are gathered on their own, so C is never copied whole."""
-    A, B = sp.csr_array(A), sp.csr_array(B)
-    n_row, n_col = A.shape[0], B.shape[1]
+    check = RowCheck(A, B, block_nnz=block_nnz)
+    n_row = check.A.shape[0]
     indptr = np.asarray(indptr)
     if indptr.shape != (n_row + 1,):
         return False
-    if row_start is not None:
-        row_start = np.asarray(row_start, dtype=np.int64)
-        lens = np.diff(indptr)
-        if row_start.shape != (n_row,) or np.any(lens < 0) or (n_row and (
-                row_start.min() < 0 or np.max(row_start + lens) > len(indices))):
+    if row_start is None:
+        row_start = indptr[:-1]
+    check.rows(0, n_row, np.diff(indptr), indices, data, row_start)
+    return check.ok(n_row)
+
+
+class RowCheck:
+    """``compare`` of C = A·B made and checked a run of rows at a time, runs in any order (a
+    program that gives C's rows back once they are checked: C is never held whole). The
+    absolute tolerance is relative to the largest |entry| of the whole product, so the verdict
+    is `ok()`, after the last run; each run is checked in blocks of about `block_nnz` entries.
+
+        check = RowCheck(A, B)
+        check.rows(r0, r1, lens, indices, data, start)   # rows r0..r1: lens[i] entries at start[i]
+        check.ok(n_rows_expected)"""
+
+    def __init__(self, A: Any, B: Any, *, block_nnz: int = COMPARE_BLOCK_NNZ) -> None:
+        self.A, self.B = sp.csr_array(A), sp.csr_array(B)
+        self.pattern_b = _pattern(self.B)
+        self.block_nnz = max(int(block_nnz), 1)
+        self.excess, self.scale = -np.inf, 0.0
+        self.rtol = self.atol = None
+        self.checked = 0            # rows checked
+        self.failed = False         # a pattern, non-finite entry or row extent differed
+
+    def rows(self, r0: int, r1: int, lens: np.ndarray, indices: np.ndarray, data: np.ndarray,
+             start: np.ndarray) -> bool:
+        """Check rows r0..r1 of C: row r0 + i holds lens[i] entries at indices/data[start[i]:].
+        False (and `ok()` False from then on) when their pattern or non-finite entries differ."""
+        lens = np.asarray(lens, dtype=np.int64)
+        start = np.asarray(start, dtype=np.int64)
+        n_col = self.B.shape[1]
+        if (lens.shape != (r1 - r0,) or start.shape != lens.shape or np.any(lens < 0)
+                or (lens.size and (start.min() < 0 or np.max(start + lens) > len(indices)))):
+            self.failed = True
             return False
-    excess, scale = -np.inf, 0.0
-    rtol = atol = None
-    r0 = 0
-    while r0 < n_row:
-        r1 = int(np.searchsorted(indptr, indptr[r0] + block_nnz, side="right")) - 1
-        r1 = min(max(r1, r0 + 1), n_row)
-        a, b = int(indptr[r0]), int(indptr[r1])
-        if row_start is None:
-            bi, bd = indices[a:b], data[a:b]
-        else:
-            lens = np.diff(indptr[r0:r1 + 1])
-            take = np.repeat(row_start[r0:r1] - (indptr[r0:r1] - a), lens) + np.arange(b - a)
-            bi, bd = indices[take], data[take]
-        Cb = sp.csr_array((bd, bi, indptr[r0:r1 + 1] - a), shape=(r1 - r0, n_col))
-        Ab = A[r0:r1]
-        if not same_pattern(Cb, structural_product(Ab, B)):
+        ptr = np.zeros(lens.size + 1, np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        i0 = 0
+        while i0 < lens.size and not self.failed:
+            i1 = int(np.searchsorted(ptr, ptr[i0] + self.block_nnz, side="right")) - 1
+            i1 = min(max(i1, i0 + 1), lens.size)
+            a, b = int(ptr[i0]), int(ptr[i1])
+            take = np.repeat(start[i0:i1] - (ptr[i0:i1] - a), lens[i0:i1]) + np.arange(b - a)
+            Cb = sp.csr_array((data[take], indices[take], ptr[i0:i1 + 1] - a),
+                              shape=(i1 - i0, n_col))
+            Ab = self.A[r0 + i0:r0 + i1]
+            self.failed = not self._block(Cb, Ab)
+            i0 = i1
+        self.checked += r1 - r0
+        return not self.failed
+
+    def _block(self, Cb: sp.csr_array, Ab: sp.csr_array) -> bool:
+        if not same_pattern(Cb, _pattern(Ab) @ self.pattern_b):
             return False
-        parts = _finite_parts(Cb, Ab @ B)
+        parts = _finite_parts(Cb, Ab @ self.B)
         if parts is None:
             return False
         Cb, R = parts
-        if rtol is None:
-            rtol, atol = _resolve_tolerances(Cb, R, None, None)
-        e, sc = _value_excess(Cb, R, rtol)
-        excess, scale = max(excess, e), max(scale, sc)
-        r0 = r1
-    return bool(rtol is None or excess <= atol * max(scale, 1.0))
+        if self.rtol is None:
+            self.rtol, self.atol = _resolve_tolerances(Cb, R, None, None)
+        e, sc = _value_excess(Cb, R, self.rtol)
+        self.excess, self.scale = max(self.excess, e), max(self.scale, sc)
+        return True
+
+    def ok(self, n_rows: int) -> bool:
+        """Whether the `n_rows` rows expected were all checked and C matched in all of them."""
+        if self.failed or self.checked != n_rows:
+            return False
+        return bool(self.rtol is None or self.excess <= self.atol * max(self.scale, 1.0))
 
 
 def naive_multiply(A: Any, B: Any) -> tuple[dict[tuple[int, int], Any], tuple[int, int]]:

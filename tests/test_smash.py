@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from simulator.programs import get_kernel
+import matrices
+import spgemm
+from simulator.machine import Simulation, load_config
+from simulator.programs import Operands, get_kernel
 from simulator.programs import smash as S
-from simulator.run import VerificationError, run_kernel
+from simulator.run import VerificationError, run_kernel, smash_host_c_entries
 
 FAMILIES = ["rmat:scale=6,ef=4", "er:n=96,nnz_per_row=4", "banded:n=80,bandwidth=3",
             "poisson2d:n=8", "poisson3d:n=4", "powerlaw:n=96,nnz_per_row=4",
@@ -174,6 +177,62 @@ def test_host_table_rows_are_released_empty_and_kept_when_they_grow(small_pages,
     assert rows.k.shape[0] > 2 and g != h and rows.k[h, :3000].min() == 7
     rows.give(h)
     assert not rows.k[h].any() and not rows.v[h].any() and rows.take() == h
+
+
+@pytest.mark.parametrize("kernel,knobs", [("smash-v3", {}), ("smash-v1", {}),
+                                          ("smash-v3", {"offsets": "symbolic"})])
+def test_c_rows_are_checked_as_windows_finish_and_given_back(kernel, knobs):
+    """Given a RowCheck, SMASH checks each window's rows of C when the window's last task is
+    made and gives their pages back: after the run C's host arrays read zeros in most places
+    (pages shared by two windows stay), every row was checked, and the simulation is the same
+    as without the check (C's host copy is not simulated)."""
+    A = matrices.load("rmat:scale=11,ef=16")
+    ops = Operands.build(A, A)
+    k = get_kernel(kernel)
+    kn = k.resolve_knobs(knobs)
+    rows, largest = [], [0]
+    cfg = load_config("piuma-die")
+
+    class Seen(spgemm.RowCheck):
+        def rows(self, r0, r1, lens, *rest):
+            largest[0] = max(largest[0], int(np.sum(lens)))
+            return super().rows(r0, r1, lens, *rest)
+
+    for check in (Seen(A, A), None):
+        sim = Simulation(cfg)
+        out = k.run(sim, ops, kn, check=check)
+        row = sim.result().to_row()
+        row.pop("host_seconds")
+        rows.append(row)
+        assert out.checked == (check is not None)
+        if check is None:
+            assert spgemm.compare(out.matrix(ops.sym.shape), A, A)
+            continue
+        assert check.ok(A.shape[0]) and check.checked == A.shape[0]
+        if S._SMALL_PAGES:
+            assert np.count_nonzero(out.c_val) < 0.2 * ops.nnz_c
+    assert rows[0] == rows[1]
+    # the guard's share for C: its windows in flight, each within its bound per window
+    assert 0 < largest[0] * (cfg.cores + 1) * 5 // 4 <= smash_host_c_entries(kn, A.shape[1], cfg)
+
+
+def test_a_wrong_entry_made_by_a_window_fails_the_run(monkeypatch):
+    """Fault injection: a generator that makes one wrong value in every window's rows of C
+    (after the kernel's own work, before the window's check) fails verification, although
+    the rows are given back once checked (so the end of the run never sees them)."""
+    orig = S.smash_generate
+
+    def wrong(*args):
+        out = orig(*args)
+        c_val = args[16]                         # ids, TK, WIN, then run_smash's args tuple
+        hit = np.flatnonzero(c_val)
+        if hit.size:
+            c_val[hit[-1]] *= 1.5
+        return out
+
+    monkeypatch.setattr(S, "smash_generate", wrong)
+    with pytest.raises(VerificationError, match="differs from scipy"):
+        _run("smash-v3", "rmat:scale=9,ef=8", preset="piuma-die")
 
 
 # ---- every knob, on every family ----------------------------------------------------------

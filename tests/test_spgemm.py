@@ -353,3 +353,31 @@ def test_bad_operands():
     corrupt.indices[1] = 7  # past the last column
     with pytest.raises(ValueError, match="outside"):
         spgemm.multiply(corrupt, corrupt)
+
+
+@pytest.mark.parametrize("block_nnz", [5, 1 << 21])
+def test_row_check_takes_runs_of_rows_in_any_order(block_nnz):
+    """RowCheck: runs of rows given out of order (and from anywhere in the arrays) agree with
+    `compare_csr`; a wrong value in the last run, a run given twice in place of another, or a
+    missing run make `ok` False; a tolerance is over the whole product, not a run's."""
+    A = matrices.rmat(7, 6, seed=4)
+    C = spgemm.multiply(A, A)
+    ptr, idx, val = _csr_parts(C)
+    n = A.shape[0]
+    runs = [(40, 128), (0, 17), (17, 40)]
+
+    def check(data, runs):
+        c = spgemm.RowCheck(A, A, block_nnz=block_nnz)
+        for r0, r1 in runs:
+            c.rows(r0, r1, np.diff(ptr)[r0:r1], idx, data, ptr[r0:r1])
+        return c.ok(n)
+
+    assert check(val, runs)
+    wrong = val.copy()
+    wrong[ptr[100] + 1] += 1e-3
+    assert not check(wrong, runs)
+    assert not check(val, runs[:2])                            # rows 17..40 never given
+    assert not check(val, [(40, 128), (0, 17), (0, 17), (17, 40)][:3])
+    c = spgemm.RowCheck(A, A)                                 # a length past the arrays
+    assert not c.rows(0, 2, np.array([1, len(idx)]), idx, val, np.array([0, 1]))
+    assert not c.ok(2)

@@ -45,7 +45,7 @@ for _name, _preset in rowwise.PRESETS.items():
                             presets=_preset)
 for _name, _preset in smash.PRESETS.items():
     KERNELS[_name] = Kernel(_name, _DESCRIPTIONS[_name], smash.KNOBS, smash.run_smash,
-                            presets=_preset)
+                            presets=_preset, checks_rows=True)
 
 
 def get_kernel(name: str) -> Kernel:

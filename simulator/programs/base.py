@@ -102,12 +102,15 @@ class Knob:
 
 @dataclass(frozen=True)
 class Kernel:
-    """A kernel program: a name, knobs with defaults (a preset fixes some) and a runner."""
+    """A kernel program: a name, knobs with defaults (a preset fixes some) and a runner.
+    checks_rows: the runner takes `check=` (a `spgemm.RowCheck`), checks C's rows with it as
+    they are finished and gives their host memory back (`KernelOutput.checked`)."""
     name: str
     description: str
     knobs: Mapping[str, Knob]
     run: Callable[..., "KernelOutput"]
     presets: Mapping[str, Any] = field(default_factory=dict)
+    checks_rows: bool = False
 
     def defaults(self) -> dict[str, Any]:
         d = {k: v.default for k, v in self.knobs.items()}
@@ -176,12 +179,15 @@ class KernelOutput:
 
     C is CSR (`c_ptr` of n_row + 1 row pointers) or, when `c_end` is given, 4-array CSR: row i
     holds `c_idx/c_val[c_ptr[i]:c_end[i]]` (`c_ptr` then has n_row row starts), rows in any
-    order and possibly with gaps between them (rows claimed by an atomic allocator)."""
+    order and possibly with gaps between them (rows claimed by an atomic allocator).
+    checked: C's rows were checked as they were finished (`Kernel.checks_rows`), and the
+    host memory of those checked given back: C's arrays then read zeros there."""
     c_ptr: np.ndarray
     c_idx: np.ndarray
     c_val: np.ndarray
     counters: np.ndarray
     c_end: np.ndarray | None = None
+    checked: bool = False
 
     def matrix(self, shape: tuple[int, int]) -> sp.csr_array:
         if self.c_end is None:

@@ -469,11 +469,26 @@ def _release(a: np.ndarray, h: int) -> None:
     if not _SMALL_PAGES:
         a[h] = 0
         return
+    _give_back(a, h * a.strides[0], (h + 1) * a.strides[0])
+
+
+def _release_span(a: np.ndarray, lo: int, hi: int) -> None:
+    """Give elements lo..hi of a one-row `_zeroed` array back to the kernel: the whole pages
+    among them (the pages at its ends are shared with other rows of C); elsewhere nothing."""
+    if _SMALL_PAGES and hi > lo:
+        page, item = mmap.PAGESIZE, a.itemsize
+        _give_back(a, -(-lo * item // page) * page, hi * item // page * page)
+
+
+def _give_back(a: np.ndarray, b0: int, b1: int) -> None:
+    """MADV_DONTNEED bytes b0..b1 (page-aligned) of the anonymous map under `_zeroed` array a."""
+    if b1 <= b0:
+        return
     m = a
     while isinstance(m, np.ndarray):
         m = m.base
     m = m.obj if isinstance(m, memoryview) else m
-    m.madvise(mmap.MADV_DONTNEED, h * a.strides[0], a.strides[0])
+    m.madvise(mmap.MADV_DONTNEED, b0, b1 - b0)
 
 
 class _TableRows:
@@ -688,11 +703,14 @@ def keep_windows(pl: dict, keep: np.ndarray) -> dict:
     return out
 
 
-def run_smash(sim: Simulation, ops: B.Operands, knobs: dict, windows=None) -> KernelOutput:
+def run_smash(sim: Simulation, ops: B.Operands, knobs: dict, windows=None,
+              check=None) -> KernelOutput:
     """SMASH on `sim` (the module docstring). windows: None (all), or a sample of windows:
     called as windows(cost, rows) with each planned window's cost and row boundaries
     (`window_rows`), it returns which windows to simulate, each whole (the others' rows of C
-    stay empty; `simulator.sampling.WindowSample`)."""
+    stay empty; `simulator.sampling.WindowSample`). check: a `spgemm.RowCheck` of A·B; each
+    window's rows of the host's C are checked with it once the window's last task is made,
+    and their memory given back (C's host arrays hold only the windows in flight)."""
     cfg = sim.cfg
     n_row, n_col = ops.sym.shape
     a = B.csr_arrays(ops.A)
@@ -776,28 +794,38 @@ def run_smash(sim: Simulation, ops: B.Operands, knobs: dict, windows=None) -> Ke
     c_host = np.ascontiguousarray(ops.c_ptr, dtype=np.int64)
     if live is not None:                      # only the simulated windows' rows
         c_host = np.concatenate([[0], np.cumsum(ops.sym.row_nnz * live)]).astype(np.int64)
-    c_idx = np.zeros(max(int(c_host[-1]), 1), index_dtype(n_col))
-    c_val = np.zeros(max(int(c_host[-1]), 1), np.float64)
+    c_len = max(int(c_host[-1]), 1)     # (small pages, resident only where written)
+    c_idx = _zeroed(1, c_len, index_dtype(n_col))[0, :c_len]
+    c_val = _zeroed(1, c_len, np.float64)[0, :c_len]
     c_cur = c_start.copy()
+    finished = None
+    if check is not None:
+        def finished(w):                # window w's rows are whole: check them, give them back
+            r0, r1 = int(pl["WIN"][w, W_R0]), int(pl["WIN"][w, W_R1])
+            check.rows(r0, r1, c_cur[r0:r1] - c_start[r0:r1], c_idx, c_val, c_host[r0:r1])
+            _release_span(c_idx, int(c_host[r0]), int(c_host[r1]))
+            _release_span(c_val, int(c_host[r0]), int(c_host[r1]))
     ct = _run_numeric(sim, knobs, pl, P, AD, (a[0], a[1], a[2], b[0], b[1], b[2], bd.qcum, sizes,
                                                c_start, c_cur, c_end, c_host, c_idx, c_val,
                                                calloc),
-                      sizes, home)
+                      sizes, home, finished)
+    checked = check is not None
     if not atomic_offsets:
         done = c_ptr[1:] if live is None else np.where(live, c_ptr[1:], c_ptr[:-1])
         if not np.array_equal(c_cur[:n_row], done):
             raise AssertionError("smash: rows did not fill C as the symbolic phase said")
         if live is not None:
             return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
-                                c_end=c_host[:n_row] + (done - c_ptr[:-1]))
-        return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct)
+                                c_end=c_host[:n_row] + (done - c_ptr[:-1]), checked=checked)
+        return KernelOutput(c_ptr, c_idx[:ops.nnz_c], c_val[:ops.nnz_c], ct, checked=checked)
     return KernelOutput(c_host[:n_row], c_idx, c_val, ct,
-                        c_end=c_host[:n_row] + (c_end[:n_row] - c_start[:n_row]))
+                        c_end=c_host[:n_row] + (c_end[:n_row] - c_start[:n_row]), checked=checked)
 
 
 def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, sizes,
-                 home: np.ndarray | None = None) -> np.ndarray:
+                 home: np.ndarray | None = None, finished=None) -> np.ndarray:
     """The phase `numeric` on a Windows schedule; each window in flight gets a host table.
+    finished(w), if given, is called once window w's last task is made (its rows of C whole).
     Returns the counters."""
     TK, WIN, bounds = pl["TK"], pl["WIN"], pl["bounds"]
     longest = max(int(sizes.max()) if sizes.size else 1, SLICE)
@@ -829,6 +857,8 @@ def _run_numeric(sim: Simulation, knobs: dict, pl: dict, P, AD, args: tuple, siz
         for w in last_of[ids][last_of[ids] >= 0]:
             host.give(int(WIN[w, W_HOST]), int(WIN[w, W_SPILL]))
             WIN[w, W_HOST] = -1
+            if finished is not None:
+                finished(w)
         return out
 
     if TK.shape[0]:
