@@ -1,5 +1,6 @@
 """The DRAM model's write handling and `smash micro`'s saturated stimulus (simulator.machine.dram):
-the write buffer drains when full or when no read waits and `write_low` writes are buffered, its
+the write buffer drains when full or when `write_low` writes are buffered and no command waits
+in the channel (DRAMsim3's controller: more than 8 and its command queues empty), its
 writes go ready-first across banks, and a saturated stream offers each request (writes too) when
 the one before it was accepted."""
 import pytest
@@ -25,7 +26,7 @@ def _read(D, bank, row, t):
 
 
 @pytest.mark.parametrize("write_low, drained", [(4, True), (0, False), (5, False)])
-def test_writes_drain_when_no_read_waits_and_the_low_mark_is_reached(write_low, drained):
+def test_writes_drain_when_nothing_waits_and_the_low_mark_is_reached(write_low, drained):
     D = M.new_state(_cfg(f"dram.write_low={write_low}"))
     for k in range(4):
         _write(D, k, 3, 0.0)
@@ -41,6 +42,22 @@ def test_writes_wait_while_reads_wait_in_the_transaction_queue():
     for k in range(4):
         _write(D, 1 + k, 3, 0.0)
     assert _buffered(D) == 4 and D.cnt[M.DC_WRITES] == 0
+
+
+def test_writes_wait_until_the_last_command_has_issued():
+    """DRAMsim3 drains early only when its command queues are empty: one read in its bank's
+    queue, its ACT and RD still ahead, holds the buffered writes back (with the transaction
+    queue already empty); writes arriving once its RD has issued drain."""
+    D = M.new_state(_cfg("dram.write_low=4"))
+    done = _read(D, 0, 7, 0.0)                  # ACT at the controller, RD tRCD later
+    for k in range(4):
+        _write(D, 1 + k, 3, 0.0)
+    assert _buffered(D) == 4 and D.cnt[M.DC_WRITES] == 0
+    D = M.new_state(_cfg("dram.write_low=4"))
+    _read(D, 0, 7, 0.0)
+    for k in range(4):
+        _write(D, 1 + k, 3, done)
+    assert _buffered(D) == 0 and D.cnt[M.DC_WRITES] == 4
 
 
 def test_the_high_mark_drains_regardless():

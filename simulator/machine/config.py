@@ -151,8 +151,8 @@ class DramConfig:
     `channel_bandwidth_gb_per_s` is the data bus's peak (transfer rate x bus width); with tCK it
     fixes the bus width and so the burst: burst_length x bus bytes (64 B for DDR4 x64 BL8 and for
     a DDR5 32-bit sub-channel BL16). Writes are posted to a buffer of `write_buffer` (0: not
-    buffered) that drains when full, or when no read waits and at least `write_low` are buffered
-    (0: only when full)."""
+    buffered) that drains when full, or when at least `write_low` are buffered and no command
+    waits in the channel (0: only when full)."""
     channels_per_die: int = field(default=16, metadata=_pos())
     channel_bandwidth_gb_per_s: float = field(default=17.6, metadata=_min(1e-9))
     access_granularity_bytes: int = field(default=8, metadata=_pos())
@@ -170,7 +170,7 @@ class DramConfig:
     queue_depth: int = field(default=32, metadata=_min(0))
     bank_queue_depth: int = field(default=8, metadata=_min(0))
     write_buffer: int = field(default=32, metadata=_min(0))
-    write_low: int = field(default=16, metadata=_min(0))
+    write_low: int = field(default=9, metadata=_min(0))
     controller_latency_ns: float = field(default=20.0, metadata=_min(0))
     tCK_ns: float = field(default=1.0 / 2.2, metadata=_min(1e-9))
     burst_length: int = field(default=16, metadata=_pos())

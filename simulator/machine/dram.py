@@ -32,8 +32,8 @@ The model (all times in core cycles; the config gives DRAM timings in memory-clo
   rank (activations); a command is never placed before the oldest one forgotten.
 - **Writes** are posted: accepted into the channel's write buffer (their requester sees them
   complete then). The buffer drains (DRAMsim3's policy) when `write_buffer` writes have
-  gathered, or when no read waits in the transaction queue and at least `write_low` have (or
-  the phase ends): its writes are scheduled ready-first across banks (each time the one whose
+  gathered, or when at least `write_low` have and no command waits in the channel (DRAMsim3's
+  controller: more than 8 buffered and its command queues empty), or the phase ends: its writes are scheduled ready-first across banks (each time the one whose
   bank can take it earliest), each at the earliest time the constraints allow, so requests to
   one bank keep their order (a write follows its read) and reads already scheduled keep their
   place.
@@ -136,9 +136,8 @@ RF_FLOOR = 0
 # command before it; then the remembered commands' times (sorted) and bursts, the transaction
 # queue, the buffered writes' (arrival, burst))
 CI_TQ, CI_WB, CI_HC, CI_N = range(4)
-CF_FLOOR, CF_LAST_WR, CF_TQ_LAST, CF_N = range(4)
-# CF_LAST_WR: the latest write command remembered; CF_TQ_LAST: when the latest read left the
-# transaction queue for its bank queue
+CF_FLOOR, CF_LAST_WR, CF_N = range(3)
+# CF_LAST_WR: the latest write command remembered
 CF_HT = CF_N                 # column command times
 CF_HD = CF_HT + HIST_COL     # their bursts
 CF_TQ = CF_HD + HIST_COL     # the transaction queue (QT entries), then the write buffer
@@ -293,7 +292,6 @@ def new_state(cfg, fault: int = 0) -> DramState:
     ch_f = np.zeros((nch, CF_TQ + qt + 2 * wb))
     ch_f[:, CF_FLOOR] = EMPTY
     ch_f[:, CF_LAST_WR] = EMPTY
-    ch_f[:, CF_TQ_LAST] = EMPTY
     return DramState(
         ip=ip, fp=fp, mp=mp, bk_i=bk_i, bk_f=np.zeros((nb, BK_N + max(1, d.bank_queue_depth))),
         rk_i=np.zeros((nr, RI_N + HIST_ACT), dtype=np.int64), rk_f=rk_f,
@@ -654,8 +652,6 @@ def dram_schedule(D, ch, bank, row, wr, t, dur):
     if qt > 0:
         D.ch_f[ch, CF_TQ + h] = t_in
         D.ch_i[ch, CI_TQ] = h + 1 if h + 1 < qt else 0
-        if t_in > D.ch_f[ch, CF_TQ_LAST]:
-            D.ch_f[ch, CF_TQ_LAST] = t_in
     if qb > 0:
         bk_f[gb, BK_N + hb] = tc
         D.bk_i[gb, BI_BQ] = hb + 1 if hb + 1 < qb else 0
@@ -821,7 +817,7 @@ def dram_drain(D, ch, t):
 def dram_access(D, ch, bank, row, wr, t, nbytes):
     """An access of nbytes (one column command) reaching channel ch's controller at t. A read
     returns when its data has arrived; a write when the write buffer has accepted it (the
-    buffer drains when full, or when no read waits and at least write_low are buffered)."""
+    buffer drains when full, or when at least write_low are buffered and no command waits)."""
     dur = nbytes * D.fp[DF_CPB]
     if wr == 0 or D.ip[DI_WB] == 0:
         return dram_schedule(D, ch, bank, row, wr, t, dur)
@@ -833,9 +829,11 @@ def dram_access(D, ch, bank, row, wr, t, nbytes):
     D.ch_f[ch, wq + 2 * n + 1] = dur
     D.ch_i[ch, CI_WB] = n + 1
     D.cntf[DCF_ACCEPT] = t
-    # drain when full, or when no read waits in the transaction queue and enough are buffered
-    if n + 1 >= D.ip[DI_WB] or (0 < D.ip[DI_WLOW] <= n + 1
-                                and D.ch_f[ch, CF_TQ_LAST] <= t + D.fp[DF_CTRL]):
+    # drain when full, or when enough are buffered and no command waits in the channel: its
+    # latest column command (every scheduled request has one, after its PRE and ACT) is past
+    hc = D.ch_i[ch, CI_HC]
+    if n + 1 >= D.ip[DI_WB] or (0 < D.ip[DI_WLOW] <= n + 1 and (
+            hc == 0 or D.ch_f[ch, CF_HT + hc - 1] <= t + D.fp[DF_CTRL])):
         dram_drain(D, ch, t)
     return t + D.fp[DF_CTRL]
 
