@@ -219,8 +219,13 @@ def bound_operands(A: Any, B: Any) -> tuple[Operands, Operands]:
     return ops(lo), ops(hi)
 
 
+SMASH_PLAN_BYTES_PER_FLOP = 4   # SMASH's task plan: its construction peaked at 1.9-2.5 bytes a
+# multiply-add above the operands (smash-v1 and v3, R-MAT 14-18, piuma-die; docs/engine-api.md,
+# "Memory"), and the plan stays resident through the numeric phase beside the rest
+
+
 def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
-                      fraction: float = 1.0) -> int:
+                      fraction: float = 1.0, planned: float = 1.0) -> int:
     """Estimated peak host memory of `run_kernel` (bytes), from the upper-bound operands of
     `bound_operands` (so before the exact symbolic pass), the knobs and the machine:
 
@@ -239,9 +244,11 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
       executes (slots from `load_factor`, `table_slots` or the scratchpad share; SMASH: a
       scratchpad's table and its spill tables per window in flight,
       `smash_host_tables_bytes`) or the dense accumulator, sort scratch;
+    * SMASH's task plan (`SMASH_PLAN_BYTES_PER_FLOP` a multiply-add of the rows planned at once);
     * the machine's state (threads, cache tags, DMA queues) and the trace buffers.
 
     fraction: the share of rows simulated (--sample): C, partial products and traces shrink.
+    planned: the share of the rows SMASH plans at once (a sampled run plans each group whole).
     """
     A, B = ops.A, ops.B
     n_row, n_col = ops.sym.shape
@@ -264,6 +271,7 @@ def host_memory_bytes(kernel: str, knobs: Mapping[str, Any], ops: Operands, cfg,
     tables = 16 * slots + 8 * n_col + 16 * longest
     if kernel.startswith("smash"):
         tables += smash_host_tables_bytes(knobs, rf, n_col, cfg)
+        tables += int(SMASH_PLAN_BYTES_PER_FLOP * ops.flops * planned)
     sets = cfg.cache.size_bytes // max(cfg.cache.ways * cfg.cache.line_bytes, 1)
     pipes = cfg.cores * cfg.core.pipelines
     machine = (cfg.threads * (8 * cfg.core.max_outstanding_per_thread + 512)
@@ -397,7 +405,7 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
                                    and 0 < sample <= 1):
         raise ValueError(f"--sample: expected a fraction in (0, 1], got {sample}")
     plan = None
-    share = 1.0
+    share = planned = 1.0
     if sample is not None and sample < 1:
         plan = sampling.make_plan(kernel, cfg, lo_ops, float(sample), seed, knobs=kn)
         if auto:
@@ -412,17 +420,18 @@ def run_kernel(kernel: str, matrix: str | Any, *, preset: str = "piuma-die",
                          kernel, name, plan.machine.label)
                 _guard_sample(kernel, name, plan, kn, cfg, est_lo, float(sample), max_ops, n_row)
         share = min(1.0, 2.0 * plan.thin / plan.groups)     # the largest group, roughly
+        planned = min(1.0, 2.0 / plan.groups)
     elif max_ops is not None and est_lo > max_ops:
         _refuse_work(kernel, name, est_lo, max_ops, n_row)
     exact = None
-    mem_hi = host_memory_bytes(kernel, kn, hi_ops, cfg, share)
+    mem_hi = host_memory_bytes(kernel, kn, hi_ops, cfg, share, planned)
     if not hostmem.fits(mem_hi, limit=memory_limit) and hostmem.fits(
-            host_memory_bytes(kernel, kn, lo_ops, cfg, share), limit=memory_limit):
+            host_memory_bytes(kernel, kn, lo_ops, cfg, share, planned), limit=memory_limit):
         # C's size decides: its upper bound (min(flops, columns) per row) is far above the
         # truth on power-law matrices; the exact symbolic pass (O(rows) memory) settles it
         report(f"symbolic pass ({lo_ops.flops:.3g} multiply-adds) to size C")
         exact = Operands.build(A, Bm)
-        mem_hi = host_memory_bytes(kernel, kn, exact, cfg, share)
+        mem_hi = host_memory_bytes(kernel, kn, exact, cfg, share, planned)
     hostmem.require(mem_hi, f"{kernel} on {name}", limit=memory_limit,
                     hint="use a smaller matrix, --sample, or knobs that size smaller tables")
     if exact is None and (plan is None or lo_ops.flops <= (max_ops or DEFAULT_MAX_OPS)):

@@ -172,6 +172,41 @@ def test_smash_host_c_is_exact_and_the_guard_counts_its_host_arrays(monkeypatch)
 # cheap, visible guards
 
 
+def test_the_guard_counts_smash_task_plan(monkeypatch):
+    """SMASH's task plan grows with the multiply-adds (51.6 M tasks, 2.5 GB at R-MAT 18): the
+    guard's share for it covers the plan at its largest, when the spill-slice expansion holds
+    the joined table, its stages, their expansion and the index (about 1.3 bytes a multiply-add
+    on R-MAT 13, 2.1 at 18; the guard counts SMASH_PLAN_BYTES_PER_FLOP)."""
+    from simulator.machine import Simulation
+    from simulator.machine.config import load_config
+    from simulator.programs import get_kernel, smash
+    from simulator.programs.base import Operands
+    from simulator.run import SMASH_PLAN_BYTES_PER_FLOP
+
+    class Planned(Exception):
+        pass
+
+    seen = {}
+    expand = smash._expand_spill_slices
+
+    def measured(TK, stage, bounds, SS):
+        out = expand(TK, stage, bounds, SS)
+        seen["bytes"] = (TK.nbytes + stage.nbytes + out[0].nbytes + out[1].nbytes
+                         + 8 * out[0].shape[0])
+        return out
+
+    def stop(*args, **kwargs):
+        raise Planned
+    monkeypatch.setattr(smash, "_expand_spill_slices", measured)
+    monkeypatch.setattr(smash, "_run_numeric", stop)
+    A = matrices.load("rmat:scale=13,ef=16")
+    ops = Operands.build(A, A)
+    k = get_kernel("smash-v3")
+    with pytest.raises(Planned):
+        k.run(Simulation(load_config("piuma-die")), ops, k.resolve_knobs({}))
+    assert 0 < seen["bytes"] <= SMASH_PLAN_BYTES_PER_FLOP * ops.flops / 2
+
+
 def test_work_guard_needs_no_symbolic_pass(monkeypatch):
     import simulator.programs.base as base
     import simulator.run as run
