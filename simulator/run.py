@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from mmap import PAGESIZE
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -310,10 +311,9 @@ def smash_host_c_entries(knobs: Mapping[str, Any], n_col: int, cfg) -> int:
     made. A window is at most `batches` groups of rows (1 with the shared table), each cut to
     at most about a table's slots, or one row alone (at most n_col entries); a table is at most
     a scratchpad's slots (as there); plus the two pages at each end of a window's span."""
-    from simulator.programs import smash
     table = max(cfg.spad.size_bytes, 1 << 22) // 16
     groups = max(1, int(knobs.get("batches", 1) or 1)) if knobs.get("table") == "fragments" else 1
-    per_window = groups * max(2 * table, n_col) + 2 * smash.mmap.PAGESIZE
+    per_window = groups * max(2 * table, n_col) + 2 * PAGESIZE
     return (cfg.cores + 1) * per_window * 5 // 4
 
 
