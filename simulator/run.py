@@ -547,23 +547,16 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     out = k.run(sim, ops, kn, **extra)
     flops, nnz_c, rows = ops.flops, ops.nnz_c, int(ops.sym.shape[0])
     if windows is not None:                     # the kept windows' rows of A·B
-        A = _rows_only(A, windows.live)
         flops = int(ops.sym.row_flops[windows.live].sum())
         nnz_c = int(ops.sym.row_nnz[windows.live].sum())
         rows = int(np.count_nonzero(windows.live))
     report(f"{label}verifying C against scipy")
     if out.checked:
         ok = check.ok(rows)
-    elif out.c_end is None:
-        ok = spgemm.compare_csr(out.c_ptr, out.c_idx, out.c_val, A, Bm)    # by blocks of rows
-    else:                                       # 4-array CSR: rows gathered block by block
-        n = ops.sym.shape[0]
-        lens = np.asarray(out.c_end[:n], dtype=np.int64) - np.asarray(out.c_ptr[:n], dtype=np.int64)
-        ok = not np.any(lens < 0)
-        if ok:
-            ptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(lens, out=ptr[1:])
-            ok = spgemm.compare_csr(ptr, out.c_idx, out.c_val, A, Bm, row_start=out.c_ptr[:n])
+    else:
+        if windows is not None:                 # only the kept windows' rows were made
+            A = _rows_only(A, windows.live)
+        ok = _compare_c(out, ops.sym.shape[0], A, Bm)
     if not ok:
         raise VerificationError(f"{k.name}: simulated C differs from scipy's A @ B")
     cnt = out.counter_dict()
@@ -582,6 +575,18 @@ def _simulate(k, kn: dict, ops: Operands, A, Bm, cfg, report: Progress,
     row["verified"] = True
     _derive(row)
     return row, phases
+
+
+def _compare_c(out, n: int, A, Bm) -> bool:
+    """A program's whole C (CSR, or 4-array CSR gathered block by block) against scipy's A·B."""
+    if out.c_end is None:
+        return spgemm.compare_csr(out.c_ptr, out.c_idx, out.c_val, A, Bm)    # by blocks of rows
+    lens = np.asarray(out.c_end[:n], dtype=np.int64) - np.asarray(out.c_ptr[:n], dtype=np.int64)
+    if np.any(lens < 0):
+        return False
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=ptr[1:])
+    return spgemm.compare_csr(ptr, out.c_idx, out.c_val, A, Bm, row_start=out.c_ptr[:n])
 
 
 def _rows_only(A: sp.csr_array, live: np.ndarray) -> sp.csr_array:

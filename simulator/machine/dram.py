@@ -33,10 +33,10 @@ The model (all times in core cycles; the config gives DRAM timings in memory-clo
 - **Writes** are posted: accepted into the channel's write buffer (their requester sees them
   complete then). The buffer drains (DRAMsim3's policy) when `write_buffer` writes have
   gathered, or when at least `write_low` have and no command waits in the channel (DRAMsim3's
-  controller: more than 8 buffered and its command queues empty), or the phase ends: its writes are scheduled ready-first across banks (each time the one whose
-  bank can take it earliest), each at the earliest time the constraints allow, so requests to
-  one bank keep their order (a write follows its read) and reads already scheduled keep their
-  place.
+  controller: more than 8 buffered and its command queues empty), or the phase ends: its
+  writes are scheduled ready-first across banks (each time the one whose bank can take it
+  earliest), each at the earliest time the constraints allow, so requests to one bank keep
+  their order (a write follows its read) and reads already scheduled keep their place.
 - **Open or closed page.** Open: the row stays open after its access. Closed: every column
   command auto-precharges (the next access to the bank needs only ACT).
 - **Refresh.** Every tREFI each rank is refreshed for tRFC (ranks staggered): no command issues
